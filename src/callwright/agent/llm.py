@@ -1,0 +1,85 @@
+"""An agent whose brain is a language model (any OpenAI-compatible endpoint).
+
+Text streams out as the model writes it; tool calls are run and their results fed back until the
+model answers in words (at most ``max_tool_rounds`` rounds). Voice rules are part of the system
+prompt, because what reads well is not what sounds well.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from .base import Act, Context, Say, Turn
+
+VOICE_RULES = (
+    "You are speaking on a phone call. Reply in one to three short spoken sentences. "
+    "Never use markdown, lists, emoji or URLs. Say numbers, prices and dates the way a person says them. "
+    "If you are not sure what the caller said, ask them to repeat it."
+)
+
+ToolFn = Callable[..., Awaitable[Any]]
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    fn: ToolFn
+    spec: ToolSpec
+
+    @classmethod
+    def from_function(cls, fn: ToolFn, description: str | None = None) -> Tool:
+        """Derive the JSON Schema of the arguments from the function's type hints."""
+        hints = get_type_hints(fn)
+        props: dict[str, Any] = {}
+        required: list[str] = []
+        for name, param in inspect.signature(fn).parameters.items():
+            props[name] = {"type": _JSON_TYPES.get(hints.get(name, str), "string")}
+            if param.default is inspect.Parameter.empty:
+                required.append(name)
+        schema = {"type": "object", "properties": props, "required": required}
+        doc = description or inspect.getdoc(fn) or fn.__name__
+        return cls(fn, ToolSpec(fn.__name__, doc, schema))
+
+
+@dataclass
+class LlmAgent:
+    name: str
+    llm: LanguageModel
+    instructions: str
+    greeting_text: str | None = None
+    tools: Sequence[Tool] = ()
+    max_tool_rounds: int = 3
+    tool_log: list[tuple[ToolCallRequest, Any]] = field(default_factory=list)
+
+    def greeting(self, context: Context) -> str | None:
+        return self.greeting_text
+
+    async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
+        messages: list[Message] = [Message("system", f"{self.instructions}\n\n{VOICE_RULES}"), *context.messages]
+        by_name = {t.spec.name: t for t in self.tools}
+        for _ in range(self.max_tool_rounds + 1):
+            calls: list[ToolCallRequest] = []
+            async for delta in self.llm.stream(messages, [t.spec for t in self.tools]):
+                if delta.text:
+                    yield Say(delta.text)
+                if delta.tool_call is not None:
+                    calls.append(delta.tool_call)
+            if not calls:
+                return
+            messages.append(Message("assistant", "", tool_calls=tuple(calls)))
+            for call in calls:
+                tool = by_name.get(call.name)
+                if tool is None:
+                    result: Any = {"error": f"no tool named {call.name!r}"}
+                else:
+                    try:
+                        result = await tool.fn(**call.arguments)
+                    except TypeError as exc:
+                        result = {"error": f"bad arguments: {exc}"}
+                self.tool_log.append((call, result))
+                messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))

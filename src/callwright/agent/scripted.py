@@ -1,0 +1,90 @@
+"""A deterministic agent: keyword rules and scripted replies, no language model.
+
+This is the embedded default, so ``make run`` holds a real conversation with no key and no
+download. Rules are tried in order; the first whose keywords all appear in the caller's turn
+answers. Replies stream sentence by sentence like a model's would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+
+from .base import Act, Context, Hangup, Say, Turn
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Answer ``reply`` when any of ``when`` matches (each entry: words that must all appear)."""
+
+    when: Sequence[str]
+    reply: str
+    hangup: bool = False
+    name: str = ""
+
+    def matches(self, said: set[str]) -> bool:
+        return any(all(w in said for w in words(phrase)) for phrase in self.when)
+
+
+@dataclass
+class ScriptedAgent:
+    name: str
+    greeting_text: str | None
+    rules: Sequence[Rule]
+    fallback: str = "Sorry, I can't help with that. I can tell you our opening hours, check an order, or connect you to a person."
+    word_delay_s: float = 0.0  # > 0 to imitate a model streaming words
+    said: list[str] = field(default_factory=list)
+
+    def greeting(self, context: Context) -> str | None:
+        return self.greeting_text
+
+    async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
+        said = set(words(turn.text))
+        rule = next((r for r in self.rules if r.matches(said)), None)
+        reply = rule.reply if rule else self.fallback
+        number = re.search(r"\b(\d[\d ]{2,})\b", turn.text)
+        reply = reply.replace("{number}", number.group(1).replace(" ", "") if number else "that order")
+        for piece in re.findall(r"\S+\s*", reply):
+            if self.word_delay_s:
+                await anyio.sleep(self.word_delay_s)
+            yield Say(piece)
+        if rule and rule.hangup:
+            yield Hangup("goodbye")
+
+
+def front_desk() -> ScriptedAgent:
+    """The built-in demo agent: a shop's front desk."""
+    return ScriptedAgent(
+        name="front-desk",
+        greeting_text="Hello, thanks for calling Callwright Deli. How can I help you today?",
+        rules=[
+            Rule(["bye", "goodbye", "that's all", "hang up"], "Thanks for calling. Goodbye!", hangup=True, name="goodbye"),
+            Rule(["open", "hours", "close"], "We are open from eight in the morning to eight in the evening, every day.", name="hours"),
+            Rule(
+                ["order", "status", "delivery", "where"],
+                "Let me check. Your order {number} is on its way and should arrive in about twenty minutes.",
+                name="order_status",
+            ),
+            Rule(
+                ["menu", "tell me about", "what do you", "services"],
+                "Happy to walk you through it. We bake fresh bread every morning, with sourdough, rye and a seeded loaf. "
+                "For lunch we make sandwiches to order, and our most popular one is the smoked turkey with avocado. "
+                "We also have three soups each day, and the tomato basil is a favourite with regulars. "
+                "In the evening we offer family platters that feed four people, and they can be delivered. "
+                "If you have allergies, every item on the menu lists what it contains, and we can make most things gluten free.",
+                name="menu",
+            ),
+            Rule(["person", "human", "agent", "someone"], "Of course. I'll connect you to a member of our team.", name="transfer"),
+            Rule(["hello", "hi", "hey"], "Hi! How can I help you today?", name="hello"),
+            Rule(["thank"], "You're welcome. Is there anything else I can do for you?", name="thanks"),
+        ],
+    )

@@ -1,0 +1,279 @@
+"""The core contract: every fact about a call is one of these typed events.
+
+The same classes are the native WebSocket protocol (JSON text frames), the trace record, and what
+the dashboard, detectors and tests read. There is no second format for the same fact.
+
+* Each event has a stable ``type`` name (``"transcript.final"``) and the protocol version ``v``.
+* ``t_ms`` is milliseconds since the call started, on the call's clock. Fields named ``audio_*_ms``
+  are positions in the caller's audio stream (audio time: samples counted, not wall time).
+* Server events flow server -> client and into the trace. Client events flow client -> server.
+
+Read ``docs/protocol.md`` for the wire rules; ``callwright schema`` prints the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+SAMPLE_RATES = (8000, 16000, 24000, 48000)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    v: int = PROTOCOL_VERSION
+    call_id: str = ""
+    seq: int = 0
+    t_ms: float = 0.0
+
+
+# ---------------------------------------------------------------- client -> server
+class CallStart(_Event):
+    """First message from a native client: the audio format it sends and wants back, and who calls."""
+
+    type: Literal["call.start"] = "call.start"
+    sample_rate: int = 16000
+    encoding: Literal["pcm16"] = "pcm16"
+    caller: str | None = None
+    agent: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class PlaybackMark(_Event):
+    """Client -> server: the audio before mark ``name`` has played. Server -> client: a bookmark."""
+
+    type: Literal["audio.mark"] = "audio.mark"
+    name: str
+
+
+class CallerText(_Event):
+    """A caller turn typed instead of spoken (testing, accessibility, chat widgets)."""
+
+    type: Literal["caller.text"] = "caller.text"
+    text: str
+
+
+class Dtmf(_Event):
+    """A key the caller pressed."""
+
+    type: Literal["dtmf"] = "dtmf"
+    digit: str
+
+
+class Hangup(_Event):
+    """Either side ends the call."""
+
+    type: Literal["hangup"] = "hangup"
+    reason: str = "caller"
+
+
+# ---------------------------------------------------------------- server -> client / trace
+class CallStarted(_Event):
+    """The call is live: the formats both sides agreed, and the limits that will end it."""
+
+    type: Literal["call.started"] = "call.started"
+    transport: Literal["websocket", "twilio", "local"]
+    input_sample_rate: int
+    output_sample_rate: int
+    agent: str
+    caller: str | None = None
+    greeting: bool = False
+    idle_timeout_s: float
+    max_duration_s: float
+
+
+class SpeechStarted(_Event):
+    """The VAD heard the caller start speaking (before any barge-in decision)."""
+
+    type: Literal["vad.speech_started"] = "vad.speech_started"
+    audio_ms: float
+
+
+class SpeechStopped(_Event):
+    """The caller stopped speaking (the last voiced audio, not the endpoint decision)."""
+
+    type: Literal["vad.speech_stopped"] = "vad.speech_stopped"
+    audio_ms: float
+
+
+class TranscriptPartial(_Event):
+    """An interim hypothesis of the caller's current turn; may change."""
+
+    type: Literal["transcript.partial"] = "transcript.partial"
+    turn: int
+    text: str
+
+
+class TranscriptFinal(_Event):
+    """The caller's finished turn as the agent will see it."""
+
+    type: Literal["transcript.final"] = "transcript.final"
+    turn: int
+    text: str
+    confidence: float | None = None
+    audio_start_ms: float
+    audio_end_ms: float
+    source: Literal["speech", "text", "dtmf"] = "speech"
+
+
+class AgentText(_Event):
+    """A sentence of the agent's reply, as it is handed to speech synthesis."""
+
+    type: Literal["agent.text"] = "agent.text"
+    turn: int
+    text: str
+
+
+class AgentTurn(_Event):
+    """The agent's finished turn, as stored in the conversation: ``text`` is what the caller heard."""
+
+    type: Literal["agent.turn"] = "agent.turn"
+    turn: int
+    text: str
+    planned_text: str
+    interrupted: bool = False
+    audio_ms: float = 0.0
+
+
+class BargeIn(_Event):
+    """The caller interrupted the agent: agent audio stopped and the client was told to drop its buffer."""
+
+    type: Literal["barge_in"] = "barge_in"
+    turn: int
+    heard_ms: float
+    heard_text: str
+    speech_ms: float
+
+
+class Clear(_Event):
+    """Server -> client: drop every agent sample you have buffered but not played."""
+
+    type: Literal["audio.clear"] = "audio.clear"
+
+
+class SpeechIgnored(_Event):
+    """Caller sound during agent speech that did not interrupt it, and why."""
+
+    type: Literal["vad.ignored"] = "vad.ignored"
+    reason: Literal["short", "backchannel", "echo"]
+    audio_ms: float
+    speech_ms: float
+    text: str | None = None
+
+
+LatencyStage = Literal[
+    "endpoint", "stt_final", "first_text", "first_audio_synth", "first_audio_sent", "voice_to_voice"
+]
+
+
+class Latency(_Event):
+    """One stage of one turn, in ms after the caller stopped speaking (so the stages add up)."""
+
+    type: Literal["latency"] = "latency"
+    turn: int
+    stage: LatencyStage
+    ms: float
+
+
+class ErrorEvent(_Event):
+    """Something went wrong. ``fatal`` says whether the call ends because of it."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    stage: str | None = None
+    retryable: bool = False
+    fatal: bool = False
+
+
+class CallEnded(_Event):
+    """The call is over and every task it owned has finished."""
+
+    type: Literal["call.ended"] = "call.ended"
+    reason: Literal["hangup", "agent_hangup", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"]
+    duration_ms: float
+
+
+ClientEvent = Annotated[
+    Union[CallStart, PlaybackMark, CallerText, Dtmf, Hangup], Field(discriminator="type")
+]
+ServerEvent = Annotated[
+    Union[
+        CallStarted,
+        SpeechStarted,
+        SpeechStopped,
+        TranscriptPartial,
+        TranscriptFinal,
+        AgentText,
+        AgentTurn,
+        BargeIn,
+        Clear,
+        SpeechIgnored,
+        PlaybackMark,
+        Latency,
+        ErrorEvent,
+        CallEnded,
+        Hangup,
+    ],
+    Field(discriminator="type"),
+]
+Event = Union[
+    CallStart, PlaybackMark, CallerText, Dtmf, Hangup, CallStarted, SpeechStarted, SpeechStopped,
+    TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
+    Latency, ErrorEvent, CallEnded,
+]
+
+_client = TypeAdapter(ClientEvent)
+_server = TypeAdapter(ServerEvent)
+MAX_TEXT_FRAME = 64 * 1024
+
+
+def parse_client_event(raw: str | bytes) -> CallStart | PlaybackMark | CallerText | Dtmf | Hangup:
+    """Parse one JSON text frame from a client, or raise :class:`ProtocolError` saying what is wrong."""
+    if len(raw) > MAX_TEXT_FRAME:
+        raise ProtocolError(
+            f"text frame of {len(raw)} bytes exceeds the {MAX_TEXT_FRAME}-byte limit", code="too_large", close_code=1009
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"text frame is not valid JSON: {exc}", code="bad_json", close_code=1007) from None
+    if not isinstance(data, dict) or "type" not in data:
+        raise ProtocolError("text frame must be a JSON object with a 'type' field", code="bad_event")
+    if data["type"] not in _CLIENT_TYPES:
+        raise ProtocolError(
+            f"unknown event type {data['type']!r}; expected one of {', '.join(sorted(_CLIENT_TYPES))}",
+            code="unknown_event",
+        )
+    try:
+        return _client.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or data["type"]
+        raise ProtocolError(f"{data['type']}: field '{where}': {first['msg']}", code="bad_event") from None
+
+
+def parse_server_event(raw: str | bytes | dict[str, Any]) -> Any:
+    """Parse a server event (clients, traces and tests use this)."""
+    data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    return _server.validate_python(data)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of both directions, for clients written in other languages."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"Callwright protocol v{PROTOCOL_VERSION}",
+        "oneOf": [
+            {"title": "ClientEvent", **_client.json_schema()},
+            {"title": "ServerEvent", **_server.json_schema()},
+        ],
+    }
+
+
+_CLIENT_TYPES = {m.model_fields["type"].default for m in (CallStart, PlaybackMark, CallerText, Dtmf, Hangup)}

@@ -1,0 +1,1 @@
+"""Observation: traces of every call (the detectors, metrics and dashboard build on these)."""

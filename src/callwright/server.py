@@ -1,0 +1,74 @@
+"""Putting a server together from settings: engines, agent, app, uvicorn."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .agent.base import Agent
+from .agent.scripted import front_desk
+from .errors import ConfigError
+from .settings import Settings
+from .transport.app import VoiceServer, create_app
+from .voice.call import Engines
+
+BUILTIN_AGENTS = {"front-desk": front_desk}
+
+
+def load_agent(settings: Settings, name: str | None) -> Agent:
+    """The agent named by the call (if allowed) or by the settings."""
+    wanted = name or settings.agent
+    if settings.llm_url:
+        from .agent.llm import LlmAgent
+        from .engines.llm.openai_compat import OpenAICompatibleLlm
+
+        llm = OpenAICompatibleLlm(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key)
+        return LlmAgent(
+            name=f"llm:{settings.llm_model}",
+            llm=llm,
+            instructions="You are the friendly front desk of Callwright Deli, a bakery and sandwich shop.",
+            greeting_text="Hello, thanks for calling Callwright Deli. How can I help you today?",
+        )
+    if wanted in BUILTIN_AGENTS:
+        return BUILTIN_AGENTS[wanted]()
+    if ":" in wanted:
+        module_name, _, attr = wanted.partition(":")
+        try:
+            factory: Any = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"agent {wanted!r}: cannot load {attr!r} from {module_name!r} ({exc})") from None
+        agent: Agent = factory()
+        return agent
+    import difflib
+
+    close = difflib.get_close_matches(wanted, list(BUILTIN_AGENTS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; built-in agents: {', '.join(BUILTIN_AGENTS)}"
+    raise ConfigError(f"agent {wanted!r} is unknown{hint} (or give 'module:factory')")
+
+
+def build_engines(settings: Settings) -> Engines:
+    from .engines import registry
+
+    return registry.build(settings.stt, settings.tts, settings.vad, tts_fallback=settings.tts_fallback or None)
+
+
+def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:
+    load_agent(settings, None)  # fail now, not on the first call
+    engines = engines or build_engines(settings)
+    return VoiceServer(settings, engines, lambda name: load_agent(settings, None))
+
+
+def serve(server: VoiceServer) -> None:
+    import uvicorn
+
+    s = server.settings
+    uvicorn.run(
+        create_app(server),
+        host=s.host,
+        port=s.port,
+        log_level=s.log_level,
+        ws_max_size=1 << 20,
+        ws_ping_interval=10,
+        ws_ping_timeout=10,
+        lifespan="off",
+    )

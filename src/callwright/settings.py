@@ -1,0 +1,100 @@
+"""One settings table: it drives the ``callwright run`` flags, the ``CALLWRIGHT_*`` environment
+variables and the settings section of ``docs/cli.md`` (a test checks that every one is documented).
+
+Precedence: command-line flag, then environment variable, then the default here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_PREFIX = "CALLWRIGHT_"
+
+
+def setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = setting("127.0.0.1", "Address to bind. Anything but loopback requires a token.")
+    port: int = setting(8000, "TCP port to listen on.")
+    token: str | None = setting(None, "Shared secret clients must present (?token= or Authorization: Bearer).", secret=True)
+    agent: str = setting("front-desk", "Agent to serve: a built-in name, or 'module:factory' returning an Agent.")
+    stt: str = setting("moonshine", "Speech-to-text engine: moonshine or whisper.")
+    tts: str = setting("piper", "Text-to-speech engine for the agent's voice: piper or espeak.")
+    tts_fallback: str | None = setting("espeak", "Second TTS engine used when the first fails ('' for none).")
+    vad: str = setting("silero", "Voice activity detector: silero or webrtc.")
+    llm_url: str | None = setting(None, "OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1); enables the LLM agent.")
+    llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint.")
+    llm_api_key: str | None = setting(None, "API key for the LLM endpoint (never logged).", secret=True)
+    max_calls: int = setting(20, "Live calls allowed at once; further calls are refused with a clear error.")
+    idle_timeout_s: float = setting(60.0, "End a call after this many seconds with nobody speaking.")
+    max_duration_s: float = setting(1800.0, "End any call after this many seconds.")
+    endpoint_silence_ms: int = setting(600, "Pause that ends a caller's turn.")
+    barge_in_min_speech_ms: int = setting(500, "Caller speech needed before it can interrupt the agent.")
+    barge_in_min_words: int = setting(1, "Words (not backchannels) needed to interrupt; 0 interrupts on speech alone.")
+    partials: bool = setting(False, "Send interim transcripts while the caller speaks (costs STT time).")
+    trace_dir: str = setting(".callwright/traces", "Folder for per-call JSONL traces ('' to disable).")
+    log_level: str = setting("info", "Logging level: debug, info, warning or error.")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then ``CALLWRIGHT_*`` variables, then ``overrides`` (flags that were given)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not _is_loopback(self.host) and not self.token:
+            raise ConfigError(
+                f"host {self.host!r} is reachable beyond this machine; set a token "
+                f"(--token or {ENV_PREFIX}TOKEN) or bind to 127.0.0.1"
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range 1-65535")
+        if self.max_calls < 1:
+            raise ConfigError(f"max_calls must be at least 1, not {self.max_calls}")
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to print or log: secrets masked."""
+        return {
+            f.name: ("***" if f.metadata.get("secret") and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type(default).__name__}") from None
+    return raw
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+SETTINGS = fields(Settings)

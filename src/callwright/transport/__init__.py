@@ -1,0 +1,1 @@
+"""Transports: the native WebSocket protocol, Twilio Media Streams, and in-memory for tests."""

@@ -1,0 +1,158 @@
+"""The HTTP/WebSocket server: one ASGI app (Starlette) serving every transport.
+
+Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
+Twilio Media Streams, ``/healthz``, ``/protocol.schema.json``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from .. import events as ev
+from ..agent.base import Agent
+from ..observe.trace import JsonlTrace
+from ..settings import Settings
+from ..voice.call import Call, CallIO, CallOptions, Engines, EventSink
+from ..voice.endpointing import TurnTaking
+from .native import serve_native
+from .twilio import serve_twilio, twiml_connect
+
+log = logging.getLogger("callwright.server")
+STATIC = resources.files("callwright.transport") / "static"
+
+
+class VoiceServer:
+    """Live calls, the engines they share, and the agent factory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engines: Engines,
+        agent_factory: Callable[[str | None], Agent],
+        *,
+        options: CallOptions | None = None,
+        sinks: list[EventSink] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.agent_factory = agent_factory
+        self.options = options or options_from(settings)
+        self.sinks = sinks or []
+        self.calls: dict[str, Call] = {}
+        self.finished = 0
+
+    def has_capacity(self) -> bool:
+        return len(self.calls) < self.settings.max_calls
+
+    def new_call(self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None) -> Call:
+        call = Call(
+            self.agent_factory(agent),
+            self.engines,
+            io,
+            options=self.options,
+            caller=caller,
+            transport=transport,
+            sinks=list(self.sinks),
+        )
+        if self.settings.trace_dir:
+            call.sinks.append(JsonlTrace(self.settings.trace_dir, call.id))
+        return call
+
+    async def run_call(self, call: Call) -> None:
+        self.calls[call.id] = call
+        log.info("call %s started (%s, caller %s)", call.id, call.transport, "known" if call.caller else "unknown")
+        try:
+            ended = await call.run()
+            log.info("call %s ended: %s after %.1f s", call.id, ended.reason, ended.duration_ms / 1000)
+        finally:
+            del self.calls[call.id]
+            self.finished += 1
+
+
+def options_from(settings: Settings) -> CallOptions:
+    from ..voice.call import BargeInOptions
+
+    return CallOptions(
+        turn_taking=TurnTaking(endpoint_silence_ms=settings.endpoint_silence_ms),
+        barge_in=BargeInOptions(
+            min_speech_ms=settings.barge_in_min_speech_ms, min_words=settings.barge_in_min_words
+        ),
+        idle_timeout_s=settings.idle_timeout_s,
+        max_duration_s=settings.max_duration_s,
+        partial_every_ms=700 if settings.partials else 0,
+    )
+
+
+def _authorized(settings: Settings, scope_headers: Any, query: Any) -> bool:
+    if not settings.token:
+        return True
+    supplied = query.get("token") or ""
+    auth = scope_headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        supplied = auth[7:]
+    return hmac.compare_digest(supplied.encode(), settings.token.encode())
+
+
+def create_app(server: VoiceServer) -> Starlette:
+    settings = server.settings
+
+    async def native(ws: WebSocket) -> None:
+        if not _authorized(settings, ws.headers, ws.query_params):
+            await ws.close(code=1008, reason="token required")
+            return
+        await serve_native(ws, server)
+
+    async def twilio_stream(ws: WebSocket) -> None:
+        if not _authorized(settings, ws.headers, ws.query_params):
+            await ws.close(code=1008, reason="token required")
+            return
+        await serve_twilio(ws, server)
+
+    async def twilio_voice(request: Request) -> Response:
+        if not _authorized(settings, request.headers, request.query_params):
+            return PlainTextResponse("token required", status_code=401)
+        form = await request.form() if request.method == "POST" else request.query_params
+        scheme = "wss" if request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https" else "ws"
+        host = request.headers.get("host", f"{settings.host}:{settings.port}")
+        url = f"{scheme}://{host}/twilio/stream"
+        if settings.token:
+            url += f"?token={settings.token}"
+        caller = form.get("From")
+        called = form.get("To")
+        xml = twiml_connect(url, str(caller) if caller else None, str(called) if called else None)
+        return Response(xml, media_type="application/xml")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(
+            {"ok": True, "calls": len(server.calls), "max_calls": settings.max_calls, "finished": server.finished}
+        )
+
+    async def schema(request: Request) -> Response:
+        return Response(json.dumps(ev.json_schema(), indent=1), media_type="application/schema+json")
+
+    async def index(request: Request) -> Response:
+        return FileResponse(str(STATIC / "index.html"))
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", health),
+            Route("/protocol.schema.json", schema),
+            Route("/twilio/voice", twilio_voice, methods=["GET", "POST"]),
+            WebSocketRoute("/ws", native),
+            WebSocketRoute("/twilio/stream", twilio_stream),
+            Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        ]
+    )

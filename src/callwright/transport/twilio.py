@@ -1,0 +1,155 @@
+"""Twilio Media Streams (bidirectional, ``<Connect><Stream>``).
+
+In: ``connected``, ``start``, ``media`` (base64 μ-law, 8 kHz), ``dtmf``, ``mark``, ``stop``.
+Out: ``media``, ``mark`` (Twilio echoes it once the audio before it has played: that moves our
+playback cursor) and ``clear`` (barge-in: Twilio drops what it buffered).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
+
+import anyio
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .. import events as ev
+from ..audio.codecs import mulaw_decode, mulaw_encode
+from ..audio.pcm import Pcm
+from ..errors import ProtocolError
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .app import VoiceServer
+
+log = logging.getLogger("callwright.transport")
+TWILIO_RATE = 8000
+
+
+def twiml_connect(stream_url: str, caller: str | None, called: str | None = None) -> str:
+    params = "".join(
+        f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in (("caller", caller), ("called", called)) if v
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Connect><Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>"
+    )
+
+
+class TwilioIO:
+    input_rate = TWILIO_RATE
+    output_rate = TWILIO_RATE
+
+    def __init__(self, outbox: Outbox, stream_sid: str) -> None:
+        self._out = outbox
+        self.stream_sid = stream_sid
+
+    def _send(self, payload: dict[str, Any]) -> None:
+        self._out.put(json.dumps({"streamSid": self.stream_sid, **payload}))
+
+    def send_audio(self, pcm: Pcm) -> None:
+        self._send({"event": "media", "media": {"payload": base64.b64encode(mulaw_encode(pcm)).decode()}})
+
+    def send_event(self, event: ev.Event) -> None:
+        pass  # Twilio takes only media/mark/clear; events go to the trace
+
+    def clear(self) -> None:
+        self._send({"event": "clear"})
+
+    def send_mark(self, name: str) -> None:
+        self._send({"event": "mark", "mark": {"name": name}})
+
+
+def _parse(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        raise ProtocolError("Twilio sends text frames only; got a binary frame", code="bad_frame", close_code=1003)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"message is not valid JSON: {exc}", code="bad_json", close_code=1007) from None
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        raise ProtocolError("message must be a JSON object with an 'event' field", code="bad_event")
+    return data
+
+
+async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
+    await ws.accept()
+    try:
+        with anyio.fail_after(10):
+            while True:
+                first = _parse(await ws.receive_text())
+                if first["event"] == "connected":
+                    continue
+                if first["event"] != "start":
+                    raise ProtocolError(f"expected 'start', got {first['event']!r}", code="no_start")
+                break
+        start = first.get("start") or {}
+        fmt = start.get("mediaFormat") or {}
+        if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", 0)) != TWILIO_RATE):
+            raise ProtocolError(f"unsupported media format {fmt}; expected audio/x-mulaw at 8000 Hz", code="bad_format", close_code=1003)
+        stream_sid = str(first.get("streamSid") or start.get("streamSid") or "")
+    except (TimeoutError, ProtocolError, WebSocketDisconnect, KeyError, ValueError) as exc:
+        log.info("twilio stream refused: %s", exc)
+        try:
+            await ws.close(code=getattr(exc, "close_code", 1008))
+        except (RuntimeError, OSError):
+            pass
+        return
+    if not server.has_capacity():
+        await ws.close(code=1013, reason="capacity")
+        return
+    params = start.get("customParameters") or {}
+    outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))
+    io = TwilioIO(outbox, stream_sid)
+    call = server.new_call(io, caller=params.get("caller") or params.get("From"), transport="twilio")
+    close_code = 1000
+
+    async def read() -> None:
+        nonlocal close_code
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    call.hangup("client_gone")
+                    return
+                data = _parse(message.get("text"))
+                kind = data["event"]
+                if kind == "media":
+                    try:
+                        payload = base64.b64decode(data["media"]["payload"], validate=True)
+                    except (KeyError, TypeError, binascii.Error) as exc:
+                        raise ProtocolError(f"media payload is not base64 μ-law ({exc})", code="bad_audio", close_code=1003) from None
+                    call.push_audio(mulaw_decode(payload))
+                elif kind == "mark":
+                    call.mark_played(str((data.get("mark") or {}).get("name", "")))
+                elif kind == "dtmf":
+                    call.push_text(str((data.get("dtmf") or {}).get("digit", "")), source="dtmf")
+                elif kind == "stop":
+                    call.hangup("hangup")
+                    return
+                else:
+                    log.debug("call %s: ignoring Twilio event %r", call.id, kind)
+        except ProtocolError as err:
+            call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
+            close_code = err.close_code
+            call.hangup("error")
+        except WebSocketDisconnect:
+            call.hangup("client_gone")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outbox.run)
+        async with anyio.create_task_group() as reader:
+            reader.start_soon(read)
+            await server.run_call(call)
+            reader.cancel_scope.cancel()
+        outbox.close()
+        tg.cancel_scope.deadline = anyio.current_time() + 2.0
+    if call.end_reason != "client_gone":
+        try:
+            await ws.close(code=close_code)
+        except (RuntimeError, OSError):
+            pass

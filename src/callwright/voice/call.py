@@ -1,0 +1,647 @@
+"""One live conversation.
+
+A :class:`Call` owns four sibling tasks under one task group:
+
+* **hear**: caller audio -> VAD -> endpointing (on audio time) -> finished segments; barge-in.
+* **think**: segment -> STT -> ``Agent.respond`` -> sentences -> TTS -> the playout queue.
+  Each reply runs in its own cancel scope, so a barge-in cancels thinking and speaking at once.
+* **play**: releases agent audio in 20 ms frames on the clock and moves the playback cursor.
+* **watch**: ends the call on idle timeout or maximum duration.
+
+When the call ends (hang-up, vanished client, timeout) the task group is cancelled, and by the
+time :meth:`Call.run` returns every task it started has finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import anyio
+import numpy as np
+from anyio.abc import TaskGroup
+
+from .. import events as ev
+from ..agent.base import Agent, Context, Hangup, Say, Turn
+from ..agent.scripted import words
+from ..agent.shaping import SentenceSplitter, speakable
+from ..audio.pcm import LISTEN_RATE, Pcm
+from ..audio.resample import Resampler
+from ..clock import Clock, MonotonicClock
+from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from ..errors import CallwrightError, EngineError
+from .echo import EchoReference, echo_ratio
+from .endpointing import Discarded, Endpointer, Onset, Segment, Stop, TurnTaking
+from .playback import Playout, TurnAudio
+
+BACKCHANNELS = frozenset(
+    "mm mhm mmhmm mm-hmm uh-huh uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BargeInOptions:
+    """When caller sound during agent speech stops the agent.
+
+    Sound shorter than ``min_speech_ms`` never interrupts. Longer sound is checked against the
+    agent's own audio (echo) and, when ``min_words`` > 0, transcribed: a turn made only of
+    backchannels ("mm-hmm", "okay") or with fewer than ``min_words`` words does not interrupt.
+    """
+
+    enabled: bool = True
+    min_speech_ms: int = 500
+    min_words: int = 1
+    backchannels: frozenset[str] = BACKCHANNELS
+    echo_check: bool = True
+    echo_residual_max: float = 0.35
+    max_echo_delay_ms: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    turn_taking: TurnTaking = field(default_factory=TurnTaking)
+    barge_in: BargeInOptions = field(default_factory=BargeInOptions)
+    idle_timeout_s: float = 60.0
+    max_duration_s: float = 1800.0
+    partial_every_ms: int = 0  # 0: no interim transcripts
+    lead_ms: int = 60
+    ingress_frames: int = 250  # 5 s of 20 ms frames; beyond that the oldest audio is dropped
+    fallback_line: str = "Sorry, I had a problem there. Could you say that again?"
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    stt: SpeechToText
+    tts: TextToSpeech
+    vad: VoiceActivityDetector
+
+
+class CallIO(Protocol):
+    """What a transport offers a call. All methods queue and return at once, in order."""
+
+    input_rate: int
+    output_rate: int
+
+    def send_audio(self, pcm: Pcm) -> None: ...
+
+    def send_event(self, event: ev.Event) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def send_mark(self, name: str) -> None: ...
+
+
+EventSink = Callable[[ev.Event], None]
+log = logging.getLogger("callwright.call")
+
+
+def _as_engine_error(exc: Exception, engine: str) -> CallwrightError:
+    if isinstance(exc, CallwrightError):
+        return exc
+    log.warning("engine %s failed", engine, exc_info=exc)
+    return EngineError(f"{type(exc).__name__}: {exc}", engine=engine)
+
+
+@dataclass(slots=True)
+class _Heard:
+    segment: Segment
+    speech_end_at: float  # clock time the caller stopped speaking
+    endpoint_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    text: str
+    source: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class _Greeting:
+    text: str
+
+
+@dataclass(slots=True)
+class _Reply:
+    turn: int
+    audio: TurnAudio
+    speech_end_at: float | None
+    recorded: bool = False
+    first_audio_sent: bool = False
+    planned: list[str] = field(default_factory=list)
+
+
+class Call:
+    def __init__(
+        self,
+        agent: Agent,
+        engines: Engines,
+        io: CallIO,
+        *,
+        options: CallOptions | None = None,
+        clock: Clock | None = None,
+        call_id: str | None = None,
+        caller: str | None = None,
+        transport: str = "websocket",
+        sinks: Sequence[EventSink] = (),
+    ) -> None:
+        self.id = call_id or uuid.uuid4().hex[:16]
+        self.agent = agent
+        self.engines = engines
+        self.io = io
+        self.options = options or CallOptions()
+        self.clock = clock or MonotonicClock()
+        self.caller = caller
+        self.transport = transport
+        self.context = Context(caller=caller)
+        self.sinks = list(sinks)
+        self.end_reason: str | None = None
+        self.dropped_frames = 0
+        self.events: list[ev.Event] = []  # the call's own trace, in order
+
+        self._seq = itertools.count(1)
+        self._started = self.clock.now()
+        self._tg: TaskGroup | None = None
+        self._audio_tx, self._audio_rx = anyio.create_memory_object_stream[Pcm](self.options.ingress_frames)
+        self._turns_tx, self._turns_rx = anyio.create_memory_object_stream[_Heard | _Typed | _Greeting](16)
+        self._resample_in = Resampler(io.input_rate, LISTEN_RATE)
+        self._endpointer = Endpointer(engines.vad.stream(), self.options.turn_taking, LISTEN_RATE)
+        self._playout = Playout(io.output_rate, lead_ms=self.options.lead_ms)
+        self._echo = EchoReference(io.output_rate)
+        self._input_samples = 0
+        self._turn_index = 0
+        self._reply: _Reply | None = None
+        self._response_scope: anyio.CancelScope | None = None
+        self._pending_user_text = ""  # a turn answered by nothing yet, merged into the next one
+        self._hangup_after: str | None = None
+        self._last_activity = self._started
+        self._speech_end: tuple[float, float] | None = None  # (audio ms, clock time)
+        self._candidate = "none"  # none | pending | rejected | accepted
+        self._held: _Heard | None = None
+        self._partial_busy = False
+        self._last_partial_ms = 0.0
+
+    # ---------------------------------------------------------------- transport-facing API (sync)
+    def push_audio(self, pcm: Pcm) -> None:
+        """Caller audio at ``io.input_rate``. Never blocks: when the call falls behind, the oldest audio is dropped."""
+        try:
+            self._audio_tx.send_nowait(pcm)
+        except anyio.WouldBlock:
+            try:
+                self._audio_rx.receive_nowait()
+            except anyio.WouldBlock:
+                pass
+            self.dropped_frames += 1
+            self._audio_tx.send_nowait(pcm)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    def push_text(self, text: str, source: str = "text") -> None:
+        """A caller turn that arrived as text (typed, or DTMF digits)."""
+        self._last_activity = self.clock.now()
+        try:
+            self._turns_tx.send_nowait(_Typed(text, source))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.emit(ev.ErrorEvent(code="busy", message="caller text dropped: the call is still busy with earlier turns"))
+
+    def mark_played(self, name: str) -> None:
+        self._playout.acknowledge(name)
+
+    def hangup(self, reason: str = "hangup") -> None:
+        """End the call. Safe to call from anywhere, any number of times."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    @property
+    def elapsed_ms(self) -> float:
+        return (self.clock.now() - self._started) * 1000
+
+    def emit(self, event: ev.Event) -> ev.Event:
+        event = event.model_copy(update={"call_id": self.id, "seq": next(self._seq), "t_ms": round(self.elapsed_ms, 3)})
+        self.events.append(event)
+        for sink in self.sinks:
+            sink(event)
+        self.io.send_event(event)
+        return event
+
+    # ---------------------------------------------------------------- lifecycle
+    async def run(self) -> ev.CallEnded:
+        o = self.options
+        greeting = self.agent.greeting(self.context)
+        self.emit(
+            ev.CallStarted(
+                greeting=bool(greeting),
+                transport=self.transport,  # type: ignore[arg-type]
+                input_sample_rate=self.io.input_rate,
+                output_sample_rate=self.io.output_rate,
+                agent=self.agent.name,
+                caller=self.caller,
+                idle_timeout_s=o.idle_timeout_s,
+                max_duration_s=o.max_duration_s,
+            )
+        )
+        if greeting:
+            self._turns_tx.send_nowait(_Greeting(greeting))
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                if self.end_reason is not None:
+                    tg.cancel_scope.cancel()
+                tg.start_soon(self._hear, tg)
+                tg.start_soon(self._think)
+                tg.start_soon(self._play)
+                tg.start_soon(self._watch)
+        except Exception as exc:  # a bug in a task: record it, end the call, re-raise for the server log
+            self.end_reason = "error"
+            self.emit(ev.ErrorEvent(code="internal", message=f"{type(exc).__name__}: {exc}", fatal=True))
+            raise
+        finally:
+            self._tg = None
+            for stream in (self._audio_tx, self._audio_rx, self._turns_tx, self._turns_rx):
+                stream.close()
+            with anyio.CancelScope(shield=True):
+                self._record_cut_reply()
+                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3))  # type: ignore[arg-type]
+                ended = self.emit(ended)  # type: ignore[assignment]
+        return ended  # type: ignore[return-value]
+
+    async def _watch(self) -> None:
+        o = self.options
+        end_at = self._started + o.max_duration_s
+        while True:
+            idle_at = self._last_activity + o.idle_timeout_s
+            now = self.clock.now()
+            if now >= end_at:
+                self.hangup("max_duration")
+                return
+            if now >= idle_at:
+                if self._playout.speaking(now) or self._endpointer.in_speech or self._response_scope is not None:
+                    self._last_activity = now
+                else:
+                    self.hangup("idle_timeout")
+                    return
+            await self.clock.sleep_until(min(end_at, self._last_activity + o.idle_timeout_s, now + 1.0))
+
+    # ---------------------------------------------------------------- hear
+    async def _hear(self, tg: TaskGroup) -> None:
+        ep = self._endpointer
+        async for pcm in self._audio_rx:
+            arrived = self.clock.now()
+            audio = self._resample_in(pcm)
+            self._input_samples += audio.size
+            end_ms = self._input_samples * 1000 / LISTEN_RATE
+            for event in ep.feed(audio):
+                if isinstance(event, Onset):
+                    self._last_activity = arrived
+                    self._candidate = "none"
+                    self.emit(ev.SpeechStarted(audio_ms=round(event.audio_ms, 1)))
+                elif isinstance(event, Stop):
+                    self._speech_end = (event.audio_ms, arrived - (end_ms - event.audio_ms) / 1000)
+                    self.emit(ev.SpeechStopped(audio_ms=round(event.audio_ms, 1)))
+                elif isinstance(event, Discarded):
+                    if self._agent_busy(arrived):
+                        self.emit(ev.SpeechIgnored(reason="short", audio_ms=event.start_ms, speech_ms=event.speech_ms))
+                elif isinstance(event, Segment):
+                    self._on_segment(event, arrived)
+            if ep.in_speech:
+                self._last_activity = arrived
+                self._check_barge_in(tg, arrived)
+                self._maybe_partial(tg)
+
+    def _agent_busy(self, now: float) -> bool:
+        return self._playout.speaking(now)
+
+    def _on_segment(self, segment: Segment, now: float) -> None:
+        speech_end = self._speech_end[1] if self._speech_end else now
+        heard = _Heard(segment, speech_end, now)
+        if self._candidate == "rejected":
+            return
+        if self._candidate == "pending":
+            self._held = heard  # the barge-in check decides whether this is a turn
+            return
+        if self._candidate == "none" and self._agent_busy(now):
+            # Voiced but shorter than the barge-in threshold while the agent talked: a backchannel.
+            self.emit(ev.SpeechIgnored(reason="short", audio_ms=segment.start_ms, speech_ms=segment.speech_ms))
+            return
+        self._submit(heard)
+
+    def _submit(self, heard: _Heard) -> None:
+        try:
+            self._turns_tx.send_nowait(heard)
+        except anyio.WouldBlock:
+            self.emit(ev.ErrorEvent(code="busy", message="caller turn dropped: the call is still busy with earlier turns"))
+
+    def _check_barge_in(self, tg: TaskGroup, now: float) -> None:
+        bi = self.options.barge_in
+        ep = self._endpointer
+        if self._candidate != "none" or ep.speech_ms < bi.min_speech_ms:
+            return
+        if not self._agent_busy(now):
+            if self._response_scope is not None and self._reply is not None and not self._reply.audio.sent:
+                # The caller went on talking before the agent said anything: answer the whole thing instead.
+                self._candidate = "accepted"
+                self._cancel_unspoken_reply()
+            return
+        if not bi.enabled:
+            self._candidate = "rejected"
+            return
+        if bi.echo_check:
+            window = (bi.min_speech_ms + bi.max_echo_delay_ms) / 1000
+            mic = ep.current_audio(last_ms=bi.min_speech_ms)
+            ratio = echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE))
+            if ratio < bi.echo_residual_max:
+                self._candidate = "rejected"
+                self.emit(ev.SpeechIgnored(reason="echo", audio_ms=round(ep.audio_ms, 1), speech_ms=ep.speech_ms))
+                return
+        if bi.min_words <= 0:
+            self._candidate = "accepted"
+            self._barge_in(ep.speech_ms)
+            return
+        self._candidate = "pending"
+        tg.start_soon(self._confirm_barge_in, ep.current_audio(), ep.speech_ms)
+
+    async def _confirm_barge_in(self, audio: Pcm, speech_ms: float) -> None:
+        bi = self.options.barge_in
+        try:
+            result = await self.engines.stt.transcribe(audio, LISTEN_RATE)
+            said = words(result.text)
+        except Exception as exc:
+            self._record_error(_as_engine_error(exc, self.engines.stt.name), "barge_in")
+            said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
+        real = [w for w in said if w not in bi.backchannels]
+        if len(said) >= bi.min_words and real:
+            self._candidate = "accepted"
+            if self._agent_busy(self.clock.now()):
+                self._barge_in(speech_ms)
+            if self._held is not None:
+                self._submit(self._held)
+        else:
+            self._candidate = "rejected"
+            self.emit(
+                ev.SpeechIgnored(
+                    reason="backchannel", audio_ms=round(self._endpointer.audio_ms, 1), speech_ms=speech_ms, text=" ".join(said)
+                )
+            )
+        self._held = None
+
+    def _barge_in(self, speech_ms: float) -> None:
+        """Stop the agent now: no further frame leaves, the client drops its buffer, the reply is cancelled."""
+        stopped = self._playout.stop()
+        self.io.clear()
+        self.emit(ev.Clear())
+        reply = self._reply
+        if self._response_scope is not None:
+            self._response_scope.cancel()
+        if stopped is None or reply is None:
+            return
+        self.emit(
+            ev.BargeIn(
+                turn=reply.turn, heard_ms=round(stopped.heard_ms, 1), heard_text=stopped.heard_text, speech_ms=speech_ms
+            )
+        )
+        self._record_reply(reply, stopped.heard_text, interrupted=True, audio_ms=stopped.heard_ms)
+
+    def _cancel_unspoken_reply(self) -> None:
+        reply = self._reply
+        if self._response_scope is not None:
+            self._response_scope.cancel()
+        self._playout.stop()
+        if reply is not None and not reply.recorded:
+            reply.recorded = True  # nothing was said: no agent turn to store
+            last = self.context.messages[-1] if self.context.messages else None
+            if last is not None and last.role == "user":
+                self.context.messages.pop()
+                self._pending_user_text = last.content
+
+    def _maybe_partial(self, tg: TaskGroup) -> None:
+        every = self.options.partial_every_ms
+        ep = self._endpointer
+        if not every or self._partial_busy or ep.audio_ms - self._last_partial_ms < every or ep.speech_ms < every:
+            return
+        self._partial_busy = True
+        self._last_partial_ms = ep.audio_ms
+        tg.start_soon(self._partial, ep.current_audio(), self._turn_index + 1)
+
+    async def _partial(self, audio: Pcm, turn: int) -> None:
+        try:
+            result = await self.engines.stt.transcribe(audio, LISTEN_RATE)
+            if result.text.strip():
+                self.emit(ev.TranscriptPartial(turn=turn, text=result.text.strip()))
+        except Exception:
+            pass  # partials are best effort; the final transcript reports errors
+        finally:
+            self._partial_busy = False
+
+    # ---------------------------------------------------------------- think
+    async def _think(self) -> None:
+        async for item in self._turns_rx:
+            with anyio.CancelScope() as scope:
+                self._response_scope = scope
+                turn = await self._understand(item)
+                if turn is not None:
+                    await self._respond(turn, item)
+            self._response_scope = None
+            if self._hangup_after is not None:
+                await self._until_played()
+                self.hangup("agent_hangup")
+                return
+
+    async def _understand(self, item: _Heard | _Typed | _Greeting) -> Turn | None:
+        if isinstance(item, _Greeting):
+            return Turn(index=0, text="", source="greeting", caller=self.caller)
+        if isinstance(item, _Typed):
+            self._turn_index += 1
+            text = (self._pending_user_text + " " + item.text).strip()
+            self._pending_user_text = ""
+            self.emit(
+                ev.TranscriptFinal(
+                    turn=self._turn_index, text=text, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
+                )
+            )
+            return Turn(self._turn_index, text, 1.0, item.source, self.caller)
+        seg = item.segment
+        self._turn_index += 1
+        index = self._turn_index
+        self._latency(index, "endpoint", item.endpoint_at, item.speech_end_at)
+        try:
+            result = await self.engines.stt.transcribe(seg.audio, LISTEN_RATE)
+        except Exception as exc:
+            self._record_error(_as_engine_error(exc, self.engines.stt.name), "stt")
+            await self._say_fallback(index, item.speech_end_at)
+            return None
+        self._latency(index, "stt_final", self.clock.now(), item.speech_end_at)
+        text = (self._pending_user_text + " " + result.text.strip()).strip()
+        if not result.text.strip():
+            return None  # voiced but no words (a cough): not a turn
+        self._pending_user_text = ""
+        self.emit(
+            ev.TranscriptFinal(
+                turn=index,
+                text=text,
+                confidence=None if result.confidence is None else round(result.confidence, 3),
+                audio_start_ms=round(seg.start_ms, 1),
+                audio_end_ms=round(seg.end_ms, 1),
+            )
+        )
+        return Turn(index, text, result.confidence, "speech", self.caller)
+
+    async def _respond(self, turn: Turn, item: _Heard | _Typed | _Greeting) -> None:
+        speech_end = item.speech_end_at if isinstance(item, _Heard) else None if isinstance(item, _Greeting) else self.clock.now()
+        if turn.source != "greeting":
+            self.context.add_user(turn.text)
+        reply = _Reply(turn.index, self._playout.begin_turn(turn.index), speech_end)
+        self._reply = reply
+        sentences_tx, sentences_rx = anyio.create_memory_object_stream[str](8)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._compose, turn, item, reply, sentences_tx)
+            await self._render(reply, sentences_rx)
+        await self._playout.drained(reply.audio)
+        await self._until_played()
+        self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
+
+    async def _compose(
+        self, turn: Turn, item: _Heard | _Typed | _Greeting, reply: _Reply, out: anyio.abc.ObjectSendStream[str]
+    ) -> None:
+        splitter = SentenceSplitter()
+        first = True
+        async with out:
+            try:
+                if isinstance(item, _Greeting):
+                    pieces = splitter.feed(item.text + " ")
+                    for sentence in pieces:
+                        await self._hand_over(reply, sentence, out, first)
+                        first = False
+                else:
+                    async for act in self.agent.respond(turn, self.context):
+                        if isinstance(act, Say):
+                            for sentence in splitter.feed(act.text):
+                                await self._hand_over(reply, sentence, out, first)
+                                first = False
+                        elif isinstance(act, Hangup):
+                            self._hangup_after = act.reason
+            except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
+                self._record_error(_as_engine_error(exc, self.agent.name), "agent")
+                splitter.flush()
+                await self._hand_over(reply, self.options.fallback_line, out, first)
+                return
+            for sentence in splitter.flush():
+                await self._hand_over(reply, sentence, out, first)
+                first = False
+
+    async def _hand_over(self, reply: _Reply, sentence: str, out: anyio.abc.ObjectSendStream[str], first: bool) -> None:
+        text = speakable(sentence)
+        if not text:
+            return
+        if first and reply.speech_end_at is not None:
+            self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
+        self.emit(ev.AgentText(turn=reply.turn, text=text))
+        reply.planned.append(text)
+        await out.send(text)
+
+    async def _render(self, reply: _Reply, sentences: anyio.abc.ObjectReceiveStream[str]) -> None:
+        first = True
+        async with sentences:
+            async for text in sentences:
+                to_out = Resampler(self.engines.tts.sample_rate, self.io.output_rate)
+                chunks: list[Pcm] = []
+                try:
+                    async for chunk in self.engines.tts.synthesize(text):
+                        if first and reply.speech_end_at is not None:
+                            self._latency(reply.turn, "first_audio_synth", self.clock.now(), reply.speech_end_at)
+                            first = False
+                        chunks.append(to_out(chunk))
+                except Exception as exc:
+                    self._record_error(_as_engine_error(exc, self.engines.tts.name), "tts")
+                    continue
+                chunks.append(to_out(np.zeros(0, dtype=np.int16), last=True))
+                pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+                if pcm.size:
+                    await self._playout.add_sentence(reply.audio, text, pcm)
+
+    async def _say_fallback(self, turn: int, speech_end: float) -> None:
+        reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
+        self._reply = reply
+        tx, rx = anyio.create_memory_object_stream[str](1)
+        async with tx:
+            self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
+            await tx.send(self.options.fallback_line)
+        await self._render(reply, rx)
+        await self._playout.drained(reply.audio)
+        await self._until_played()
+        self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
+
+    async def _until_played(self) -> None:
+        """Wait until the caller has (by our estimate) heard everything sent."""
+        while self._playout.speaking(now := self.clock.now()):
+            await self.clock.sleep_until(now + self._playout.frame_s)
+
+    def _record_reply(self, reply: _Reply, text: str, *, interrupted: bool, audio_ms: float) -> None:
+        if reply.recorded:
+            return
+        reply.recorded = True
+        self.emit(
+            ev.AgentTurn(
+                turn=reply.turn,
+                text=text,
+                planned_text=" ".join(reply.planned) or reply.audio.planned_text,
+                interrupted=interrupted,
+                audio_ms=round(audio_ms, 1),
+            )
+        )
+        if text:
+            self.context.add_agent(text)
+
+    def _record_cut_reply(self) -> None:
+        """The call ended mid-reply: store what the caller heard of it."""
+        reply = self._reply
+        if reply is None or reply.recorded:
+            return
+        heard = self._playout.heard(reply.audio)
+        self._record_reply(
+            reply, reply.audio.heard_text(heard), interrupted=True, audio_ms=heard * 1000 / self.io.output_rate
+        )
+
+    # ---------------------------------------------------------------- play
+    async def _play(self) -> None:
+        pl = self._playout
+        deadline = -math.inf
+        while True:
+            generation, audio, chunk, mark = await pl.next_frame()
+            now = self.clock.now()
+            lead_s = pl.lead / pl.sample_rate
+            if now - deadline > lead_s + pl.frame_s:
+                deadline = now - lead_s  # (re)start after a pause: send the lead at once, then real time
+            await self.clock.sleep_until(deadline)
+            deadline += pl.frame_s
+            if not pl.is_current(generation):
+                continue  # barge-in while this frame waited: it never leaves
+            sent_at = self.clock.now()
+            self.io.send_audio(chunk)
+            pl.record_sent(audio, chunk.size, sent_at)
+            self._echo.add(chunk, sent_at)
+            self._last_activity = sent_at
+            reply = self._reply
+            if reply is not None and reply.audio is audio and not reply.first_audio_sent:
+                reply.first_audio_sent = True
+                if reply.speech_end_at is not None and reply.turn > 0:
+                    self._latency(reply.turn, "first_audio_sent", sent_at, reply.speech_end_at)
+                    self._latency(reply.turn, "voice_to_voice", sent_at, reply.speech_end_at)
+            if mark is not None:
+                self.io.send_mark(mark)
+
+    # ---------------------------------------------------------------- records
+    def _latency(self, turn: int, stage: ev.LatencyStage, at: float, since: float) -> None:
+        self.emit(ev.Latency(turn=turn, stage=stage, ms=round((at - since) * 1000, 2)))
+
+    def _record_error(self, exc: CallwrightError, stage: str) -> None:
+        self.emit(
+            ev.ErrorEvent(
+                code=getattr(exc, "category", "error"), message=exc.message, stage=stage, retryable=exc.retryable
+            )
+        )

@@ -1,0 +1,76 @@
+"""Telling the agent's own voice, leaking back into the caller's microphone, from the caller.
+
+Browsers cancel echo themselves (the page asks for it), but speakerphones and some phones do not.
+The :class:`EchoReference` keeps the last few seconds of agent audio as it was sent, laid out on
+the call's clock. When the caller's side turns voiced while the agent talks, :func:`echo_ratio`
+looks for the agent's audio inside the caller's (any delay up to ``max_lag_ms``), removes the best
+scaled copy, and reports how much energy is left. Echo leaves little (< ~0.3); a caller talking
+over the agent leaves most of it. This is a detector, not a canceller: it only decides whether to
+yield. (Written here because no maintained Python AEC binding installs from wheels; the method is
+a least-squares fit at the cross-correlation peak.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..audio.pcm import Pcm
+from ..audio.resample import resample
+
+
+class EchoReference:
+    def __init__(self, sample_rate: int, seconds: float = 4.0) -> None:
+        self.sample_rate = sample_rate
+        self._ring = np.zeros(int(sample_rate * seconds), dtype=np.int16)
+        self._end_time: float | None = None  # clock time at which the ring's last sample was sent
+
+    def add(self, pcm: Pcm, sent_at: float) -> None:
+        """Record ``pcm`` as sent at clock time ``sent_at`` (silence fills any gap since the last add)."""
+        gap = 0
+        if self._end_time is not None:
+            gap = int(round((sent_at - self._end_time) * self.sample_rate))
+        gap = min(max(gap, 0), self._ring.size)
+        block = np.concatenate((np.zeros(gap, dtype=np.int16), pcm)) if gap else pcm
+        block = block[-self._ring.size :]
+        self._ring = np.roll(self._ring, -block.size)
+        self._ring[-block.size :] = block
+        self._end_time = sent_at + pcm.size / self.sample_rate
+
+    def window(self, now: float, seconds: float, rate: int) -> Pcm:
+        """The reference for the ``seconds`` before ``now``, resampled to ``rate``."""
+        if self._end_time is None:
+            return np.zeros(0, dtype=np.int16)
+        behind = int(round((now - self._end_time) * self.sample_rate))  # silence after the last sample
+        n = int(seconds * self.sample_rate)
+        if behind >= n:
+            return np.zeros(int(seconds * rate), dtype=np.int16)
+        tail = self._ring if behind <= 0 else np.concatenate((self._ring, np.zeros(behind, dtype=np.int16)))
+        ref = tail[-n:]
+        return resample(ref, self.sample_rate, rate)
+
+
+def echo_ratio(mic: Pcm, reference: Pcm) -> float:
+    """Share of ``mic`` energy left after removing the best-matching delayed, scaled ``reference``.
+
+    ``reference`` must cover the same end time as ``mic`` and extend further back by the maximum
+    echo delay. Returns 1.0 when nothing of the reference is in the mic signal.
+    """
+    x = mic.astype(np.float64)
+    r = reference.astype(np.float64)
+    ex = float(np.dot(x, x))
+    if x.size == 0 or r.size < x.size or ex <= 0 or not np.any(r):
+        return 1.0
+    n = 1 << int(np.ceil(np.log2(r.size + x.size)))
+    corr = np.fft.irfft(np.fft.rfft(r, n) * np.conj(np.fft.rfft(x, n)), n)[: r.size - x.size + 1]
+    # energy of each reference window of len(x), for normalisation
+    c = np.concatenate(([0.0], np.cumsum(r * r)))
+    win = c[x.size :] - c[: -x.size]
+    score = np.where(win > 1e-9, corr * corr / np.maximum(win, 1e-9), 0.0)
+    k = int(np.argmax(score))
+    seg = r[k : k + x.size]
+    es = float(np.dot(seg, seg))
+    if es <= 0:
+        return 1.0
+    gain = float(np.dot(x, seg)) / es
+    residual = x - gain * seg
+    return float(np.dot(residual, residual)) / ex
