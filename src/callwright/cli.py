@@ -152,8 +152,8 @@ def call(
     if bool(wav_path) == bool(text):
         _fail("give exactly one of --wav FILE or --say TEXT", 2)
     from .audio import read_wav, resample, write_wav
-    from .client import CallClient
     from .audio.pcm import speech_end
+    from .client import CallClient
 
     sample_rate = int(rate)
     try:
@@ -162,9 +162,9 @@ def call(
                 _fail(f"--wav: no such file: {wav_path}", 2)
             pcm, wav_rate = read_wav(wav_path)
         else:
-            from .engines.registry import espeak_say
+            from .engines.tts.espeak import speak  # GPL engine: imported only for --say
 
-            pcm, wav_rate = espeak_say(text or "", voice=voice)
+            pcm, wav_rate = speak(text or "", voice=voice)
         pcm = resample(pcm, wav_rate, sample_rate)
     except CallwrightError as exc:
         _fail(str(exc), 2)

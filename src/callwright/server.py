@@ -49,7 +49,13 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
 def build_engines(settings: Settings) -> Engines:
     from .engines import registry
 
-    return registry.build(settings.stt, settings.tts, settings.vad, tts_fallback=settings.tts_fallback or None)
+    fallback = settings.tts_fallback or None
+    return Engines(
+        stt=registry.build_stt(settings.stt),
+        tts=registry.build_tts(settings.tts),
+        vad=registry.build_vad(settings.vad),
+        tts_fallback=registry.build_tts(fallback) if fallback and fallback != settings.tts else None,
+    )
 
 
 def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:

@@ -34,6 +34,7 @@ from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
 from ..clock import Clock, MonotonicClock
 from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
 from ..errors import CallwrightError, EngineError
 from .echo import EchoReference, echo_ratio
 from .endpointing import Discarded, Endpointer, Onset, Segment, Stop, TurnTaking
@@ -76,9 +77,14 @@ class CallOptions:
 
 @dataclass(frozen=True, slots=True)
 class Engines:
+    """The engines a call uses. Each call wraps STT and TTS with retries, timeouts and the fallback."""
+
     stt: SpeechToText
     tts: TextToSpeech
     vad: VoiceActivityDetector
+    stt_fallback: SpeechToText | None = None
+    tts_fallback: TextToSpeech | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class CallIO(Protocol):
@@ -168,6 +174,8 @@ class Call:
         self._tg: TaskGroup | None = None
         self._audio_tx, self._audio_rx = anyio.create_memory_object_stream[Pcm](self.options.ingress_frames)
         self._turns_tx, self._turns_rx = anyio.create_memory_object_stream[_Heard | _Typed | _Greeting](16)
+        self._stt = ResilientStt(engines.stt, engines.stt_fallback, policy=engines.policy, clock=self.clock, on_error=self._engine_failed)
+        self._tts = ResilientTts(engines.tts, engines.tts_fallback, policy=engines.policy, clock=self.clock, on_error=self._engine_failed)
         self._resample_in = Resampler(io.input_rate, LISTEN_RATE)
         self._endpointer = Endpointer(engines.vad.stream(), self.options.turn_taking, LISTEN_RATE)
         self._playout = Playout(io.output_rate, lead_ms=self.options.lead_ms)
@@ -349,7 +357,7 @@ class Call:
                 self._cancel_unspoken_reply()
             return
         if not bi.enabled:
-            self._candidate = "rejected"
+            self._candidate = "accepted"  # not interruptible: the turn waits until the agent has finished
             return
         if bi.echo_check:
             window = (bi.min_speech_ms + bi.max_echo_delay_ms) / 1000
@@ -369,10 +377,10 @@ class Call:
     async def _confirm_barge_in(self, audio: Pcm, speech_ms: float) -> None:
         bi = self.options.barge_in
         try:
-            result = await self.engines.stt.transcribe(audio, LISTEN_RATE)
+            result = await self._stt.transcribe(audio, LISTEN_RATE)
             said = words(result.text)
         except Exception as exc:
-            self._record_error(_as_engine_error(exc, self.engines.stt.name), "barge_in")
+            self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
         real = [w for w in said if w not in bi.backchannels]
         if len(said) >= bi.min_words and real:
@@ -430,7 +438,7 @@ class Call:
 
     async def _partial(self, audio: Pcm, turn: int) -> None:
         try:
-            result = await self.engines.stt.transcribe(audio, LISTEN_RATE)
+            result = await self._stt.transcribe(audio, LISTEN_RATE)
             if result.text.strip():
                 self.emit(ev.TranscriptPartial(turn=turn, text=result.text.strip()))
         except Exception:
@@ -470,9 +478,9 @@ class Call:
         index = self._turn_index
         self._latency(index, "endpoint", item.endpoint_at, item.speech_end_at)
         try:
-            result = await self.engines.stt.transcribe(seg.audio, LISTEN_RATE)
+            result = await self._stt.transcribe(seg.audio, LISTEN_RATE)
         except Exception as exc:
-            self._record_error(_as_engine_error(exc, self.engines.stt.name), "stt")
+            self._record_error(_as_engine_error(exc, self._stt.name), "stt")
             await self._say_fallback(index, item.speech_end_at)
             return None
         self._latency(index, "stt_final", self.clock.now(), item.speech_end_at)
@@ -548,16 +556,16 @@ class Call:
         first = True
         async with sentences:
             async for text in sentences:
-                to_out = Resampler(self.engines.tts.sample_rate, self.io.output_rate)
+                to_out = Resampler(self._tts.sample_rate, self.io.output_rate)
                 chunks: list[Pcm] = []
                 try:
-                    async for chunk in self.engines.tts.synthesize(text):
+                    async for chunk in self._tts.synthesize(text):
                         if first and reply.speech_end_at is not None:
                             self._latency(reply.turn, "first_audio_synth", self.clock.now(), reply.speech_end_at)
                             first = False
                         chunks.append(to_out(chunk))
                 except Exception as exc:
-                    self._record_error(_as_engine_error(exc, self.engines.tts.name), "tts")
+                    self._record_error(_as_engine_error(exc, self._tts.name), "tts")
                     continue
                 chunks.append(to_out(np.zeros(0, dtype=np.int16), last=True))
                 pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
@@ -638,6 +646,14 @@ class Call:
     # ---------------------------------------------------------------- records
     def _latency(self, turn: int, stage: ev.LatencyStage, at: float, since: float) -> None:
         self.emit(ev.Latency(turn=turn, stage=stage, ms=round((at - since) * 1000, 2)))
+
+    def _engine_failed(self, exc: EngineError, recovering: bool) -> None:
+        """Every engine failure is in the trace, including the ones a retry or the fallback recovered."""
+        self.emit(
+            ev.ErrorEvent(
+                code=exc.category, message=f"{exc.engine}: {exc.message}", stage="engine", retryable=recovering
+            )
+        )
 
     def _record_error(self, exc: CallwrightError, stage: str) -> None:
         self.emit(

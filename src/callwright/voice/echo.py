@@ -17,6 +17,8 @@ import numpy as np
 from ..audio.pcm import Pcm
 from ..audio.resample import resample
 
+MAX_JITTER_S = 0.05
+
 
 class EchoReference:
     def __init__(self, sample_rate: int, seconds: float = 4.0) -> None:
@@ -27,9 +29,10 @@ class EchoReference:
     def add(self, pcm: Pcm, sent_at: float) -> None:
         """Record ``pcm`` as sent at clock time ``sent_at`` (silence fills any gap since the last add)."""
         gap = 0
-        if self._end_time is not None:
-            gap = int(round((sent_at - self._end_time) * self.sample_rate))
-        gap = min(max(gap, 0), self._ring.size)
+        if self._end_time is not None and sent_at - self._end_time > MAX_JITTER_S:
+            gap = min(int(round((sent_at - self._end_time) * self.sample_rate)), self._ring.size)
+        elif self._end_time is not None:
+            sent_at = self._end_time  # paced frames are contiguous: scheduling jitter is not silence
         block = np.concatenate((np.zeros(gap, dtype=np.int16), pcm)) if gap else pcm
         block = block[-self._ring.size :]
         self._ring = np.roll(self._ring, -block.size)

@@ -88,9 +88,11 @@ class Playout:
 
     async def add_sentence(self, audio: TurnAudio, text: str, pcm: Pcm, *, max_buffer_s: float = 8.0) -> None:
         """Queue one sentence's audio. Waits (backpressure) while more than ``max_buffer_s`` is queued."""
-        while self._queued_samples > max_buffer_s * self.sample_rate:
+        while self._queued_samples > max_buffer_s * self.sample_rate and audio is self.current:
             self._space = anyio.Event()
             await self._space.wait()
+        if audio is not self.current:
+            return  # the turn was stopped (barge-in) while this sentence waited: it must never play
         start = audio.queued
         audio.queued += pcm.size
         audio.sentences.append(_Sentence(text, start, audio.queued))

@@ -1,0 +1,169 @@
+"""Plays Twilio's side of a Media Stream, for tests and the simulator.
+
+It sends ``connected``/``start``/``media``/``stop`` exactly as Twilio does (8 kHz μ-law, 20 ms per
+message, sequence numbers, timestamps), keeps a playback buffer of what the server sent, plays it in
+real time, echoes each ``mark`` once the audio before it has played, and on ``clear`` drops the
+buffer and echoes the pending marks (as Twilio does).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ..audio.codecs import mulaw_decode, mulaw_encode
+from ..audio.pcm import Pcm
+
+FRAME = 160  # 20 ms at 8 kHz
+
+
+@dataclass
+class TwilioLog:
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    played: list[Pcm] = field(default_factory=list)  # what the "phone" actually played, frame by frame
+    marks_echoed: list[str] = field(default_factory=list)
+    clears: list[float] = field(default_factory=list)
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [m for _, m in self.messages if m.get("event") == event]
+
+    def received_audio(self) -> Pcm:
+        chunks = [mulaw_decode(base64.b64decode(m["media"]["payload"])) for m in self.of("media")]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+class TwilioPeer:
+    def __init__(self, url: str, *, caller: str = "+15551230000", called: str = "+15559870000") -> None:
+        self.url = url
+        self.caller = caller
+        self.called = called
+        self.stream_sid = "MZ" + uuid.uuid4().hex
+        self.call_sid = "CA" + uuid.uuid4().hex
+        self.log = TwilioLog()
+        self._seq = 0
+        self._chunk = 0
+        self._buffer: list[tuple[Pcm | None, str | None]] = []  # queued frames and marks, in order
+        self._ws: ClientConnection | None = None
+        self._tg: Any = None
+        self.closed = anyio.Event()
+
+    async def __aenter__(self) -> TwilioPeer:
+        self._ws = await connect(self.url, max_size=2**22)
+        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send(
+            {
+                "event": "start",
+                "start": {
+                    "streamSid": self.stream_sid,
+                    "accountSid": "AC" + "0" * 32,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": {"caller": self.caller, "called": self.called},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+                "streamSid": self.stream_sid,
+            }
+        )
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._receive)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._ws is not None
+        try:
+            await self._ws.close()
+        finally:
+            self._tg.cancel_scope.cancel()
+            await self._tg.__aexit__(None, None, None)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self._ws is not None
+        self._seq += 1
+        await self._ws.send(json.dumps({"sequenceNumber": str(self._seq), **message}))
+
+    async def speak(self, pcm8k: Pcm) -> None:
+        """Send caller audio (8 kHz PCM16) in real time; meanwhile 'play' what the server sent."""
+        start = time.perf_counter()
+        for n, i in enumerate(range(0, pcm8k.size, FRAME), start=1):
+            chunk = pcm8k[i : i + FRAME]
+            if chunk.size < FRAME:
+                chunk = np.concatenate((chunk, np.zeros(FRAME - chunk.size, dtype=np.int16)))
+            self._chunk += 1
+            await self._send(
+                {
+                    "event": "media",
+                    "streamSid": self.stream_sid,
+                    "media": {
+                        "track": "inbound",
+                        "chunk": str(self._chunk),
+                        "timestamp": str(self._chunk * 20),
+                        "payload": base64.b64encode(mulaw_encode(chunk)).decode(),
+                    },
+                }
+            )
+            await self._play_one()
+            delay = start + n * 0.02 - time.perf_counter()
+            if delay > 0:
+                await anyio.sleep(delay)
+
+    async def silence(self, seconds: float) -> None:
+        await self.speak(np.zeros(int(seconds * 8000), dtype=np.int16))
+
+    async def press(self, digit: str) -> None:
+        await self._send({"event": "dtmf", "streamSid": self.stream_sid, "dtmf": {"track": "inbound_track", "digit": digit}})
+
+    async def stop(self) -> None:
+        await self._send({"event": "stop", "streamSid": self.stream_sid, "stop": {"accountSid": "AC", "callSid": self.call_sid}})
+
+    async def _play_one(self) -> None:
+        """Play one 20 ms frame of the buffer; echo marks that precede the next frame."""
+        while self._buffer and self._buffer[0][0] is None:
+            _, mark = self._buffer.pop(0)
+            await self._echo_mark(mark)
+        if self._buffer:
+            frame, _ = self._buffer.pop(0)
+            assert frame is not None
+            self.log.played.append(frame)
+            while self._buffer and self._buffer[0][0] is None:
+                _, mark = self._buffer.pop(0)
+                await self._echo_mark(mark)
+        else:
+            self.log.played.append(np.zeros(FRAME, dtype=np.int16))
+
+    async def _echo_mark(self, name: str | None) -> None:
+        if name is None:
+            return
+        self.log.marks_echoed.append(name)
+        await self._send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+
+    async def _receive(self) -> None:
+        assert self._ws is not None
+        try:
+            async for raw in self._ws:
+                message = json.loads(raw)
+                self.log.messages.append((time.perf_counter(), message))
+                kind = message.get("event")
+                if kind == "media":
+                    self._buffer.append((mulaw_decode(base64.b64decode(message["media"]["payload"])), None))
+                elif kind == "mark":
+                    self._buffer.append((None, message["mark"]["name"]))
+                elif kind == "clear":
+                    self.log.clears.append(time.perf_counter())
+                    pending = [m for f, m in self._buffer if f is None]
+                    self._buffer.clear()
+                    for name in pending:
+                        await self._echo_mark(name)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()

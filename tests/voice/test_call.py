@@ -1,0 +1,187 @@
+"""The Call's behaviour, in-process with fake engines (fast; the same guarantees are proven with real
+engines over real sockets in tests/transport)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from callwright import events as ev
+from callwright.agent.base import Context, Hangup, Say, Turn
+from callwright.agent.scripted import front_desk
+from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
+from callwright.engines.resilient import RetryPolicy
+from callwright.testing import LocalCall, silence, tone
+from callwright.voice.call import BargeInOptions, CallOptions, Engines
+
+LONG = "Happy to walk you through it. " + " ".join(f"Sentence number {i} tells you one more thing about the menu." for i in range(8))
+
+
+class Recorder:
+    """An agent that replies with scripted texts and remembers the context it was given each turn."""
+
+    name = "recorder"
+
+    def __init__(self, replies: list[str], greeting: str | None = None) -> None:
+        self.replies = replies
+        self.greeting_text = greeting
+        self.seen: list[list[tuple[str, str]]] = []
+
+    def greeting(self, context: Context) -> str | None:
+        return self.greeting_text
+
+    async def respond(self, turn: Turn, context: Context):  # type: ignore[no-untyped-def]
+        self.seen.append([(m.role, m.content) for m in context.messages])
+        reply = self.replies.pop(0) if self.replies else "Okay."
+        for word in reply.split(" "):
+            yield Say(word + " ")
+        if reply.startswith("Bye"):
+            yield Hangup()
+
+
+def engines(script, **kw) -> Engines:  # type: ignore[no-untyped-def]
+    return Engines(FakeStt(script), FakeTts(ms_per_char=kw.pop("ms_per_char", 40)), EnergyVad(), **kw)
+
+
+async def test_turns_are_the_same_when_replayed_faster_than_real_time() -> None:
+    audio = np.concatenate([silence(0.3), tone(0.8), silence(0.9), tone(0.5), silence(0.2), tone(0.4), silence(1.0)])
+    results = []
+    for realtime in (True, False):
+        agent = Recorder(["One.", "Two."])
+        # Barge-in is off: whether the agent's (wall-clock) reply overlaps the caller's next turn depends on
+        # the replay speed; what is under test is that listening itself runs on audio time.
+        options = CallOptions(barge_in=BargeInOptions(enabled=False))
+        async with LocalCall(agent, engines(["first", "second"]), options=options) as c:
+            await c.speak(audio, realtime=realtime)
+            await c.wait_for(lambda e: isinstance(e, ev.TranscriptFinal) and e.turn == 2)
+            results.append([(e.audio_start_ms, e.audio_end_ms) for e in c.events(ev.TranscriptFinal)])
+    assert results[0] == results[1]
+    assert len(results[0]) == 2  # the 0.2 s pause inside the second turn does not end it
+
+
+async def test_barge_in_stops_audio_at_once_and_context_holds_what_was_heard() -> None:
+    agent = Recorder([LONG, "Sure, what would you like?"])
+    async with LocalCall(agent, engines(["tell me about the menu", "wait I want to order", "wait I want to order"])) as c:
+        await c.speak(np.concatenate([tone(0.8), silence(0.8)]))
+        await c.wait_for(lambda e: isinstance(e, ev.Latency) and e.stage == "first_audio_sent")
+        await c.speak(silence(1.0))
+        await c.speak(np.concatenate([tone(1.0), silence(0.8)]))
+        barge = await c.wait_for(lambda e: isinstance(e, ev.BargeIn))
+        await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 2)
+        cut = next(e for e in c.events(ev.AgentTurn) if e.turn == 1)
+        assert cut.interrupted
+        assert cut.text == barge.heard_text
+        assert 0 < len(cut.text) < len(LONG) and LONG.startswith(cut.text.rstrip("."))
+        # nothing of turn 1 left the server after the clear
+        log = c.io.log
+        clear_at = log.index(("clear", None))
+        first_turn2_text = next(i for i, item in enumerate(log) if item == ("event", "agent.text") and i > clear_at)
+        assert all(kind != "audio" for kind, _ in log[clear_at:first_turn2_text])
+        # the next turn's context holds the cut version only
+        assert agent.seen[1][-2] == ("assistant", cut.text)
+        assert agent.seen[1][-1] == ("user", "wait I want to order")
+        # heard audio matches the playback cursor: between 0.9 s and the audio sent so far
+        assert 900 <= barge.heard_ms <= 3000
+
+
+@pytest.mark.parametrize("backchannel", ["mm-hmm", "okay yeah"])
+async def test_backchannels_and_short_sounds_do_not_interrupt(backchannel: str) -> None:
+    agent = Recorder([LONG])
+    async with LocalCall(agent, engines(["tell me about the menu", backchannel], ms_per_char=15)) as c:
+        await c.speak(np.concatenate([tone(0.8), silence(0.8)]))
+        await c.wait_for(lambda e: isinstance(e, ev.Latency) and e.stage == "first_audio_sent")
+        await c.speak(np.concatenate([silence(0.5), tone(0.25), silence(0.8)]))  # a short noise
+        await c.speak(np.concatenate([tone(0.7), silence(0.8)]))  # long enough to check: a backchannel
+        turn = await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 1, timeout=30)
+        assert not turn.interrupted
+        assert not c.events(ev.BargeIn)
+        reasons = [e.reason for e in c.events(ev.SpeechIgnored)]
+        assert reasons == ["short", "backchannel"]
+
+
+async def test_agent_echo_does_not_interrupt() -> None:
+    agent = Recorder([LONG])
+    async with LocalCall(agent, engines(["tell me about the menu"], ms_per_char=15)) as c:
+        await c.speak(np.concatenate([tone(0.8), silence(0.8)]))
+        await c.wait_for(lambda e: isinstance(e, ev.Latency) and e.stage == "first_audio_sent")
+        # speakerphone: the agent's audio plays in real time and leaks back 200 ms later at 40 %
+        played: list[np.ndarray] = []
+        position = 0
+        for _ in range(150):
+            out = c.io.received_audio()
+            chunk = out[position : position + 320]
+            position += chunk.size
+            played.append(np.pad(chunk, (0, 320 - chunk.size)))
+            mic = (played[-11] * 0.4).astype(np.int16) if len(played) > 10 else np.zeros(320, dtype=np.int16)
+            await c.speak(mic)
+        turn = await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 1, timeout=30)
+        assert not turn.interrupted and not c.events(ev.BargeIn)
+        assert "echo" in [e.reason for e in c.events(ev.SpeechIgnored)]
+
+
+async def test_engine_failure_speaks_a_fallback_and_the_call_goes_on() -> None:
+    agent = Recorder(["Our hours are nine to five."])
+    stt = FakeStt(["what are your hours"], fail_times=1, retryable=False)
+    e = Engines(stt, FakeTts(ms_per_char=20), EnergyVad(), policy=RetryPolicy(retries=0))
+    async with LocalCall(agent, e) as c:
+        await c.speak(np.concatenate([tone(0.6), silence(0.8)]))
+        fallback = await c.wait_for(lambda x: isinstance(x, ev.AgentTurn) and x.turn == 1)
+        assert fallback.text == CallOptions().fallback_line
+        assert any(x.stage in ("engine", "stt") for x in c.events(ev.ErrorEvent))
+        await c.speak(np.concatenate([tone(0.6), silence(0.8)]))
+        answer = await c.wait_for(lambda x: isinstance(x, ev.AgentTurn) and x.turn == 2)
+        assert answer.text == "Our hours are nine to five."
+
+
+async def test_retryable_failure_is_retried_and_recorded() -> None:
+    stt = FakeStt(["hello"], fail_times=1, retryable=True)
+    e = Engines(stt, FakeTts(ms_per_char=20), EnergyVad(), policy=RetryPolicy(retries=2, backoff=0.01))
+    async with LocalCall(Recorder(["Hi there."]), e) as c:
+        await c.speak(np.concatenate([tone(0.6), silence(0.8)]))
+        final = await c.wait_for(lambda x: isinstance(x, ev.TranscriptFinal))
+        assert final.text == "hello" and stt.calls == 2
+        assert [x.retryable for x in c.events(ev.ErrorEvent)] == [True]
+
+
+async def test_agent_hangup_and_idle_timeout_end_the_call() -> None:
+    async with LocalCall(Recorder(["Bye now."]), engines(["bye"])) as c:
+        await c.speak(np.concatenate([tone(0.5), silence(0.8)]))
+        ended = await c.wait_ended()
+        assert ended.reason == "agent_hangup"
+    async with LocalCall(Recorder([]), engines([]), options=CallOptions(idle_timeout_s=0.5)) as c:
+        assert (await c.wait_ended()).reason == "idle_timeout"
+    async with LocalCall(Recorder([]), engines([]), options=CallOptions(max_duration_s=0.3)) as c:
+        await c.speak(tone(0.6))
+        assert (await c.wait_ended()).reason == "max_duration"
+
+
+async def test_many_calls_leave_no_tasks_or_memory_behind() -> None:
+    def live_tasks() -> int:
+        import asyncio
+
+        return len(asyncio.all_tasks())
+
+    async def one_call() -> None:
+        async with LocalCall(front_desk(), engines(["what are your opening hours"], ms_per_char=2)) as c:
+            await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0)  # the greeting
+            await c.speak(np.concatenate([tone(0.3), silence(0.7)]), realtime=False)
+            await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 1)
+
+    for _ in range(5):
+        await one_call()  # warm up caches
+    gc.collect()
+    tasks_before = live_tasks()
+    tracemalloc.start()
+    await one_call()
+    gc.collect()
+    base, _ = tracemalloc.get_traced_memory()
+    for _ in range(60):
+        await one_call()
+    gc.collect()
+    after, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert live_tasks() == tasks_before
+    assert after - base < 200_000, f"memory grew by {after - base} bytes over 60 calls"
