@@ -122,6 +122,19 @@ class CallClient:
     async def silence(self, seconds: float, *, realtime: bool = True) -> None:
         await self.speak(np.zeros(int(seconds * self.rate), dtype=np.int16), realtime=realtime)
 
+    async def listen_until(self, predicate: Any, *, timeout: float = 30.0) -> Any:
+        """Keep the microphone open (silence, plus any echo) until an event matches ``predicate``.
+
+        A real client never stops sending audio while it waits; use this rather than
+        :meth:`wait_for` when the echo model or the server's idle timer should see a live line.
+        """
+        with anyio.fail_after(timeout):
+            while True:
+                for e in self.received.events:
+                    if predicate(e):
+                        return e
+                await self.silence(0.1)
+
     async def hangup(self) -> None:
         await self.send_event(ev.Hangup())
 

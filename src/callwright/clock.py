@@ -11,6 +11,7 @@ import time
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 
 
 class Clock(Protocol):
@@ -59,7 +60,7 @@ class VirtualClock:
     async def sleep_until(self, deadline: float) -> None:
         if deadline > self._now:
             self._now = deadline
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
 
     def wall(self) -> float:
         return self._now + self._wall_offset

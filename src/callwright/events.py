@@ -200,26 +200,10 @@ class CallEnded(_Event):
 
 
 ClientEvent = Annotated[
-    Union[CallStart, PlaybackMark, CallerText, Dtmf, Hangup], Field(discriminator="type")
+    CallStart | PlaybackMark | CallerText | Dtmf | Hangup, Field(discriminator="type")
 ]
 ServerEvent = Annotated[
-    Union[
-        CallStarted,
-        SpeechStarted,
-        SpeechStopped,
-        TranscriptPartial,
-        TranscriptFinal,
-        AgentText,
-        AgentTurn,
-        BargeIn,
-        Clear,
-        SpeechIgnored,
-        PlaybackMark,
-        Latency,
-        ErrorEvent,
-        CallEnded,
-        Hangup,
-    ],
+    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup,
     Field(discriminator="type"),
 ]
 Event = Union[

@@ -62,8 +62,8 @@ class Settings:
                 f"host {self.host!r} is reachable beyond this machine; set a token "
                 f"(--token or {ENV_PREFIX}TOKEN) or bind to 127.0.0.1"
             )
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"port {self.port} is out of range 1-65535")
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range 0-65535 (0 picks a free port)")
         if self.max_calls < 1:
             raise ConfigError(f"max_calls must be at least 1, not {self.max_calls}")
 

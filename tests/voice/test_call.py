@@ -99,7 +99,7 @@ async def test_backchannels_and_short_sounds_do_not_interrupt(backchannel: str) 
         assert not turn.interrupted
         assert not c.events(ev.BargeIn)
         reasons = [e.reason for e in c.events(ev.SpeechIgnored)]
-        assert reasons == ["short", "backchannel"]
+        assert reasons[:2] == ["short", "backchannel"] and set(reasons) == {"short", "backchannel"}
 
 
 async def test_agent_echo_does_not_interrupt() -> None:

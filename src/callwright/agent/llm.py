@@ -54,6 +54,7 @@ class LlmAgent:
     greeting_text: str | None = None
     tools: Sequence[Tool] = ()
     max_tool_rounds: int = 3
+    first_tool_choice: str | None = None  # force a tool on a turn's first request (e.g. a lookup every turn needs)
     tool_log: list[tuple[ToolCallRequest, Any]] = field(default_factory=list)
 
     def greeting(self, context: Context) -> str | None:
@@ -62,9 +63,15 @@ class LlmAgent:
     async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
         messages: list[Message] = [Message("system", f"{self.instructions}\n\n{VOICE_RULES}"), *context.messages]
         by_name = {t.spec.name: t for t in self.tools}
-        for _ in range(self.max_tool_rounds + 1):
+        for round_ in range(self.max_tool_rounds + 1):
             calls: list[ToolCallRequest] = []
-            async for delta in self.llm.stream(messages, [t.spec for t in self.tools]):
+            choice = self.first_tool_choice if round_ == 0 and self.first_tool_choice else None
+            stream = (
+                self.llm.stream(messages, [t.spec for t in self.tools], tool_choice=choice)  # type: ignore[call-arg]
+                if choice
+                else self.llm.stream(messages, [t.spec for t in self.tools])
+            )
+            async for delta in stream:
                 if delta.text:
                     yield Say(delta.text)
                 if delta.tool_call is not None:

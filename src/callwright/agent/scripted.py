@@ -75,7 +75,7 @@ def front_desk() -> ScriptedAgent:
                 name="order_status",
             ),
             Rule(
-                ["menu", "tell me about", "what do you", "services"],
+                ["menu", "food", "tell me about", "what do you", "services"],
                 "Happy to walk you through it. We bake fresh bread every morning, with sourdough, rye and a seeded loaf. "
                 "For lunch we make sandwiches to order, and our most popular one is the smoked turkey with avocado. "
                 "We also have three soups each day, and the tomato basil is a favourite with regulars. "

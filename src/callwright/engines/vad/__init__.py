@@ -1,0 +1,1 @@
+"""Voice activity detectors: ``silero`` (ONNX, no torch) and ``webrtc``. Import the module you use."""

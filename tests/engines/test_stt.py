@@ -1,0 +1,104 @@
+"""Real speech-to-text: speech synthesised by Piper and espeak-ng, transcribed back."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import anyio
+import numpy as np
+import pytest
+
+from callwright.audio.resample import resample
+from callwright.engines.base import Pcm, SpeechToText, Transcription
+from callwright.engines.stt.moonshine import MoonshineStt
+from callwright.engines.stt.whisper import WhisperStt, assemble_model
+from callwright.errors import EngineError
+
+Wer = Callable[[Sequence[str], Sequence[str]], float]
+
+
+async def check_round_trip(stt: SpeechToText, speech: dict[str, Pcm], rate: int, wer: Wer) -> None:
+    results = [await stt.transcribe(audio, rate) for audio in speech.values()]
+    assert wer(list(speech), [result.text for result in results]) <= 0.2, results
+    for result in results:
+        assert result.confidence is not None and 0.0 < result.confidence <= 1.0, result
+        assert result.language == "en"
+
+
+async def test_moonshine_transcribes_piper(moonshine: MoonshineStt, piper_speech: dict[str, Pcm], wer: Wer) -> None:
+    await check_round_trip(moonshine, piper_speech, 22050, wer)
+
+
+async def test_moonshine_transcribes_espeak(moonshine: MoonshineStt, espeak_speech: dict[str, Pcm], wer: Wer) -> None:
+    await check_round_trip(moonshine, espeak_speech, 22050, wer)
+
+
+async def test_moonshine_takes_telephone_audio(moonshine: MoonshineStt, piper_speech: dict[str, Pcm], wer: Wer) -> None:
+    text, audio = next(iter(piper_speech.items()))
+    result = await moonshine.transcribe(resample(audio, 22050, 8000), 8000)
+    assert wer([text], [result.text]) <= 0.2, result
+
+
+async def test_moonshine_serves_concurrent_calls(
+    moonshine: MoonshineStt, piper_speech: dict[str, Pcm], wer: Wer
+) -> None:
+    results: dict[str, Transcription] = {}
+
+    async def one(text: str, audio: Pcm) -> None:
+        results[text] = await moonshine.transcribe(audio, 22050)
+
+    async with anyio.create_task_group() as tg:
+        for text, audio in piper_speech.items():
+            tg.start_soon(one, text, audio)
+    assert wer(list(results), [result.text for result in results.values()]) <= 0.2, results
+
+
+async def test_moonshine_is_english_only_and_ignores_blips(moonshine: MoonshineStt) -> None:
+    with pytest.raises(EngineError, match="English only") as caught:
+        await moonshine.transcribe(np.zeros(16000, dtype=np.int16), 16000, language="de")
+    assert caught.value.engine == "moonshine" and not caught.value.retryable
+    assert await moonshine.transcribe(np.zeros(800, dtype=np.int16), 16000) == Transcription("", None, "en")
+
+
+@pytest.mark.slow
+async def test_whisper_transcribes_piper(whisper: WhisperStt, piper_speech: dict[str, Pcm], wer: Wer) -> None:
+    await check_round_trip(whisper, piper_speech, 22050, wer)
+
+
+@pytest.mark.slow
+async def test_whisper_transcribes_espeak(whisper: WhisperStt, espeak_speech: dict[str, Pcm], wer: Wer) -> None:
+    await check_round_trip(whisper, espeak_speech, 22050, wer)
+
+
+@pytest.mark.slow
+async def test_whisper_returns_nothing_for_nothing(whisper: WhisperStt) -> None:
+    result = await whisper.transcribe(np.zeros(0, dtype=np.int16), 16000)
+    assert result == Transcription("", None, "en")
+
+
+def test_whisper_model_is_assembled_once_even_by_racing_processes(tmp_path: Path) -> None:
+    target = tmp_path / "whisper-base-ct2"
+    results: list[Path] = []
+    errors: list[BaseException] = []
+
+    def assemble() -> None:
+        try:
+            results.append(assemble_model(target))
+        except BaseException as exc:
+            errors.append(exc)
+
+    racers = [threading.Thread(target=assemble) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert not errors and results == [target, target]
+    assert (target / "model.bin").stat().st_size == 145_217_607
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whisper-base-ct2"]  # no scratch copy left behind
+    modified = (target / "model.bin").stat().st_mtime_ns
+    assert assemble_model(target) == target
+    assert (target / "model.bin").stat().st_mtime_ns == modified
+    shutil.rmtree(target)  # 145 MB; pytest keeps the last three sessions' tmp_path
