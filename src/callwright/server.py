@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
+
+import anyio
 
 from .agent.base import Agent
 from .agent.scripted import front_desk
@@ -58,9 +61,25 @@ def build_engines(settings: Settings) -> Engines:
     )
 
 
+def warm(engines: Engines) -> None:
+    """Load every model and run it once before the first call (no cold first turn)."""
+
+    async def warm_all() -> None:
+        for engine in (engines.stt, engines.tts, engines.stt_fallback, engines.tts_fallback):
+            warm_up = getattr(engine, "warm", None)
+            if warm_up is not None:
+                await warm_up()
+
+    # Its own thread and loop: callers may be inside an event loop already (tests, embedding apps).
+    thread = threading.Thread(target=anyio.run, args=(warm_all,), name="callwright-warm")
+    thread.start()
+    thread.join()
+
+
 def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:
     load_agent(settings, None)  # fail now, not on the first call
     engines = engines or build_engines(settings)
+    warm(engines)
     return VoiceServer(settings, engines, lambda name: load_agent(settings, None))
 
 

@@ -72,3 +72,5 @@ class Agent(Protocol):
     def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
         """Yield acts for one caller turn. Cancelled if the caller barges in."""
         ...
+
+    # Optional: ``async def aclose(self) -> None`` is awaited when the call ends (close clients here).

@@ -60,6 +60,11 @@ class LlmAgent:
     def greeting(self, context: Context) -> str | None:
         return self.greeting_text
 
+    async def aclose(self) -> None:
+        close = getattr(self.llm, "aclose", None)
+        if close is not None:
+            await close()
+
     async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
         messages: list[Message] = [Message("system", f"{self.instructions}\n\n{VOICE_RULES}"), *context.messages]
         by_name = {t.spec.name: t for t in self.tools}

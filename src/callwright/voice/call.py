@@ -275,6 +275,10 @@ class Call:
                 stream.close()
             with anyio.CancelScope(shield=True):
                 self._record_cut_reply()
+                close = getattr(self.agent, "aclose", None)  # agents may hold connections (an LLM client)
+                if close is not None:
+                    with anyio.move_on_after(2):
+                        await close()
                 ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3))  # type: ignore[arg-type]
                 ended = self.emit(ended)  # type: ignore[assignment]
         return ended  # type: ignore[return-value]
