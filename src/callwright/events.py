@@ -206,7 +206,7 @@ ServerEvent = Annotated[
     CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup,
     Field(discriminator="type"),
 ]
-Event = Union[
+Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations)
     CallStart, PlaybackMark, CallerText, Dtmf, Hangup, CallStarted, SpeechStarted, SpeechStopped,
     TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
     Latency, ErrorEvent, CallEnded,

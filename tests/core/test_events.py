@@ -36,7 +36,7 @@ def test_bad_client_messages_raise_precise_protocol_errors(raw: str, code: str, 
 
 
 def test_unknown_event_message_lists_the_valid_types() -> None:
-    with pytest.raises(ProtocolError, match="call.start"):
+    with pytest.raises(ProtocolError, match=r"call\.start"):
         ev.parse_client_event('{"type": "dance"}')
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import e2e_agents
 import pytest
 
 from callwright import events as ev
 from callwright.client import CallClient
 from callwright.settings import Settings
-
-import e2e_agents  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callwright import events as ev
 from callwright.client import CallClient
@@ -134,7 +134,7 @@ async def test_capacity_refuses_new_calls_clearly(tmp_path: Path, live_server) -
 
 async def test_token_is_required_beyond_loopback_settings(tmp_path: Path, live_server) -> None:
     with live_server(Settings.load(port=0, trace_dir="", token="s3cret"), fake_engines()) as base:
-        with pytest.raises(Exception):  # the handshake is refused
+        with pytest.raises(InvalidStatus):  # the handshake is refused (HTTP 403)
             async with CallClient(ws(base)) as c:
                 pass
         async with CallClient(ws(base), token="s3cret") as c:

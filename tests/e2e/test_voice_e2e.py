@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import anyio
+import e2e_agents
 import jiwer
 import numpy as np
 import pytest
@@ -19,8 +20,6 @@ from callwright.engines.registry import build_stt
 from callwright.engines.tts.espeak import speak
 from callwright.settings import Settings
 from callwright.transport.twilio_peer import TwilioPeer
-
-import e2e_agents  # noqa: E402  (lives beside this file; loaded by the server as 'e2e_agents:...')
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +89,7 @@ async def test_spoken_turn_is_heard_answered_and_the_answer_is_intelligible(tmp_
     assert [stages[s] for s in order] == sorted(stages[s] for s in order)  # stages add up in order
     assert ended.reason == "hangup"
     recorded = trace(tmp_path)
-    assert [type(e) for e in recorded][0] is ev.CallStarted and isinstance(recorded[-1], ev.CallEnded)
+    assert type(recorded[0]) is ev.CallStarted and isinstance(recorded[-1], ev.CallEnded)
     assert any(isinstance(e, ev.TranscriptFinal) and e.text == final.text for e in recorded)
 
 
@@ -109,9 +108,9 @@ async def test_barge_in_backchannel_and_echo(tmp_path: Path, live_server) -> Non
             barge = await client.wait_for(lambda e: isinstance(e, ev.BargeIn), timeout=20)
             await client.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 2, timeout=30)
             cut = next(e for e in client.received.of(ev.AgentTurn) if e.turn == 1)
-            clear_at = next(t for e, t in zip(client.received.events, client.received.event_times) if isinstance(e, ev.Clear))
+            clear_at = next(t for e, t in zip(client.received.events, client.received.event_times, strict=True) if isinstance(e, ev.Clear))
             next_text_at = next(
-                t for e, t in zip(client.received.events, client.received.event_times)
+                t for e, t in zip(client.received.events, client.received.event_times, strict=True)
                 if isinstance(e, ev.AgentText) and e.turn == 2
             )
             await client.hangup()

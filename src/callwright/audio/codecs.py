@@ -7,6 +7,7 @@ in 3.13, and the codec is two 256/65536-entry lookup tables built once with nump
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .pcm import Pcm
 
@@ -23,14 +24,14 @@ def _build_decode_table() -> Pcm:
     return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
 
 
-def _build_encode_table() -> np.ndarray:  # type: ignore[type-arg]
+def _build_encode_table() -> npt.NDArray[np.uint8]:
     samples = np.arange(-32768, 32768, dtype=np.int32)
     sign = np.where(samples < 0, 0x80, 0)
     magnitude = np.minimum(np.abs(samples), _CLIP) + _BIAS
     exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
     exponent = np.clip(exponent, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return np.asarray(~(sign | (exponent << 4) | mantissa) & 0xFF, dtype=np.uint8)
 
 
 _DECODE = _build_decode_table()

@@ -28,15 +28,15 @@ def to_float(pcm: Pcm) -> npt.NDArray[np.float32]:
     return pcm.astype(np.float32) / 32768.0
 
 
-def from_float(audio: npt.NDArray[np.floating]) -> Pcm:  # type: ignore[type-arg]
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+def from_float(audio: npt.NDArray[np.float32]) -> Pcm:
+    return np.asarray(np.clip(audio, -1.0, 1.0) * np.float32(32767.0), dtype=np.int16)
 
 
 def rms_dbfs(pcm: Pcm) -> float:
     if pcm.size == 0:
         return -120.0
     rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) / 32768.0
-    return 20.0 * np.log10(max(rms, 1e-6))
+    return float(20.0 * np.log10(max(rms, 1e-6)))
 
 
 def speech_end(pcm: Pcm, sample_rate: int, threshold_dbfs: float = -40.0) -> float:

@@ -39,5 +39,5 @@ class MemoryIO:
     def received_audio(self) -> Pcm:
         return np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.int16)
 
-    def of_type(self, kind: type[ev.Event]) -> list[ev.Event]:  # type: ignore[valid-type]
+    def of_type(self, kind: type) -> list[ev.Event]:
         return [e for e in self.events if isinstance(e, kind)]

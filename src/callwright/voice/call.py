@@ -280,8 +280,9 @@ class Call:
                     with anyio.move_on_after(2):
                         await close()
                 ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3))  # type: ignore[arg-type]
-                ended = self.emit(ended)  # type: ignore[assignment]
-        return ended  # type: ignore[return-value]
+                recorded = self.emit(ended)
+        assert isinstance(recorded, ev.CallEnded)
+        return recorded
 
     async def _watch(self) -> None:
         o = self.options

@@ -30,7 +30,7 @@ class EchoReference:
         """Record ``pcm`` as sent at clock time ``sent_at`` (silence fills any gap since the last add)."""
         gap = 0
         if self._end_time is not None and sent_at - self._end_time > MAX_JITTER_S:
-            gap = min(int(round((sent_at - self._end_time) * self.sample_rate)), self._ring.size)
+            gap = min(round((sent_at - self._end_time) * self.sample_rate), self._ring.size)
         elif self._end_time is not None:
             sent_at = self._end_time  # paced frames are contiguous: scheduling jitter is not silence
         block = np.concatenate((np.zeros(gap, dtype=np.int16), pcm)) if gap else pcm
@@ -47,7 +47,7 @@ class EchoReference:
         """The reference for the ``seconds`` before ``now``, resampled to ``rate``."""
         if self._end_time is None:
             return np.zeros(0, dtype=np.int16)
-        behind = int(round((now - self._end_time) * self.sample_rate))  # silence after the last sample
+        behind = round((now - self._end_time) * self.sample_rate)  # silence after the last sample
         n = int(seconds * self.sample_rate)
         if behind >= n:
             return np.zeros(int(seconds * rate), dtype=np.int16)
