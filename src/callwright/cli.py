@@ -172,14 +172,15 @@ def call(
 
     async def dial() -> dict[str, Any]:
         async with CallClient(url, sample_rate=sample_rate, caller=caller, token=token) as client:
-            greeting_turn = await _wait_agent_turn(client, 0, timeout) if _has_greeting(client) else None
+            greeting_turn = None
+            if _has_greeting(client):
+                greeting_turn = await client.listen_until(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout=timeout)
             t0 = time.perf_counter()
             end_s = speech_end(pcm, sample_rate)
             await client.speak(pcm)
             spoke_end = t0 + end_s
-            await client.silence(0.1)
-            final = await client.wait_for(lambda e: isinstance(e, ev.TranscriptFinal), timeout=timeout)
-            reply = await _wait_agent_turn(client, final.turn, timeout)
+            final = await client.listen_until(lambda e: isinstance(e, ev.TranscriptFinal), timeout=timeout)
+            reply = await client.listen_until(lambda e: isinstance(e, ev.AgentTurn) and e.turn == final.turn, timeout=timeout)
             first = client.received.first_audio_after(spoke_end)
             latencies = {e.stage: e.ms for e in client.received.of(ev.Latency) if e.turn == final.turn}
             if first is not None:
@@ -198,11 +199,11 @@ def call(
 
     try:
         result = anyio.run(dial)
+    except TimeoutError:  # before OSError: TimeoutError is one
+        _fail(f"no reply within {timeout:.0f} s from {url}")
+        return
     except (OSError, ConnectionError) as exc:
         _fail(f"cannot reach {url}: {exc}. Is 'callwright run' running?")
-        return
-    except TimeoutError:
-        _fail(f"no reply within {timeout:.0f} s from {url}")
         return
     audio = result.pop("audio")
     if out_path:
@@ -224,10 +225,6 @@ def call(
 
 def _has_greeting(client: Any) -> bool:
     return bool(client.started and client.started.greeting)
-
-
-async def _wait_agent_turn(client: Any, turn: int, timeout: float) -> Any:
-    return await client.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == turn, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------- schema

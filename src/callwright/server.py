@@ -25,7 +25,12 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
         from .agent.llm import LlmAgent
         from .engines.llm.openai_compat import OpenAICompatibleLlm
 
-        llm = OpenAICompatibleLlm(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key)
+        from .engines.resilient import ResilientLlm, RetryPolicy
+
+        llm = ResilientLlm(
+            OpenAICompatibleLlm(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key),
+            policy=RetryPolicy(timeout=15.0, retries=1, backoff=0.3),
+        )
         return LlmAgent(
             name=f"llm:{settings.llm_model}",
             llm=llm,

@@ -44,3 +44,10 @@ def test_json_schema_covers_both_directions() -> None:
     schema = json.dumps(ev.json_schema())
     for name in ("call.start", "caller.text", "transcript.final", "barge_in", "audio.clear", "latency", "call.ended"):
         assert f'"{name}"' in schema
+
+
+def test_published_schema_file_is_current() -> None:
+    from pathlib import Path
+
+    published = json.loads((Path(__file__).parents[2] / "docs" / "protocol.schema.json").read_text())
+    assert published == ev.json_schema(), "regenerate with: callwright schema > docs/protocol.schema.json"

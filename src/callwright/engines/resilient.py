@@ -252,3 +252,9 @@ class ResilientLlm:
 
     def stream(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> AsyncIterator[LLMDelta]:
         return self.recovery.stream(self.engines, lambda engine: engine.stream(messages, tools))
+
+    async def aclose(self) -> None:
+        for engine in self.engines:
+            close = getattr(engine, "aclose", None)
+            if close is not None:
+                await close()

@@ -302,9 +302,28 @@ class Call:
             await self.clock.sleep_until(min(end_at, self._last_activity + o.idle_timeout_s, now + 1.0))
 
     # ---------------------------------------------------------------- hear
+    async def _next_audio(self) -> tuple[Pcm, bool]:
+        """The next frame of caller audio, or silence standing in for a stalled stream mid-turn.
+
+        Listening runs on audio time, but a client that stops sending (a muted microphone, a
+        push-to-talk release) must not leave a turn open forever: when nothing arrives for twice the
+        endpoint pause while the caller is mid-turn, that much silence is fed in its place.
+        """
+        ep = self._endpointer
+        if not ep.in_speech:
+            return await self._audio_rx.receive(), False
+        gap_s = 2 * ep.options.endpoint_silence_ms * ep.patience / 1000
+        with anyio.move_on_after(gap_s):
+            return await self._audio_rx.receive(), False
+        return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), True
+
     async def _hear(self, tg: TaskGroup) -> None:
         ep = self._endpointer
-        async for pcm in self._audio_rx:
+        while True:
+            try:
+                pcm, _ = await self._next_audio()
+            except anyio.EndOfStream:
+                return
             arrived = self.clock.now()
             audio = self._resample_in(pcm)
             self._input_samples += audio.size
