@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import pytest
 
 from callwright.audio.resample import resample
 from callwright.engines.base import Pcm, SpeechToText, Transcription
-from callwright.engines.stt.moonshine import MoonshineStt
+from callwright.engines.stt.moonshine import MoonshineStt, bundled_model_dir, converted_model
 from callwright.engines.stt.whisper import WhisperStt, assemble_model
-from callwright.errors import EngineError
+from callwright.errors import ConfigError, EngineError
 
 Wer = Callable[[Sequence[str], Sequence[str]], float]
 
@@ -61,6 +62,47 @@ async def test_moonshine_is_english_only_and_ignores_blips(moonshine: MoonshineS
         await moonshine.transcribe(np.zeros(16000, dtype=np.int16), 16000, language="de")
     assert caught.value.engine == "moonshine" and not caught.value.retryable
     assert await moonshine.transcribe(np.zeros(800, dtype=np.int16), 16000) == Transcription("", None, "en")
+
+
+async def test_moonshine_is_fast(moonshine: MoonshineStt, piper_speech: dict[str, Pcm]) -> None:
+    # A regression guard, not a benchmark: 1.5 s of speech took ~0.9 s when every decoder step
+    # dequantized the weights again, and takes ~0.17 s now. The best of three absorbs a busy machine.
+    audio = next(iter(piper_speech.values()))[: 22050 * 3 // 2]
+    await moonshine.warm()
+    took = []
+    for _ in range(3):
+        start = time.perf_counter()
+        await moonshine.transcribe(audio, 22050)
+        took.append(time.perf_counter() - start)
+    assert min(took) < 0.5, took
+
+
+def test_moonshine_model_is_converted_once_even_by_racing_threads(tmp_path: Path) -> None:
+    results: list[Path] = []
+    errors: list[BaseException] = []
+
+    def convert() -> None:
+        try:
+            results.append(converted_model(bundled_model_dir(), tmp_path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    racers = [threading.Thread(target=convert) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert not errors and len(results) == 2 and results[0] == results[1]
+    (target,) = tmp_path.iterdir()  # no scratch copy left behind
+    assert target == results[0] and target.name.startswith("base-en-")
+    assert sorted(p.name for p in target.iterdir()) == ["decoder_model_merged.onnx", "encoder_model.onnx"]
+    modified = (target / "decoder_model_merged.onnx").stat().st_mtime_ns
+    assert converted_model(bundled_model_dir(), tmp_path) == target
+    assert (target / "decoder_model_merged.onnx").stat().st_mtime_ns == modified
+
+    (target / "encoder_model.onnx").unlink()
+    with pytest.raises(ConfigError, match="delete it"):
+        converted_model(bundled_model_dir(), tmp_path)
 
 
 @pytest.mark.slow

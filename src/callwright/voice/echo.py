@@ -21,23 +21,39 @@ MAX_JITTER_S = 0.05
 
 
 class EchoReference:
+    """The last few seconds of sent agent audio, in a circular buffer (O(frame) per add)."""
+
     def __init__(self, sample_rate: int, seconds: float = 4.0) -> None:
         self.sample_rate = sample_rate
         self._ring = np.zeros(int(sample_rate * seconds), dtype=np.int16)
-        self._end_time: float | None = None  # clock time at which the ring's last sample was sent
+        self._head = 0  # next write position
+        self._end_time: float | None = None  # clock time at which the last written sample was sent
 
     def add(self, pcm: Pcm, sent_at: float) -> None:
         """Record ``pcm`` as sent at clock time ``sent_at`` (silence fills any gap since the last add)."""
-        gap = 0
         if self._end_time is not None and sent_at - self._end_time > MAX_JITTER_S:
-            gap = min(round((sent_at - self._end_time) * self.sample_rate), self._ring.size)
+            self._write_zeros(round((sent_at - self._end_time) * self.sample_rate))
         elif self._end_time is not None:
             sent_at = self._end_time  # paced frames are contiguous: scheduling jitter is not silence
-        block = np.concatenate((np.zeros(gap, dtype=np.int16), pcm)) if gap else pcm
-        block = block[-self._ring.size :]
-        self._ring = np.roll(self._ring, -block.size)
-        self._ring[-block.size :] = block
+        self._write(pcm[-self._ring.size :])
         self._end_time = sent_at + pcm.size / self.sample_rate
+
+    def _write(self, block: Pcm) -> None:
+        size = self._ring.size
+        first = min(block.size, size - self._head)
+        self._ring[self._head : self._head + first] = block[:first]
+        self._ring[: block.size - first] = block[first:]
+        self._head = (self._head + block.size) % size
+
+    def _write_zeros(self, n: int) -> None:
+        self._write(np.zeros(min(n, self._ring.size), dtype=np.int16))
+
+    def _latest(self, n: int) -> Pcm:
+        n = min(n, self._ring.size)
+        start = (self._head - n) % self._ring.size
+        if start + n <= self._ring.size:
+            return self._ring[start : start + n].copy()
+        return np.concatenate((self._ring[start:], self._ring[: self._head]))
 
     def active_within(self, now: float, seconds: float) -> bool:
         """Whether agent audio was sent in the last ``seconds``."""
@@ -51,8 +67,10 @@ class EchoReference:
         n = int(seconds * self.sample_rate)
         if behind >= n:
             return np.zeros(int(seconds * rate), dtype=np.int16)
-        tail = self._ring if behind <= 0 else np.concatenate((self._ring, np.zeros(behind, dtype=np.int16)))
-        ref = tail[-n:]
+        if behind <= 0:
+            ref = self._latest(n)
+        else:
+            ref = np.concatenate((self._latest(n - behind), np.zeros(behind, dtype=np.int16)))
         return resample(ref, self.sample_rate, rate)
 
 

@@ -58,10 +58,11 @@ def bundled_model_dir() -> Path:
 def converted_model(directory: str | Path, cache: str | Path = CACHE_DIR) -> Path:
     """The ``.ort`` encoder and decoder in ``directory``, re-saved as plain ONNX in a ``cache`` subfolder.
 
-    Done once per model (the subfolder is named after the sha256 of the ``.ort`` files; later calls
-    only hash them, ~60 ms) and takes about a second. Both files are written into a temporary sibling
-    folder that is then renamed into place in one step, so processes racing to convert are safe (the
-    loser discards its copy). Needs the ``onnx`` package, part of ``callwright[local]``.
+    Done once per model, in about a second; the subfolder is named after the sha256 of the ``.ort``
+    files, so later calls only hash them (~60 ms) and a changed model gets a new folder. The files are
+    written into a temporary sibling folder that is then renamed into place in one step, so processes
+    racing to convert are safe (the loser discards its copy). Needs the ``onnx`` package
+    (``callwright[local]``). The cache holds ~62 MB per model.
     """
     source, cache = Path(directory), Path(cache).expanduser()
     digest = hashlib.sha256()
@@ -70,32 +71,36 @@ def converted_model(directory: str | Path, cache: str | Path = CACHE_DIR) -> Pat
             while block := file.read(1 << 20):
                 digest.update(block)
     target = cache / f"{source.name}-{digest.hexdigest()[:16]}"
-    if target.is_dir():
-        return target
-    try:
-        import onnx
-    except ImportError:
-        raise ConfigError("stt engine 'moonshine' needs the onnx package: install callwright[local]") from None
-    cache.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
-    try:
-        for part in _PARTS:
-            _ort_to_onnx(source / f"{part}.ort", scratch / f"{part}.onnx", onnx)
+    if not target.exists():
+        if importlib.util.find_spec("onnx") is None:
+            raise ConfigError("stt engine 'moonshine' needs the onnx package: install callwright[local]")
         try:
-            os.rename(scratch, target)  # atomic; fails if another process already put a model there
-        except OSError:
-            if not target.is_dir():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            cache.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
+        except OSError as exc:
+            raise ConfigError(
+                f"moonshine: cannot write its converted model to {cache} ({exc}); make it writable"
+            ) from exc
+        try:
+            for part in _PARTS:
+                _ort_to_onnx(source / f"{part}.ort", scratch / f"{part}.onnx")
+            try:
+                os.rename(scratch, target)  # atomic; fails if another process already put a model there
+            except OSError:
+                pass  # checked below
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not all((target / f"{part}.onnx").is_file() for part in _PARTS):
+        raise ConfigError(f"{target} exists but does not hold a converted Moonshine model; delete it and try again")
     return target
 
 
-def _ort_to_onnx(source: Path, target: Path, onnx: Any) -> None:
-    """Have onnxruntime write the graph it loaded from ``source`` as ONNX, unchanged, then name its subgraphs.
+def _ort_to_onnx(source: Path, target: Path) -> None:
+    """Have onnxruntime write the graph it loads from ``source`` as ONNX, unoptimized, then name its subgraphs.
 
-    (The ``.ort`` format keeps no subgraph names, and an ONNX subgraph without one does not load.)
+    (The ``.ort`` format keeps no subgraph names, and onnxruntime refuses an ONNX subgraph without one.)
     """
+    import onnx
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -104,7 +109,7 @@ def _ort_to_onnx(source: Path, target: Path, onnx: Any) -> None:
     onnxruntime.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
     model = onnx.load(str(target))
 
-    def name_subgraphs(graph: Any, name: str) -> None:
+    def name_subgraphs(graph: onnx.GraphProto, name: str) -> None:
         graph.name = graph.name or name
         for node in graph.node:
             for attribute in node.attribute:
@@ -137,7 +142,7 @@ class _Model:
                 str(converted / f"{part}.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
             )
 
-        encoder, decoder = (session(part) for part in _PARTS)
+        encoder, decoder = session("encoder_model"), session("decoder_model_merged")
         cache_names = tuple(i.name for i in decoder.get_inputs() if i.name.startswith("past_key_values."))
         return cls(encoder, decoder, cache_names, _read_tokens(directory / "tokenizer.bin"))
 
@@ -224,5 +229,7 @@ class MoonshineStt:
                 if self._model is None:
                     self._model = _Model.load(self.model_dir, self.threads)
                 return self._model.decode(samples)
+            except ConfigError:
+                raise
             except Exception as exc:
                 raise EngineError(f"moonshine failed: {type(exc).__name__}: {exc}", engine=self.name) from exc

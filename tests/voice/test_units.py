@@ -1,0 +1,91 @@
+"""The voice loop's parts on their own: echo detection, the playback cursor, endpointing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callwright.engines.fakes import EnergyVad
+from callwright.testing import silence, tone
+from callwright.voice.echo import EchoReference, echo_ratio
+from callwright.voice.endpointing import Discarded, Endpointer, Onset, Segment, Stop, TurnTaking
+from callwright.voice.playback import Playout
+
+RNG = np.random.default_rng(7)
+
+
+def noise(seconds: float, level: float = 3000) -> np.ndarray:
+    return (RNG.standard_normal(int(seconds * 16000)) * level).astype(np.int16)
+
+
+def test_echo_ratio_separates_echo_from_a_caller() -> None:
+    agent = noise(2.0)
+    reference = agent[: 16000 + 8000]  # ends "now"
+    echo = (agent[16000 - 3200 : 16000 + 8000 - 3200] * 0.3).astype(np.int16)[-8000:]  # 200 ms late, -10 dB
+    caller = noise(0.5, 2000)
+    assert echo_ratio(echo, reference) < 0.01
+    assert echo_ratio(caller, reference) > 0.95
+    assert echo_ratio((echo + caller).astype(np.int16), reference) > 0.5  # talking over the agent is not echo
+    assert echo_ratio(caller, np.zeros_like(reference)) == 1.0
+
+
+def test_echo_reference_keeps_sent_audio_on_the_clock() -> None:
+    ref = EchoReference(16000, seconds=1.0)
+    audio = noise(3.0)
+    t = 5.0
+    for i in range(0, audio.size, 320):
+        ref.add(audio[i : i + 320], t + 0.001 * (i % 3))  # scheduling jitter is not silence
+        t += 0.02
+    assert np.array_equal(ref.window(t, 0.5, 16000), audio[-8000:])
+    later = ref.window(t + 0.25, 0.5, 16000)  # nothing sent for 250 ms: the window ends in silence
+    assert np.array_equal(later[:4000], audio[-4000:]) and not later[4000:].any()
+    assert ref.active_within(t + 0.25, 0.3) and not ref.active_within(t + 1.0, 0.3)
+
+
+async def test_playout_says_what_was_heard() -> None:
+    p = Playout(16000, lead_ms=60)
+    turn = p.begin_turn(3)
+    await p.add_sentence(turn, "One two three four.", np.zeros(16000, dtype=np.int16))
+    await p.add_sentence(turn, "Five six.", np.zeros(8000, dtype=np.int16))
+    for _ in range(60):  # 1.2 s released
+        _, audio, chunk, _ = await p.next_frame()
+        p.record_sent(audio, chunk.size, 0.0)
+    stopped = p.stop()
+    assert stopped is not None
+    # heard = sent - lead = 1.14 s: the first sentence and 28 % of the second (no whole word of it)
+    assert stopped.heard_ms == 1140 and stopped.heard_text == "One two three four."
+    assert stopped.planned_text == "One two three four. Five six."
+    p.acknowledge("3:2:24000")  # a mark for a turn that is no longer current changes nothing
+    assert p.current is None
+
+
+async def test_a_stopped_turn_never_queues_again() -> None:
+    p = Playout(16000)
+    turn = p.begin_turn(1)
+    p.stop()
+    await p.add_sentence(turn, "Too late.", np.ones(3200, dtype=np.int16))
+    assert not p.speaking(0.0)
+
+
+def test_endpointer_segments_do_not_depend_on_chunking() -> None:
+    audio = np.concatenate([silence(0.5), tone(0.7), silence(0.3), tone(0.4), silence(0.8), tone(0.1), silence(1.0)])
+    results = []
+    for chunk in (160, 320, 1000, 4096):
+        ep = Endpointer(EnergyVad(), TurnTaking(endpoint_silence_ms=600, min_speech_ms=160))
+        events = []
+        for i in range(0, audio.size, chunk):
+            events.extend(ep.feed(audio[i : i + chunk]))
+        results.append([(type(e).__name__, getattr(e, "start_ms", getattr(e, "audio_ms", None))) for e in events])
+    assert all(r == results[0] for r in results)
+    kinds = [k for k, _ in results[0]]
+    assert kinds.count("Segment") == 1 and kinds.count("Discarded") == 1  # the 0.1 s blip is noise
+
+
+def test_patience_stretches_the_endpoint() -> None:
+    audio = np.concatenate([tone(0.5), silence(0.9), tone(0.5), silence(2.0)])
+    for patience, turns in ((1.0, 2), (2.0, 1)):
+        ep = Endpointer(EnergyVad(), TurnTaking(endpoint_silence_ms=600))
+        ep.patience = patience
+        events = ep.feed(audio)
+        assert sum(isinstance(e, Segment) for e in events) == turns
+        assert isinstance(events[0], Onset) and any(isinstance(e, Stop) for e in events)
+        assert not any(isinstance(e, Discarded) for e in events)
