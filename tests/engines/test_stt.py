@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -64,19 +63,6 @@ async def test_moonshine_is_english_only_and_ignores_blips(moonshine: MoonshineS
     assert await moonshine.transcribe(np.zeros(800, dtype=np.int16), 16000) == Transcription("", None, "en")
 
 
-async def test_moonshine_is_fast(moonshine: MoonshineStt, piper_speech: dict[str, Pcm]) -> None:
-    # A regression guard, not a benchmark: 1.5 s of speech took ~0.9 s when every decoder step
-    # dequantized the weights again, and takes ~0.17 s now. The best of three absorbs a busy machine.
-    audio = next(iter(piper_speech.values()))[: 22050 * 3 // 2]
-    await moonshine.warm()
-    took = []
-    for _ in range(3):
-        start = time.perf_counter()
-        await moonshine.transcribe(audio, 22050)
-        took.append(time.perf_counter() - start)
-    assert min(took) < 0.5, took
-
-
 def test_moonshine_model_is_converted_once_even_by_racing_threads(tmp_path: Path) -> None:
     results: list[Path] = []
     errors: list[BaseException] = []
@@ -103,6 +89,7 @@ def test_moonshine_model_is_converted_once_even_by_racing_threads(tmp_path: Path
     (target / "encoder_model.onnx").unlink()
     with pytest.raises(ConfigError, match="delete it"):
         converted_model(bundled_model_dir(), tmp_path)
+    shutil.rmtree(target)  # 42 MB; pytest keeps the last three sessions' tmp_path
 
 
 @pytest.mark.slow

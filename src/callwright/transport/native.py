@@ -45,7 +45,7 @@ class NativeIO:
         pass  # the Clear event below is the signal on this protocol
 
     def send_mark(self, name: str) -> None:
-        self._out.put(ev.PlaybackMark(name=name).model_dump_json())
+        pass  # the audio.mark event itself (sent by send_event) is the mark on this protocol
 
 
 async def _refuse(ws: WebSocket, err: ProtocolError) -> None:
@@ -148,5 +148,5 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
     if call.end_reason != "client_gone":
         try:
             await ws.close(code=close[0], reason=close[1])
-        except (RuntimeError, OSError):
-            pass
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            pass  # the client closed first

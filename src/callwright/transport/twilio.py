@@ -151,5 +151,5 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
     if call.end_reason != "client_gone":
         try:
             await ws.close(code=close_code)
-        except (RuntimeError, OSError):
-            pass
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            pass  # Twilio closed first

@@ -37,7 +37,7 @@ from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
 from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
 from ..errors import CallwrightError, EngineError
 from .echo import EchoReference, echo_ratio
-from .endpointing import Discarded, Endpointer, Onset, Segment, Stop, TurnTaking
+from .endpointing import Discarded, Endpointer, Onset, Resume, Segment, Stop, TurnTaking
 from .playback import Playout, TurnAudio
 
 BACKCHANNELS = frozenset(
@@ -124,6 +124,7 @@ class _Heard:
 class _Typed:
     text: str
     source: str = "text"
+    at: float = 0.0  # clock time it arrived: latency is measured from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,7 @@ class Call:
         self._speech_end: tuple[float, float] | None = None  # (audio ms, clock time)
         self._candidate = "none"  # none | pending | rejected | accepted
         self._held: _Heard | None = None
+        self._recheck_ms = 0.0  # voiced ms after which an undecided barge-in is checked again
         self._partial_busy = False
         self._last_partial_ms = 0.0
 
@@ -212,7 +214,7 @@ class Call:
         """A caller turn that arrived as text (typed, or DTMF digits)."""
         self._last_activity = self.clock.now()
         try:
-            self._turns_tx.send_nowait(_Typed(text, source))
+            self._turns_tx.send_nowait(_Typed(text, source, self.clock.now()))
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self.emit(ev.ErrorEvent(code="busy", message="caller text dropped: the call is still busy with earlier turns"))
 
@@ -332,6 +334,9 @@ class Call:
                 if isinstance(event, Onset):
                     self._last_activity = arrived
                     self._candidate = "none"
+                    self._recheck_ms = 0.0
+                    self.emit(ev.SpeechStarted(audio_ms=round(event.audio_ms, 1)))
+                elif isinstance(event, Resume):
                     self.emit(ev.SpeechStarted(audio_ms=round(event.audio_ms, 1)))
                 elif isinstance(event, Stop):
                     self._speech_end = (event.audio_ms, arrived - (end_ms - event.audio_ms) / 1000)
@@ -383,7 +388,7 @@ class Call:
     def _check_barge_in(self, tg: TaskGroup, now: float) -> None:
         bi = self.options.barge_in
         ep = self._endpointer
-        if self._candidate != "none" or ep.speech_ms < bi.min_speech_ms:
+        if self._candidate != "none" or ep.speech_ms < max(bi.min_speech_ms, self._recheck_ms):
             return
         if not self._agent_busy(now):
             if self._response_scope is not None and self._reply is not None and not self._reply.audio.sent:
@@ -416,6 +421,15 @@ class Call:
             self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
         real = [w for w in said if w not in bi.backchannels]
+        if not said:
+            # No words in the first half second: cannot tell yet. Ask again with more audio, or, if the
+            # caller already stopped, treat the whole utterance as a turn (the full transcript decides).
+            self._candidate = "none"
+            self._recheck_ms = speech_ms + 300
+            if self._held is not None:
+                self._submit(self._held)
+                self._held = None
+            return
         if len(said) >= bi.min_words and real:
             self._candidate = "accepted"
             if self._agent_busy(self.clock.now()):
@@ -535,7 +549,7 @@ class Call:
         return Turn(index, text, result.confidence, "speech", self.caller)
 
     async def _respond(self, turn: Turn, item: _Heard | _Typed | _Greeting) -> None:
-        speech_end = item.speech_end_at if isinstance(item, _Heard) else None if isinstance(item, _Greeting) else self.clock.now()
+        speech_end = item.speech_end_at if isinstance(item, _Heard) else item.at if isinstance(item, _Typed) else None
         if turn.source != "greeting":
             self.context.add_user(turn.text)
         reply = _Reply(turn.index, self._playout.begin_turn(turn.index), speech_end)
@@ -676,6 +690,7 @@ class Call:
                     self._latency(reply.turn, "first_audio_sent", sent_at, reply.speech_end_at)
                     self._latency(reply.turn, "voice_to_voice", sent_at, reply.speech_end_at)
             if mark is not None:
+                self.emit(ev.PlaybackMark(name=mark))
                 self.io.send_mark(mark)
 
     # ---------------------------------------------------------------- records

@@ -36,6 +36,13 @@ class Onset:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Voiced audio started again inside the same turn (after a pause shorter than the endpoint)."""
+
+    audio_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Voiced audio stopped (the turn may still go on if speech resumes)."""
 
@@ -60,7 +67,7 @@ class Discarded:
     speech_ms: float
 
 
-SegmentEvent = Onset | Stop | Segment | Discarded
+SegmentEvent = Onset | Resume | Stop | Segment | Discarded
 
 
 class Endpointer:
@@ -150,6 +157,7 @@ class Endpointer:
         if is_speech:
             if not self._voiced:
                 self._voiced = True
+                events.append(Resume(start * 1000 / self._rate))
             self._speech_samples += frame.size
             self._silence_samples = 0
             self._last_voice_end = self._samples
