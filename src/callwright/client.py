@@ -71,6 +71,7 @@ class CallClient:
         self._tg: Any = None
         self._changed = anyio.Event()
         self.started: ev.CallStarted | None = None
+        self._next_send: float | None = None
         self.sent_samples = 0
 
     async def __aenter__(self) -> CallClient:
@@ -103,8 +104,9 @@ class CallClient:
     async def speak(self, pcm: Pcm, *, realtime: bool = True) -> float:
         """Stream ``pcm`` as microphone audio, one 20 ms frame per 20 ms. Returns when the last frame left."""
         assert self._ws is not None
-        start = time.perf_counter()
-        n = 0
+        now = time.perf_counter()
+        if self._next_send is None or now - self._next_send > 0.5:
+            self._next_send = now  # (re)anchor after a real pause; shorter stalls are caught up, like a sound card
         for i in range(0, pcm.size, self.frame):
             chunk = pcm[i : i + self.frame]
             if chunk.size < self.frame:
@@ -112,9 +114,9 @@ class CallClient:
             mic = self._with_echo(chunk)
             await self._ws.send(to_bytes(mic))
             self.sent_samples += chunk.size
-            n += 1
+            self._next_send += 0.02
             if realtime:
-                delay = start + n * 0.02 - time.perf_counter()
+                delay = self._next_send - time.perf_counter()
                 if delay > 0:
                     await anyio.sleep(delay)
         return time.perf_counter()

@@ -28,6 +28,18 @@ def test_echo_ratio_separates_echo_from_a_caller() -> None:
     assert echo_ratio(caller, np.zeros_like(reference)) == 1.0
 
 
+def test_echo_is_found_in_quiet_passages_and_across_playback_stalls() -> None:
+    loud, quiet = noise(1.0, 6000), noise(1.0, 150)  # the agent's audio: a loud second, then a soft one
+    reference = np.concatenate([loud, quiet])
+    echo = (quiet[-8000:] * 0.3).astype(np.int16)  # the soft part comes back
+    assert echo_ratio(echo, reference) < 0.01
+    # the player stalled 30 ms mid-way: the second half of the echo is shifted
+    stalled = np.concatenate([reference[8000:16000], np.zeros(480, dtype=np.int16), reference[16000:24000]])
+    agent = np.concatenate([noise(1.0), reference])
+    mic = (stalled[-12800:] * 0.3).astype(np.int16)
+    assert echo_ratio(mic, agent) < 0.05
+
+
 def test_echo_reference_keeps_sent_audio_on_the_clock() -> None:
     ref = EchoReference(16000, seconds=1.0)
     audio = noise(3.0)

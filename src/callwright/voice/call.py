@@ -52,10 +52,14 @@ class BargeInOptions:
     Sound shorter than ``min_speech_ms`` never interrupts. Longer sound is checked against the
     agent's own audio (echo) and, when ``min_words`` > 0, transcribed: a turn made only of
     backchannels ("mm-hmm", "okay") or with fewer than ``min_words`` words does not interrupt.
+    The words are read when the sound ends or when it reaches ``confirm_ms``, whichever is first:
+    a backchannel is short and is heard whole; a real interruption goes on and is decided early.
     """
 
     enabled: bool = True
     min_speech_ms: int = 500
+    confirm_ms: int = 900
+    min_confidence: float = 0.7  # a short (< 3 words), unsure transcript is a murmur, not an interruption
     min_words: int = 1
     backchannels: frozenset[str] = BACKCHANNELS
     echo_check: bool = True
@@ -189,7 +193,8 @@ class Call:
         self._hangup_after: str | None = None
         self._last_activity = self._started
         self._speech_end: tuple[float, float] | None = None  # (audio ms, clock time)
-        self._candidate = "none"  # none | pending | rejected | accepted
+        self._candidate = "none"  # none | speech (not echo, words unknown) | pending (STT running) | accepted
+        self._hear_tg: TaskGroup | None = None
         self._held: _Heard | None = None
         self._recheck_ms = 0.0  # voiced ms after which an undecided barge-in is checked again
         self._partial_busy = False
@@ -320,6 +325,7 @@ class Call:
         return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), True
 
     async def _hear(self, tg: TaskGroup) -> None:
+        self._hear_tg = tg
         ep = self._endpointer
         while True:
             try:
@@ -357,10 +363,14 @@ class Call:
     def _on_segment(self, segment: Segment, now: float) -> None:
         speech_end = self._speech_end[1] if self._speech_end else now
         heard = _Heard(segment, speech_end, now)
-        if self._candidate == "rejected":
-            return
         if self._candidate == "pending":
             self._held = heard  # the barge-in check decides whether this is a turn
+            return
+        if self._candidate == "speech" and self._hear_tg is not None:
+            # Ended before confirm_ms: transcribe all of it to tell a backchannel from a short request.
+            self._candidate = "pending"
+            self._held = heard
+            self._hear_tg.start_soon(self._confirm_barge_in, segment.audio, segment.speech_ms)
             return
         if self._candidate == "none" and self._agent_busy(now):
             # Voiced but shorter than the barge-in threshold while the agent talked: a backchannel.
@@ -377,7 +387,9 @@ class Call:
         if not bi.echo_check or not self._echo.active_within(now, (mic.size / LISTEN_RATE) + bi.max_echo_delay_ms / 1000):
             return False
         window = mic.size / LISTEN_RATE + bi.max_echo_delay_ms / 1000
-        return echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE)) < bi.echo_residual_max
+        ratio = echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE))
+        log.debug("call %s: echo ratio %.3f over %.2f s", self.id, ratio, mic.size / LISTEN_RATE)
+        return ratio < bi.echo_residual_max
 
     def _submit(self, heard: _Heard) -> None:
         try:
@@ -388,6 +400,10 @@ class Call:
     def _check_barge_in(self, tg: TaskGroup, now: float) -> None:
         bi = self.options.barge_in
         ep = self._endpointer
+        if self._candidate == "speech" and ep.speech_ms >= max(bi.confirm_ms, self._recheck_ms):
+            self._candidate = "pending"
+            tg.start_soon(self._confirm_barge_in, ep.current_audio(), ep.speech_ms)
+            return
         if self._candidate != "none" or ep.speech_ms < max(bi.min_speech_ms, self._recheck_ms):
             return
         if not self._agent_busy(now):
@@ -409,22 +425,24 @@ class Call:
             self._candidate = "accepted"
             self._barge_in(ep.speech_ms)
             return
-        self._candidate = "pending"
-        tg.start_soon(self._confirm_barge_in, ep.current_audio(), ep.speech_ms)
+        self._candidate = "speech"  # not echo; the words decide at confirm_ms or when the sound ends
 
     async def _confirm_barge_in(self, audio: Pcm, speech_ms: float) -> None:
         bi = self.options.barge_in
+        confidence: float | None = None
         try:
             result = await self._stt.transcribe(audio, LISTEN_RATE)
-            said = words(result.text)
+            said, confidence = words(result.text), result.confidence
         except Exception as exc:
             self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
         real = [w for w in said if w not in bi.backchannels]
+        if len(real) < 3 and confidence is not None and confidence < bi.min_confidence:
+            real = []
         if not said:
-            # No words in the first half second: cannot tell yet. Ask again with more audio, or, if the
-            # caller already stopped, treat the whole utterance as a turn (the full transcript decides).
-            self._candidate = "none"
+            # No words yet: cannot tell. Ask again with more audio, or, if the caller already
+            # stopped, treat the whole utterance as a turn (the full transcript decides).
+            self._candidate = "speech"
             self._recheck_ms = speech_ms + 300
             if self._held is not None:
                 self._submit(self._held)

@@ -74,28 +74,49 @@ class EchoReference:
         return resample(ref, self.sample_rate, rate)
 
 
-def echo_ratio(mic: Pcm, reference: Pcm) -> float:
-    """Share of ``mic`` energy left after removing the best-matching delayed, scaled ``reference``.
+def echo_ratio(mic: Pcm, reference: Pcm, block: int = 3200) -> float:
+    """Share of ``mic`` energy left after removing the agent's audio found in it.
 
-    ``reference`` must cover the same end time as ``mic`` and extend further back by the maximum
-    echo delay. Returns 1.0 when nothing of the reference is in the mic signal.
+    ``mic`` is cut into blocks (200 ms at 16 kHz); for each, the best-matching delayed, scaled
+    stretch of ``reference`` is removed. Blocks have their own delay, because a playback path
+    that stalls for a moment (a jitter buffer running dry) shifts the echo as it goes.
+    ``reference`` must end no earlier than ``mic`` and reach back by the longest echo delay.
+    Returns 1.0 when nothing of the reference is in the mic signal.
     """
     x = mic.astype(np.float64)
     r = reference.astype(np.float64)
     ex = float(np.dot(x, x))
     if x.size == 0 or r.size < x.size or ex <= 0 or not np.any(r):
         return 1.0
-    n = 1 << int(np.ceil(np.log2(r.size + x.size)))
-    corr = np.fft.irfft(np.fft.rfft(r, n) * np.conj(np.fft.rfft(x, n)), n)[: r.size - x.size + 1]
-    # energy of each reference window of len(x), for normalisation
+    left = 0.0
+    spectrum: dict[int, np.ndarray] = {}  # the reference's FFT, per block length
     c = np.concatenate(([0.0], np.cumsum(r * r)))
-    win = c[x.size :] - c[: -x.size]
-    score = np.where(win > 1e-9, corr * corr / np.maximum(win, 1e-9), 0.0)
+    for start in range(0, x.size, block):
+        part = x[start : start + block]
+        ep = float(np.dot(part, part))
+        if part.size < block // 4 or ep <= 0:
+            left += ep
+            continue
+        left += ep * _block_residual(part, r, c, spectrum)
+    return left / ex
+
+
+def _block_residual(part: np.ndarray, r: np.ndarray, c: np.ndarray, spectrum: dict[int, np.ndarray]) -> float:
+    m = part.size
+    n = 1 << int(np.ceil(np.log2(r.size + m)))
+    if n not in spectrum:
+        spectrum[n] = np.fft.rfft(r, n)
+    corr = np.fft.irfft(spectrum[n] * np.conj(np.fft.rfft(part, n)), n)[: r.size - m + 1]
+    win = c[m:] - c[:-m]  # energy of each reference window of length m
+    # Normalised correlation (corr^2 / window energy; the block's own energy is constant). Windows
+    # with under 1 % of the block's energy are skipped: echo would need a gain above 10 to come from
+    # them, and near-silent windows only add numerical noise.
+    floor = max(1e-9, 0.01 * float(np.dot(part, part)))
+    score = np.where(win > floor, corr * corr / np.maximum(win, floor), 0.0)
     k = int(np.argmax(score))
-    seg = r[k : k + x.size]
+    seg = r[k : k + m]
     es = float(np.dot(seg, seg))
     if es <= 0:
         return 1.0
-    gain = float(np.dot(x, seg)) / es
-    residual = x - gain * seg
-    return float(np.dot(residual, residual)) / ex
+    residual = part - (float(np.dot(part, seg)) / es) * seg
+    return float(np.dot(residual, residual)) / float(np.dot(part, part))

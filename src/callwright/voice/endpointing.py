@@ -117,7 +117,12 @@ class Endpointer:
         return audio
 
     def reset(self) -> None:
-        """Forget the current segment (after it was judged echo or a backchannel)."""
+        """Forget the current segment (after it was judged echo or a backchannel).
+
+        Its most recent audio becomes the pre-roll, so a segment that starts right away begins
+        with the audio just before it, never with stale audio from before the forgotten one.
+        """
+        self._pre_roll = deque(self._segment[-(self._pre_roll.maxlen or 1) :], maxlen=self._pre_roll.maxlen)
         self._segment = []
         self._in_segment = False
         self._voiced = False
@@ -185,4 +190,3 @@ class Endpointer:
                 events.append(Stop(self._samples * 1000 / self._rate))
             events.append(Segment(audio[:keep], start_ms, self._last_voice_end * 1000 / self._rate, speech_ms))
         self.reset()
-        self._pre_roll.clear()
