@@ -24,7 +24,6 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
     if settings.llm_url:
         from .agent.llm import LlmAgent
         from .engines.llm.openai_compat import OpenAICompatibleLlm
-
         from .engines.resilient import ResilientLlm, RetryPolicy
 
         llm = ResilientLlm(
