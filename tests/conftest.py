@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 
+from live_server import running_server
 from llm_server import LlmServerUnavailable, check_server_installed, running_llm_server, smollm2_gguf
 
 
@@ -27,3 +29,9 @@ def llm_server() -> Iterator[str]:
         pytest.fail(f"llm_server fixture: {problem}", pytrace=False)
     with running_llm_server(model) as base_url:
         yield base_url
+
+
+@pytest.fixture
+def live_server() -> Callable[..., AbstractContextManager[str]]:
+    """A real server in a background thread: ``with live_server(settings, engines=None) as url: ...``."""
+    return running_server

@@ -1,4 +1,4 @@
-"""A real server on a real socket, for end-to-end transport tests."""
+"""A real server on a real socket, for end-to-end tests (the `live_server` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import pytest
 import uvicorn
 
 from callwright.server import build_server
@@ -72,9 +71,3 @@ def running_server(settings: Settings, engines: Engines | None = None) -> Iterat
             raise RuntimeError(f"server on port {port} did not stop within {2 * STOP_TIMEOUT_S:.0f} s")
     if failure and not isinstance(failure[0], SystemExit):
         raise RuntimeError(f"server on port {port} failed: {failure[0]!r}") from failure[0]
-
-
-@pytest.fixture
-def live_server() -> Callable[..., AbstractContextManager[str]]:
-    """:func:`running_server` for tests in this folder: ``with live_server(settings) as url: ...``."""
-    return running_server
