@@ -185,3 +185,26 @@ async def test_many_calls_leave_no_tasks_or_memory_behind() -> None:
     tracemalloc.stop()
     assert live_tasks() == tasks_before
     assert after - base < 200_000, f"memory grew by {after - base} bytes over 60 calls"
+
+
+async def test_interim_transcripts_while_the_caller_speaks() -> None:
+    stt = FakeStt(lambda seconds: f"{seconds:.1f} seconds of words")
+    options = CallOptions(partial_every_ms=400)
+    async with LocalCall(Recorder(["Okay."]), Engines(stt, FakeTts(ms_per_char=5), EnergyVad()), options=options) as c:
+        await c.speak(np.concatenate([tone(1.5), silence(0.8)]))
+        final = await c.wait_for(lambda e: isinstance(e, ev.TranscriptFinal))
+        partials = c.events(ev.TranscriptPartial)
+        assert len(partials) >= 2 and all(p.turn == final.turn for p in partials)
+        assert all(c.call.events.index(p) < c.call.events.index(final) for p in partials)
+
+
+async def test_typed_turns_and_greeting_latency() -> None:
+    async with LocalCall(Recorder(["Sure thing."], greeting="Hi there, how can I help?"), engines([])) as c:
+        await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0)
+        c.call.push_text("what are your hours")
+        turn = await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 1)
+        assert turn.text == "Sure thing."
+        final = next(e for e in c.events(ev.TranscriptFinal))
+        assert final.source == "text" and final.text == "what are your hours"
+        assert not [e for e in c.events(ev.Latency) if e.turn == 0]  # the greeting answers no one
+        assert {e.stage for e in c.events(ev.Latency) if e.turn == 1} >= {"first_text", "first_audio_sent"}
