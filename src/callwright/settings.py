@@ -37,7 +37,7 @@ class Settings:
     idle_timeout_s: float = setting(60.0, "End a call after this many seconds with nobody speaking.")
     max_duration_s: float = setting(1800.0, "End any call after this many seconds.")
     endpoint_silence_ms: int = setting(600, "Pause that ends a caller's turn.")
-    barge_in_min_speech_ms: int = setting(500, "Caller speech needed before it can interrupt the agent.")
+    barge_in_min_speech_ms: int = setting(300, "Caller speech needed before it can interrupt the agent.")
     barge_in_min_words: int = setting(1, "Words (not backchannels) needed to interrupt; 0 interrupts on speech alone.")
     partials: bool = setting(False, "Send interim transcripts while the caller speaks (costs STT time).")
     trace_dir: str = setting(".callwright/traces", "Folder for per-call JSONL traces ('' to disable).")

@@ -57,9 +57,9 @@ class BargeInOptions:
     """
 
     enabled: bool = True
-    min_speech_ms: int = 500
+    min_speech_ms: int = 300
     confirm_ms: int = 900
-    min_confidence: float = 0.7  # a short (< 3 words), unsure transcript is a murmur, not an interruption
+    min_confidence: float = 0.8  # a short (< 3 words), unsure transcript is a murmur, not an interruption
     min_words: int = 1
     backchannels: frozenset[str] = BACKCHANNELS
     echo_check: bool = True
