@@ -42,7 +42,8 @@ def caller_says(text: str, rate: int = 16000) -> np.ndarray:
 
 
 async def transcribe(pcm: np.ndarray, rate: int) -> str:
-    return (await build_stt("moonshine").transcribe(pcm, rate)).text
+    """An independent judge of what the agent's audio says: Whisper, not the agent's own STT."""
+    return (await build_stt("whisper").transcribe(pcm, rate)).text
 
 
 def settings(tmp_path: Path, **kw: object) -> Settings:
