@@ -376,17 +376,38 @@ class Call:
             # Voiced but shorter than the barge-in threshold while the agent talked: a backchannel.
             self.emit(ev.SpeechIgnored(reason="short", audio_ms=segment.start_ms, speech_ms=segment.speech_ms))
             return
-        if self._candidate == "none" and self._is_echo(segment.audio, now):
+        if self._candidate == "none" and self._is_echo_tail(segment, now):
             # The tail of the agent's own voice, still coming back after it stopped talking.
             self.emit(ev.SpeechIgnored(reason="echo", audio_ms=segment.start_ms, speech_ms=segment.speech_ms))
             return
         self._submit(heard)
 
-    def _is_echo(self, mic: Pcm, now: float) -> bool:
+    def _is_echo_tail(self, segment: Segment, now: float) -> bool:
+        """Whether a segment that began as the agent stopped is only its echo fading out.
+
+        Echo can arrive at most ``max_echo_delay_ms`` after the agent's last audio, so only the part
+        of the segment inside that window is checked, and only when little voiced audio lies beyond it
+        (a caller who keeps talking past the window is a caller).
+        """
         bi = self.options.barge_in
-        if not bi.echo_check or not self._echo.active_within(now, (mic.size / LISTEN_RATE) + bi.max_echo_delay_ms / 1000):
+        last_sent = self._echo.last_sent_at
+        if not bi.echo_check or last_sent is None:
             return False
-        window = mic.size / LISTEN_RATE + bi.max_echo_delay_ms / 1000
+        audio_s = segment.audio.size / LISTEN_RATE
+        started_at = now - (self._endpointer.audio_ms - segment.start_ms) / 1000
+        inside_s = last_sent + bi.max_echo_delay_ms / 1000 - started_at
+        if inside_s <= 0 or audio_s - inside_s > bi.min_speech_ms / 1000:
+            return False
+        return self._is_echo(segment.audio[: int(min(inside_s, audio_s) * LISTEN_RATE)], now, since=started_at)
+
+    def _is_echo(self, mic: Pcm, now: float, since: float | None = None) -> bool:
+        """Whether ``mic`` is the agent's own audio coming back. ``mic`` starts at clock ``since``
+        (default: it ends now)."""
+        bi = self.options.barge_in
+        span = (now - since) if since is not None else mic.size / LISTEN_RATE
+        if not bi.echo_check or not self._echo.active_within(now, span + bi.max_echo_delay_ms / 1000):
+            return False
+        window = span + bi.max_echo_delay_ms / 1000
         ratio = echo_ratio(mic, self._echo.window(now, window, LISTEN_RATE))
         log.debug("call %s: echo ratio %.3f over %.2f s", self.id, ratio, mic.size / LISTEN_RATE)
         return ratio < bi.echo_residual_max

@@ -55,6 +55,11 @@ class EchoReference:
             return self._ring[start : start + n].copy()
         return np.concatenate((self._ring[start:], self._ring[: self._head]))
 
+    @property
+    def last_sent_at(self) -> float | None:
+        """Clock time the last recorded agent sample finished playing out (by the send schedule)."""
+        return self._end_time
+
     def active_within(self, now: float, seconds: float) -> bool:
         """Whether agent audio was sent in the last ``seconds``."""
         return self._end_time is not None and now - self._end_time < seconds
