@@ -68,7 +68,7 @@ def front_desk() -> ScriptedAgent:
         greeting_text="Hello, thanks for calling Callwright Deli. How can I help you today?",
         rules=[
             Rule(["bye", "goodbye", "that's all", "hang up"], "Thanks for calling. Goodbye!", hangup=True, name="goodbye"),
-            Rule(["open", "hours", "close"], "We are open from eight in the morning to eight in the evening, every day.", name="hours"),
+            Rule(["open", "hours", "close"], "We open at eight in the morning and close at eight in the evening, every day.", name="hours"),
             Rule(
                 ["order", "status", "delivery", "where"],
                 "Let me check. Your order {number} is on its way and should arrive in about twenty minutes.",
