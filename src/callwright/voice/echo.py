@@ -79,6 +79,9 @@ class EchoReference:
         return resample(ref, self.sample_rate, rate)
 
 
+DECIMATE = 4  # the delay is searched at a quarter of the rate, then refined at full rate
+
+
 def echo_ratio(mic: Pcm, reference: Pcm, block: int = 3200) -> float:
     """Share of ``mic`` energy left after removing the agent's audio found in it.
 
@@ -93,35 +96,54 @@ def echo_ratio(mic: Pcm, reference: Pcm, block: int = 3200) -> float:
     ex = float(np.dot(x, x))
     if x.size == 0 or r.size < x.size or ex <= 0 or not np.any(r):
         return 1.0
+    coarse = _Coarse(r)
     left = 0.0
-    spectrum: dict[int, np.ndarray] = {}  # the reference's FFT, per block length
-    c = np.concatenate(([0.0], np.cumsum(r * r)))
     for start in range(0, x.size, block):
         part = x[start : start + block]
         ep = float(np.dot(part, part))
         if part.size < block // 4 or ep <= 0:
             left += ep
             continue
-        left += ep * _block_residual(part, r, c, spectrum)
+        left += ep * _block_residual(part, r, coarse)
     return left / ex
 
 
-def _block_residual(part: np.ndarray, r: np.ndarray, c: np.ndarray, spectrum: dict[int, np.ndarray]) -> float:
-    m = part.size
-    n = 1 << int(np.ceil(np.log2(r.size + m)))
-    if n not in spectrum:
-        spectrum[n] = np.fft.rfft(r, n)
-    corr = np.fft.irfft(spectrum[n] * np.conj(np.fft.rfft(part, n)), n)[: r.size - m + 1]
-    win = c[m:] - c[:-m]  # energy of each reference window of length m
+class _Coarse:
+    """The reference at a quarter rate, its spectrum and running energy, shared by all blocks."""
+
+    def __init__(self, r: np.ndarray) -> None:
+        n = r.size // DECIMATE * DECIMATE
+        self.r = r[:n].reshape(-1, DECIMATE).mean(axis=1)
+        self.energy = np.concatenate(([0.0], np.cumsum(self.r * self.r)))
+        self.spectra: dict[int, np.ndarray] = {}
+
+    def spectrum(self, n: int) -> np.ndarray:
+        if n not in self.spectra:
+            self.spectra[n] = np.fft.rfft(self.r, n)
+        return self.spectra[n]
+
+
+def _block_residual(part: np.ndarray, r: np.ndarray, coarse: _Coarse) -> float:
+    m = part.size // DECIMATE
+    small = part[: m * DECIMATE].reshape(-1, DECIMATE).mean(axis=1)
+    cr = coarse.r
+    if cr.size < m or m == 0:
+        return 1.0
+    n = 1 << int(np.ceil(np.log2(cr.size + m)))
+    corr = np.fft.irfft(coarse.spectrum(n) * np.conj(np.fft.rfft(small, n)), n)[: cr.size - m + 1]
+    win = coarse.energy[m:] - coarse.energy[:-m]  # energy of each reference window of length m
     # Normalised correlation (corr^2 / window energy; the block's own energy is constant). Windows
     # with under 1 % of the block's energy are skipped: echo would need a gain above 10 to come from
     # them, and near-silent windows only add numerical noise.
-    floor = max(1e-9, 0.01 * float(np.dot(part, part)))
+    floor = max(1e-9, 0.01 * float(np.dot(small, small)))
     score = np.where(win > floor, corr * corr / np.maximum(win, floor), 0.0)
-    k = int(np.argmax(score))
-    seg = r[k : k + m]
-    es = float(np.dot(seg, seg))
-    if es <= 0:
-        return 1.0
-    residual = part - (float(np.dot(part, seg)) / es) * seg
-    return float(np.dot(residual, residual)) / float(np.dot(part, part))
+    guess = int(np.argmax(score)) * DECIMATE
+    best = 1.0
+    for k in range(max(0, guess - DECIMATE), min(r.size - part.size, guess + DECIMATE) + 1):
+        seg = r[k : k + part.size]
+        es = float(np.dot(seg, seg))
+        if es <= 0:
+            continue
+        residual = part - (float(np.dot(part, seg)) / es) * seg
+        best = min(best, float(np.dot(residual, residual)) / float(np.dot(part, part)))
+    return best
