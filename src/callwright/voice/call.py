@@ -398,7 +398,13 @@ class Call:
         inside_s = last_sent + bi.max_echo_delay_ms / 1000 - started_at
         if inside_s <= 0 or audio_s - inside_s > bi.min_speech_ms / 1000:
             return False
-        return self._is_echo(segment.audio[: int(min(inside_s, audio_s) * LISTEN_RATE)], now, since=started_at)
+        inside = segment.audio[: int(min(inside_s, audio_s) * LISTEN_RATE)]
+        # An echo tail is echo from its very start: if the opening (pre-roll and onset) is not, this
+        # is the caller, and the rest need not be searched.
+        opening = inside[: int(0.4 * LISTEN_RATE)]
+        if opening.size < inside.size and not self._is_echo(opening, now, since=started_at):
+            return False
+        return self._is_echo(inside, now, since=started_at)
 
     def _is_echo(self, mic: Pcm, now: float, since: float | None = None) -> bool:
         """Whether ``mic`` is the agent's own audio coming back. ``mic`` starts at clock ``since``
