@@ -326,7 +326,9 @@ def table(data: dict[tuple[str, str, str], dict[str, Any]], manifest: dict[str, 
         f"Generated {m['finished']} by `benchmarks/run.py{' --quick' if m['quick'] else ''}` in {m['elapsed_s'] / 60:.1f} min. "
         f"Callwright source: {m['src']['measured']} at `{m['src']['commit'][:10]}`"
         + (f", dirty: {', '.join(m['src'].get('dirty_files') or []) or 'no'}" if m["src"]["measured"] == "working tree" else "")
-        + f". Interpreter: {m['python']} (calibration {m.get('interp_calibration_us')} µs), both sides; CPU {m['cpu']}.",
+        + f". Interpreter: {m['python']} (calibration {m.get('interp_calibration_us')} µs), both sides; CPU {m['cpu']}."
+        + (f" Noisy or slow cases were re-run and merged in afterwards (last at {m['merged_at']}; see results/run.json)."
+           if m.get("merged_at") else ""),
         "",
         "Ratio > 1 means Callwright is better on that row (Pipecat / Callwright for times, memory, CPU;"
         " Callwright / Pipecat for throughput and calls). Values are medians over runs.",
