@@ -118,7 +118,7 @@ class TranscriptFinal(_Event):
     confidence: float | None = None
     audio_start_ms: float
     audio_end_ms: float
-    source: Literal["speech", "text", "dtmf"] = "speech"
+    source: Literal["speech", "text", "dtmf", "web"] = "speech"
 
 
 class AgentText(_Event):
@@ -195,21 +195,175 @@ class CallEnded(_Event):
     """The call is over and every task it owned has finished."""
 
     type: Literal["call.ended"] = "call.ended"
-    reason: Literal["hangup", "agent_hangup", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"]
+    reason: Literal[
+        "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
+    ]
     duration_ms: float
+
+
+# ---------------------------------------------------------------- agent practices (issue 3)
+class CallerIdentified(_Event):
+    """Who is calling, by phone number (E.164), and whether the agent knows them."""
+
+    type: Literal["caller.identified"] = "caller.identified"
+    phone: str | None
+    name: str | None = None
+    known: bool = False
+    calls_before: int = 0
+
+
+class IntentRecognized(_Event):
+    """How the agent understood a caller turn (the embedded brain's intent and slots)."""
+
+    type: Literal["intent"] = "intent"
+    turn: int
+    name: str
+    score: float
+    slots: dict[str, str] = Field(default_factory=dict)
+
+
+class ToolCalled(_Event):
+    """A tool started. ``call`` identifies it in the matching progress and result events."""
+
+    type: Literal["tool.call"] = "tool.call"
+    turn: int
+    call: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    background: bool = False
+
+
+class ToolProgress(_Event):
+    """A slow tool is still working: a filler line or the tool's own progress report."""
+
+    type: Literal["tool.progress"] = "tool.progress"
+    turn: int
+    call: str
+    name: str
+    text: str
+    kind: Literal["filler", "progress"] = "progress"
+
+
+class ToolResult(_Event):
+    """The one recorded outcome of a tool call. ``replayed``: a side effect already done under the
+    same idempotency key; its stored result is returned and nothing runs again."""
+
+    type: Literal["tool.result"] = "tool.result"
+    turn: int
+    call: str
+    name: str
+    status: Literal["ok", "error", "timeout", "cancelled", "queued"]
+    result: Any = None
+    error: str | None = None
+    ms: float = 0.0
+    replayed: bool = False
+
+
+class EmotionEstimated(_Event):
+    """The caller's state in one turn, from their words and from the prosody of the turn's audio."""
+
+    type: Literal["emotion"] = "emotion"
+    turn: int
+    label: Literal["angry", "upset", "anxious", "happy", "neutral"]
+    valence: float  # -1 (negative) .. 1 (positive)
+    arousal: float  # 0 (calm) .. 1 (agitated)
+    words: float  # sentiment of the words alone (-1 .. 1)
+    prosody: dict[str, float] = Field(default_factory=dict)  # pitch_hz, energy_db, rate_wps, and their z-scores
+
+
+class StyleChosen(_Event):
+    """The reply style the policy picked for a turn, and the voice settings that follow from it."""
+
+    type: Literal["style"] = "style"
+    turn: int
+    style: Literal["calm", "warm", "upbeat", "neutral"]
+    rate: float
+    pitch: float
+    reason: str = ""
+
+
+class FormField(_Event):
+    """Progress of one form field: asked, filled (with the parsed value), confirmed, rejected, sent as a link."""
+
+    type: Literal["form.field"] = "form.field"
+    form: str
+    field: str
+    status: Literal["asked", "filled", "confirm", "confirmed", "rejected", "failed", "link_sent", "link_filled"]
+    value: str | None = None
+    confidence: float | None = None
+    tries: int = 0
+
+
+class TurnPatience(_Event):
+    """Endpointing for the caller's next turn waits ``patience`` times longer (reading out a number)."""
+
+    type: Literal["turn.patience"] = "turn.patience"
+    patience: float
+    reason: str = ""
+
+
+class KnowledgeCited(_Event):
+    """The passages an answer was built from (or the best ones found when the agent did not know)."""
+
+    type: Literal["knowledge.cited"] = "knowledge.cited"
+    turn: int
+    query: str
+    confident: bool
+    passages: list[dict[str, Any]] = Field(default_factory=list)  # doc, section, score, text
+
+
+class Transfer(_Event):
+    """The call is handed to a person: a warm transfer (phone: Twilio <Dial>) or a booked callback."""
+
+    type: Literal["transfer"] = "transfer"
+    to: str
+    reason: str
+    mode: Literal["transfer", "booking"] = "transfer"
+
+
+class JobQueued(_Event):
+    """Slow work went to the durable job queue; its result follows by SMS."""
+
+    type: Literal["job.queued"] = "job.queued"
+    job_id: str
+    name: str
+    notify: str | None = None  # the phone number that will get the SMS
+
+
+class MessageSent(_Event):
+    """An SMS left through the notifier (the embedded outbox, or Twilio)."""
+
+    type: Literal["message.sent"] = "message.sent"
+    message_id: str
+    to: str
+    body: str
+    purpose: str = ""
+
+
+class MemoryUpdated(_Event):
+    """What the agent keeps about the caller changed (a fact, an issue, a call summary, or all forgotten)."""
+
+    type: Literal["memory"] = "memory"
+    action: Literal["fact", "issue_opened", "issue_closed", "summary", "forgotten"]
+    detail: str = ""
 
 
 ClientEvent = Annotated[
     CallStart | PlaybackMark | CallerText | Dtmf | Hangup, Field(discriminator="type")
 ]
 ServerEvent = Annotated[
-    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup,
+    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup
+    | CallerIdentified | IntentRecognized | ToolCalled | ToolProgress | ToolResult | EmotionEstimated | StyleChosen
+    | FormField | TurnPatience | KnowledgeCited | Transfer | JobQueued | MessageSent | MemoryUpdated,
     Field(discriminator="type"),
 ]
 Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations)
     CallStart, PlaybackMark, CallerText, Dtmf, Hangup, CallStarted, SpeechStarted, SpeechStopped,
     TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
-    Latency, ErrorEvent, CallEnded,
+    Latency, ErrorEvent, CallEnded, CallerIdentified, IntentRecognized, ToolCalled, ToolProgress, ToolResult,
+    EmotionEstimated, StyleChosen, FormField, TurnPatience, KnowledgeCited, Transfer, JobQueued, MessageSent,
+    MemoryUpdated,
 ]
 
 _client = TypeAdapter(ClientEvent)

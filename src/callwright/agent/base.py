@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..engines.base import Message
+from ..engines.base import Message, Pcm, VoiceStyle
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ..events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +21,11 @@ class Turn:
     index: int
     text: str
     confidence: float | None = None
-    source: str = "speech"  # speech | text | dtmf
+    source: str = "speech"  # speech | text | dtmf | web | greeting
     caller: str | None = None
+    audio: Pcm | None = None  # the turn's audio at ``sample_rate`` (speech turns), for prosody
+    sample_rate: int = 16000
+    data: dict[str, Any] = field(default_factory=dict)  # structured input (a web form's field and value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +42,37 @@ class Hangup:
     reason: str = "done"
 
 
-Act = Say | Hangup
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Record a fact about the call (a tool result, an emotion estimate): the Call stamps and emits it."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """Speak the rest of this reply (and later ones, until changed) with this voice style."""
+
+    voice: VoiceStyle
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Listen to the caller's next turn ``patience`` times longer before deciding they finished."""
+
+    patience: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall:
+    """Hand the call to a person at ``to`` once what was said has played (phone: Twilio <Dial>)."""
+
+    to: str
+    reason: str
+
+
+Act = Say | Hangup | Note | Style | Listen | TransferCall
 
 
 @dataclass(slots=True)
@@ -47,6 +85,10 @@ class Context:
 
     caller: str | None = None
     messages: list[Message] = field(default_factory=list)
+    call_id: str = ""
+    # Set by the Call while a reply runs: tasks that must outlive a barge-in (a tool that waits)
+    # are started here, so the reply cannot finish before they do.
+    tasks: TaskGroup | None = None
 
     def add_user(self, text: str) -> None:
         self.messages.append(Message(role="user", content=text))
