@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -89,6 +89,7 @@ class Context:
     # Set by the Call while a reply runs: tasks that must outlive a barge-in (a tool that waits)
     # are started here, so the reply cannot finish before they do.
     tasks: TaskGroup | None = None
+    emit: Callable[[Event], Any] | None = None  # record an event in the call's trace (set by the Call)
 
     def add_user(self, text: str) -> None:
         self.messages.append(Message(role="user", content=text))
@@ -115,4 +116,7 @@ class Agent(Protocol):
         """Yield acts for one caller turn. Cancelled if the caller barges in."""
         ...
 
-    # Optional: ``async def aclose(self) -> None`` is awaited when the call ends (close clients here).
+    # Optional:
+    # ``async def open(self, context) -> str | None`` replaces ``greeting`` when present: awaited as the
+    #   call connects (look the caller up, recall earlier calls), it returns the greeting.
+    # ``async def aclose(self) -> None`` is awaited when the call ends (save memory, close clients).

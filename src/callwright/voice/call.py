@@ -27,13 +27,13 @@ import numpy as np
 from anyio.abc import TaskGroup
 
 from .. import events as ev
-from ..agent.base import Agent, Context, Hangup, Say, Turn
+from ..agent.base import Agent, Context, Hangup, Listen, Note, Say, Style, TransferCall, Turn
 from ..agent.scripted import words
 from ..agent.shaping import SentenceSplitter, speakable
 from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
 from ..clock import Clock, MonotonicClock
-from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector, VoiceStyle
 from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
 from ..errors import CallwrightError, EngineError
 from .echo import EchoReference, echo_ratio
@@ -129,6 +129,7 @@ class _Typed:
     text: str
     source: str = "text"
     at: float = 0.0  # clock time it arrived: latency is measured from here
+    data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,9 @@ class Call:
         self.clock = clock or MonotonicClock()
         self.caller = caller
         self.transport = transport
-        self.context = Context(caller=caller)
+        self.context = Context(caller=caller, call_id=self.id, emit=self.emit)
+        self.transfer_to: str | None = None
+        self._style: VoiceStyle | None = None
         self.sinks = list(sinks)
         self.end_reason: str | None = None
         self.dropped_frames = 0
@@ -223,6 +226,14 @@ class Call:
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self.emit(ev.ErrorEvent(code="busy", message="caller text dropped: the call is still busy with earlier turns"))
 
+    def push_form_value(self, form: str, field: str, value: str) -> None:
+        """A value the caller gave outside the call (a web form they were texted a link to)."""
+        self._last_activity = self.clock.now()
+        try:
+            self._turns_tx.send_nowait(_Typed(value, "web", self.clock.now(), {"form": form, "field": field, "value": value}))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.emit(ev.ErrorEvent(code="busy", message=f"form value for {form}.{field} dropped: the call is busy"))
+
     def mark_played(self, name: str) -> None:
         self._playout.acknowledge(name)
 
@@ -248,10 +259,11 @@ class Call:
     # ---------------------------------------------------------------- lifecycle
     async def run(self) -> ev.CallEnded:
         o = self.options
-        greeting = self.agent.greeting(self.context)
+        opener = getattr(self.agent, "open", None)
+        greeting = None if opener is not None else self.agent.greeting(self.context)
         self.emit(
             ev.CallStarted(
-                greeting=bool(greeting),
+                greeting=bool(greeting) or opener is not None,
                 transport=self.transport,  # type: ignore[arg-type]
                 input_sample_rate=self.io.input_rate,
                 output_sample_rate=self.io.output_rate,
@@ -261,9 +273,15 @@ class Call:
                 max_duration_s=o.max_duration_s,
             )
         )
-        if greeting:
-            self._turns_tx.send_nowait(_Greeting(greeting))
         try:
+            if opener is not None:
+                try:
+                    with anyio.fail_after(10):
+                        greeting = await opener(self.context)
+                except Exception as exc:  # the agent is user code: start the call anyway
+                    self._record_error(_as_engine_error(exc, self.agent.name), "agent")
+            if greeting:
+                self._turns_tx.send_nowait(_Greeting(greeting))
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 if self.end_reason is not None:
@@ -419,6 +437,7 @@ class Call:
         return ratio < bi.echo_residual_max
 
     def _submit(self, heard: _Heard) -> None:
+        self._endpointer.patience = 1.0  # patience was for this turn only
         try:
             self._turns_tx.send_nowait(heard)
         except anyio.WouldBlock:
@@ -551,7 +570,13 @@ class Call:
             self._response_scope = None
             if self._hangup_after is not None:
                 await self._until_played()
-                self.hangup("agent_hangup")
+                if self._hangup_after == "transfer" and self.transfer_to is not None:
+                    transfer = getattr(self.io, "transfer", None)  # phone transports hand the line over
+                    if transfer is not None:
+                        transfer(self.transfer_to)
+                    self.hangup("transfer")
+                else:
+                    self.hangup("agent_hangup")
                 return
 
     async def _understand(self, item: _Heard | _Typed | _Greeting) -> Turn | None:
@@ -559,14 +584,17 @@ class Call:
             return Turn(index=0, text="", source="greeting", caller=self.caller)
         if isinstance(item, _Typed):
             self._turn_index += 1
-            text = (self._pending_user_text + " " + item.text).strip()
-            self._pending_user_text = ""
+            if item.source == "web":
+                text = item.text  # a form value is not part of what the caller was saying
+            else:
+                text = (self._pending_user_text + " " + item.text).strip()
+                self._pending_user_text = ""
             self.emit(
                 ev.TranscriptFinal(
                     turn=self._turn_index, text=text, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
                 )
             )
-            return Turn(self._turn_index, text, 1.0, item.source, self.caller)
+            return Turn(self._turn_index, text, 1.0, item.source, self.caller, data=dict(item.data or {}))
         seg = item.segment
         self._turn_index += 1
         index = self._turn_index
@@ -591,7 +619,7 @@ class Call:
                 audio_end_ms=round(seg.end_ms, 1),
             )
         )
-        return Turn(index, text, result.confidence, "speech", self.caller)
+        return Turn(index, text, result.confidence, "speech", self.caller, audio=seg.audio, sample_rate=LISTEN_RATE)
 
     async def _respond(self, turn: Turn, item: _Heard | _Typed | _Greeting) -> None:
         speech_end = item.speech_end_at if isinstance(item, _Heard) else item.at if isinstance(item, _Typed) else None
@@ -599,16 +627,24 @@ class Call:
             self.context.add_user(turn.text)
         reply = _Reply(turn.index, self._playout.begin_turn(turn.index), speech_end)
         self._reply = reply
-        sentences_tx, sentences_rx = anyio.create_memory_object_stream[str](8)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._compose, turn, item, reply, sentences_tx)
-            await self._render(reply, sentences_rx)
+        sentences_tx, sentences_rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](8)
+        try:
+            async with anyio.create_task_group() as tg:
+                self.context.tasks = tg  # tools that must finish even after a barge-in run here
+                tg.start_soon(self._compose, turn, item, reply, sentences_tx)
+                await self._render(reply, sentences_rx)
+        finally:
+            self.context.tasks = None
         await self._playout.drained(reply.audio)
         await self._until_played()
         self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
 
     async def _compose(
-        self, turn: Turn, item: _Heard | _Typed | _Greeting, reply: _Reply, out: anyio.abc.ObjectSendStream[str]
+        self,
+        turn: Turn,
+        item: _Heard | _Typed | _Greeting,
+        reply: _Reply,
+        out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]],
     ) -> None:
         splitter = SentenceSplitter()
         first = True
@@ -627,6 +663,20 @@ class Call:
                                 first = False
                         elif isinstance(act, Hangup):
                             self._hangup_after = act.reason
+                        elif isinstance(act, Note):
+                            self.emit(act.event)
+                        elif isinstance(act, Style):
+                            for sentence in splitter.flush():  # what was written before the change keeps the old style
+                                await self._hand_over(reply, sentence, out, first)
+                                first = False
+                            self._style = act.voice
+                        elif isinstance(act, Listen):
+                            self._endpointer.patience = max(0.5, min(act.patience, 4.0))
+                            self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
+                        elif isinstance(act, TransferCall):
+                            self.transfer_to = act.to
+                            self.emit(ev.Transfer(to=act.to, reason=act.reason))
+                            self._hangup_after = "transfer"
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
                 self._record_error(_as_engine_error(exc, self.agent.name), "agent")
                 splitter.flush()
@@ -636,7 +686,9 @@ class Call:
                 await self._hand_over(reply, sentence, out, first)
                 first = False
 
-    async def _hand_over(self, reply: _Reply, sentence: str, out: anyio.abc.ObjectSendStream[str], first: bool) -> None:
+    async def _hand_over(
+        self, reply: _Reply, sentence: str, out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]], first: bool
+    ) -> None:
         text = speakable(sentence)
         if not text:
             return
@@ -644,16 +696,16 @@ class Call:
             self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
         self.emit(ev.AgentText(turn=reply.turn, text=text))
         reply.planned.append(text)
-        await out.send(text)
+        await out.send((text, self._style))
 
-    async def _render(self, reply: _Reply, sentences: anyio.abc.ObjectReceiveStream[str]) -> None:
+    async def _render(self, reply: _Reply, sentences: anyio.abc.ObjectReceiveStream[tuple[str, VoiceStyle | None]]) -> None:
         first = True
         async with sentences:
-            async for text in sentences:
+            async for text, style in sentences:
                 to_out = Resampler(self._tts.sample_rate, self.io.output_rate)
                 chunks: list[Pcm] = []
                 try:
-                    async for chunk in self._tts.synthesize(text):
+                    async for chunk in self._tts.synthesize(text, style):
                         if first and reply.speech_end_at is not None:
                             self._latency(reply.turn, "first_audio_synth", self.clock.now(), reply.speech_end_at)
                             first = False
@@ -669,10 +721,10 @@ class Call:
     async def _say_fallback(self, turn: int, speech_end: float) -> None:
         reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
         self._reply = reply
-        tx, rx = anyio.create_memory_object_stream[str](1)
+        tx, rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](1)
         async with tx:
             self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
-            await tx.send(self.options.fallback_line)
+            await tx.send((self.options.fallback_line, self._style))
         await self._render(reply, rx)
         await self._playout.drained(reply.audio)
         await self._until_played()

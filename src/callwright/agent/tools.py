@@ -1,0 +1,309 @@
+"""Tools: async Python functions an agent calls, run so that the caller is never left in silence.
+
+A tool is an ``async def`` whose first parameter is a :class:`ToolContext` and whose other
+parameters are typed; their JSON Schema (for LLM function calling) comes from the type hints.
+The :func:`tool` decorator says how the tool behaves on a live call::
+
+    @tool(slow_after=0.8, timeout=8, filler="Let me pull up that order.")
+    async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]: ...
+
+:class:`ToolRunner` runs one call of a tool for a reply:
+
+* after ``slow_after`` seconds without a result it speaks the filler, then any progress the tool
+  reports with ``await ctx.progress("...")``; every line is also a ``tool.progress`` event;
+* the caller may talk meanwhile: ``on_interrupt="cancel"`` cancels the tool, ``"wait"`` lets it
+  finish (its result is kept and told on the next turn). Tools with side effects wait by default;
+* ``timeout`` ends in a spoken fallback, never in silence;
+* every call gets exactly one ``tool.result`` event (ok, error, timeout, cancelled or queued);
+* a tool with ``side_effects`` gets an idempotency key derived from the call, the tool and its
+  arguments: a repeat (the caller asks again after a barge-in) returns the stored result and the
+  side effect is not repeated. Pass ``ctx.idempotency_key`` on to the system that does the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import math
+import time
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
+
+import anyio
+
+from .. import events as ev
+from ..engines.base import ToolSpec
+from .base import Context, Say
+
+log = logging.getLogger("callwright.tools")
+_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOptions:
+    slow_after: float = 1.0  # seconds before the filler is spoken
+    timeout: float = 10.0
+    on_interrupt: Literal["cancel", "wait"] | None = None  # None: "wait" with side effects, else "cancel"
+    side_effects: bool = False
+    background: bool = False  # runs as a durable job; the result follows by SMS
+    filler: str | None = None
+    timeout_reply: str | None = None
+    description: str | None = None
+
+    @property
+    def waits(self) -> bool:
+        return (self.on_interrupt or ("wait" if self.side_effects else "cancel")) == "wait"
+
+
+ToolFn = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTool:
+    fn: ToolFn
+    options: ToolOptions
+    spec: ToolSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    async def __call__(self, ctx: ToolContext, **arguments: Any) -> Any:
+        return await self.fn(ctx, **arguments)
+
+
+def tool(
+    fn: ToolFn | None = None,
+    *,
+    slow_after: float = 1.0,
+    timeout: float = 10.0,
+    on_interrupt: Literal["cancel", "wait"] | None = None,
+    side_effects: bool = False,
+    background: bool = False,
+    filler: str | None = None,
+    timeout_reply: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """Mark an async function as an agent tool (``@tool`` or ``@tool(...)``)."""
+    options = ToolOptions(slow_after, timeout, on_interrupt, side_effects, background, filler, timeout_reply, description)
+
+    def wrap(f: ToolFn) -> AgentTool:
+        if not inspect.iscoroutinefunction(f):
+            raise TypeError(f"tool {f.__name__!r} must be 'async def'")
+        return AgentTool(f, options, tool_spec(f, options.description))
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    origin = get_origin(hint)
+    if origin is Literal:
+        return {"type": "string", "enum": [str(a) for a in get_args(hint)]}
+    if origin in (Union, types.UnionType):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        return _json_type(inner[0]) if len(inner) == 1 else {"type": "string"}
+    if origin in (list, tuple):
+        return {"type": "array"}
+    if origin is dict:
+        return {"type": "object"}
+    return {"type": _JSON_TYPES.get(hint, "string")}
+
+
+def tool_spec(fn: ToolFn, description: str | None = None) -> ToolSpec:
+    """The JSON Schema of a tool's arguments, from its type hints (the context parameter excluded)."""
+    hints = get_type_hints(fn)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for index, (name, param) in enumerate(inspect.signature(fn).parameters.items()):
+        if index == 0 and (name == "ctx" or hints.get(name) is ToolContext):
+            continue
+        props[name] = _json_type(hints.get(name, str))
+        if param.default is inspect.Parameter.empty:
+            required.append(name)
+    doc = description or inspect.getdoc(fn) or fn.__name__
+    return ToolSpec(fn.__name__, doc.strip().split("\n\n")[0], {"type": "object", "properties": props, "required": required})
+
+
+@dataclass
+class ToolContext:
+    """What a running tool knows about its call."""
+
+    call_id: str
+    caller: str | None
+    turn: int
+    idempotency_key: str | None
+    data_dir: Path
+    _progress: Callable[[str], Awaitable[None]] | None = None
+
+    async def progress(self, text: str) -> None:
+        """Tell the caller how it is going ("I found three stores nearby, checking stock now")."""
+        if self._progress is not None:
+            await self._progress(text)
+
+
+class Ledger(Protocol):
+    """Where side effects are recorded (the Store implements it; :class:`MemoryLedger` for tests)."""
+
+    async def claim_tool(self, key: str, name: str, arguments: dict[str, Any], phone: str | None) -> Any: ...
+
+    async def finish_tool(self, key: str, status: str, result: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    status: Literal["new", "running", "done"]
+    result: Any = None
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._rows: dict[str, _Claim] = {}
+
+    async def claim_tool(self, key: str, name: str, arguments: dict[str, Any], phone: str | None) -> _Claim:
+        if key in self._rows:
+            return self._rows[key]
+        self._rows[key] = _Claim("running")
+        return _Claim("new")
+
+    async def finish_tool(self, key: str, status: str, result: Any) -> None:
+        if status == "ok":
+            self._rows[key] = _Claim("done", result)
+        else:
+            self._rows.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a tool call ended, for the brain to phrase."""
+
+    name: str
+    status: Literal["ok", "error", "timeout", "cancelled", "queued"]
+    result: Any = None
+    error: str | None = None
+    replayed: bool = False
+    spoken: bool = False  # a filler or progress line was already said
+
+
+def idempotency_key(call_id: str, name: str, arguments: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"call": call_id, "tool": name, "args": arguments}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+@dataclass
+class ToolRunner:
+    """Runs tools for one call. ``late`` holds results that finished after a barge-in, to tell next."""
+
+    ledger: Ledger = field(default_factory=MemoryLedger)
+    data_dir: Path = Path(".callwright")
+    default_filler: str = "One moment please."
+    late: list[Outcome] = field(default_factory=list)
+    _count: int = 0
+
+    async def run(self, tool: AgentTool, arguments: dict[str, Any], *, turn: int, context: Context) -> AsyncIterator[Say | Outcome]:
+        """Yield spoken lines while the tool works, then exactly one :class:`Outcome`."""
+        emit = context.emit or (lambda event: None)
+        self._count += 1
+        call = f"{turn}.{self._count}"
+        opts = tool.options
+        key = idempotency_key(context.call_id, tool.name, arguments) if opts.side_effects else None
+        emit(ev.ToolCalled(turn=turn, call=call, name=tool.name, arguments=arguments, idempotency_key=key))
+        if key is not None:
+            claim = await self.ledger.claim_tool(key, tool.name, arguments, context.caller)
+            if claim.status != "new":
+                # Done before (or still running after a crash): never run a side effect twice.
+                status: Literal["ok", "error"] = "ok" if claim.status == "done" else "error"
+                error = None if claim.status == "done" else "an earlier attempt is still in progress"
+                emit(ev.ToolResult(turn=turn, call=call, name=tool.name, status=status, result=claim.result, error=error, replayed=True))
+                yield Outcome(tool.name, status, claim.result, error, replayed=True)
+                return
+
+        lines_tx, lines_rx = anyio.create_memory_object_stream[str](16)
+        box: list[Outcome] = []
+        started = time.perf_counter()
+        spoken = False
+        consumer_gone = False
+
+        async def progress(text: str) -> None:
+            emit(ev.ToolProgress(turn=turn, call=call, name=tool.name, text=text, kind="progress"))
+            try:
+                lines_tx.send_nowait(text)
+            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # nobody listening any more (barge-in), or the caller is being flooded: the event is kept
+
+        ctx = ToolContext(context.call_id, context.caller, turn, key, self.data_dir, progress)
+
+        def record(outcome: Outcome) -> None:
+            if box:
+                return
+            box.append(outcome)
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            emit(ev.ToolResult(turn=turn, call=call, name=tool.name, status=outcome.status, result=_jsonable(outcome.result), error=outcome.error, ms=ms))
+            if consumer_gone and outcome.status == "ok":
+                self.late.append(outcome)
+
+        async def work() -> None:
+            async with lines_tx:
+                with anyio.CancelScope(shield=opts.waits):
+                    try:
+                        with anyio.fail_after(opts.timeout):
+                            result = await tool(ctx, **arguments)
+                    except TimeoutError:
+                        record(Outcome(tool.name, "timeout", error=f"no result after {opts.timeout:g} s"))
+                    except anyio.get_cancelled_exc_class():
+                        record(Outcome(tool.name, "cancelled", error="the caller interrupted"))
+                        raise
+                    except Exception as exc:  # tools are user code: a failure is a result, not a crash
+                        log.warning("tool %s failed", tool.name, exc_info=exc)
+                        record(Outcome(tool.name, "error", error=f"{type(exc).__name__}: {exc}"))
+                    else:
+                        record(Outcome(tool.name, "ok", result))
+                    finally:
+                        if key is not None and box:
+                            with anyio.CancelScope(shield=True):
+                                await self.ledger.finish_tool(key, box[0].status, _jsonable(box[0].result))
+
+        if context.tasks is None:
+            raise RuntimeError("ToolRunner.run needs context.tasks (the Call sets it while a reply runs)")
+        context.tasks.start_soon(work)
+        filler_at = anyio.current_time() + opts.slow_after
+        try:
+            async with lines_rx:
+                while True:
+                    wait = math.inf if spoken else max(0.0, filler_at - anyio.current_time())
+                    with anyio.move_on_after(wait):
+                        try:
+                            text = await lines_rx.receive()
+                        except anyio.EndOfStream:
+                            break
+                        if not spoken and anyio.current_time() < filler_at:
+                            continue  # early progress is not worth saying if the result is close
+                        spoken = True
+                        yield Say(_sentence(text))
+                        continue
+                    spoken = True
+                    filler = opts.filler or self.default_filler
+                    emit(ev.ToolProgress(turn=turn, call=call, name=tool.name, text=filler, kind="filler"))
+                    yield Say(_sentence(filler))
+        except BaseException:
+            consumer_gone = True  # a barge-in: a tool that waits records its result in `late`
+            raise
+        outcome = box[0] if box else Outcome(tool.name, "cancelled", error="ended without a result")
+        yield Outcome(outcome.name, outcome.status, outcome.result, outcome.error, outcome.replayed, spoken)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text + ("" if text.endswith((".", "!", "?")) else ".") + " "
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str))
