@@ -42,6 +42,11 @@ class Settings:
     partials: bool = setting(False, "Send interim transcripts while the caller speaks (costs STT time).")
     trace_dir: str = setting(".callwright/traces", "Folder for per-call JSONL traces ('' to disable).")
     log_level: str = setting("info", "Logging level: debug, info, warning or error.")
+    public_url: str = setting("", "Base URL that phones and Twilio use to reach this server (form links, TwiML callbacks); default http://<host>:<port>.")
+    data_dir: str = setting(".callwright", "Folder for server state, such as the generated link secret ('' keeps nothing on disk).")
+    link_secret: str = setting("", "Key that signs form links (16+ characters); empty: generated once and kept in <data-dir>/link-secret.", secret=True)
+    link_max_age_s: int = setting(900, "Seconds a form link stays valid after it is made.")
+    redis_url: str = setting("", "Redis shared by server workers (redis://host:6379/0): form values and transfers reach any worker. Empty: one process.", secret=True)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -66,6 +71,24 @@ class Settings:
             raise ConfigError(f"port {self.port} is out of range 0-65535 (0 picks a free port)")
         if self.max_calls < 1:
             raise ConfigError(f"max_calls must be at least 1, not {self.max_calls}")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"public_url {self.public_url!r} must start with http:// or https://")
+        if self.link_secret and len(self.link_secret) < 16:
+            raise ConfigError(
+                f"link_secret is {len(self.link_secret)} characters long; use at least 16 "
+                f"(or leave it empty and one is generated in {self.data_dir or 'memory'})"
+            )
+        if self.link_max_age_s < 1:
+            raise ConfigError(f"link_max_age_s must be at least 1, not {self.link_max_age_s}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("redis_url must start with redis://, rediss:// or unix://")  # no value: it may hold a password
+
+    def base_url(self) -> str:
+        """Where phones and Twilio reach this server: ``public_url``, or ``http://<host>:<port>``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def public(self) -> dict[str, Any]:
         """Settings safe to print or log: secrets masked."""
