@@ -1,7 +1,7 @@
 """The HTTP/WebSocket server: one ASGI app (Starlette) serving every transport.
 
 Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
-Twilio Media Streams, ``/healthz``, ``/protocol.schema.json``.
+Twilio Media Streams, ``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from ..observe.trace import JsonlTrace
 from ..settings import Settings
 from ..voice.call import Call, CallIO, CallOptions, Engines, EventSink
 from ..voice.endpointing import TurnTaking
+from . import webform
+from .bus import CallBus, bus_from_url
+from .links import LinkSigner, signer_from
 from .native import serve_native
 from .twilio import serve_twilio, twiml_connect
 
@@ -34,7 +37,12 @@ STATIC = resources.files("callwright.transport") / "static"
 
 
 class VoiceServer:
-    """Live calls, the engines they share, and the agent factory."""
+    """Live calls, the engines they share, and the agent factory.
+
+    ``bus`` reaches the worker holding a call (form values arrive there as ``form.value``
+    messages: subscribe with ``bus.subscribe(call.id)``); ``links`` signs form links (see
+    :meth:`link_url`).
+    """
 
     def __init__(
         self,
@@ -44,6 +52,8 @@ class VoiceServer:
         *,
         options: CallOptions | None = None,
         sinks: list[EventSink] | None = None,
+        bus: CallBus | None = None,
+        links: LinkSigner | None = None,
     ) -> None:
         self.settings = settings
         self.engines = engines
@@ -52,6 +62,19 @@ class VoiceServer:
         self.sinks = sinks or []
         self.calls: dict[str, Call] = {}
         self.finished = 0
+        self.bus = bus or bus_from_url(settings.redis_url or None)
+        self._links = links
+
+    @property
+    def links(self) -> LinkSigner:
+        """The form link signer; its key is loaded (or generated and kept) on first use."""
+        if self._links is None:
+            self._links = signer_from(self.settings)
+        return self._links
+
+    def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str) -> str:
+        """A signed, single-use link to a one-field form whose value reaches call ``call_id``."""
+        return f"{self.settings.base_url()}/f/{self.links.make(call_id, form, field, kind, label)}"
 
     def has_capacity(self) -> bool:
         return len(self.calls) < self.settings.max_calls
@@ -134,6 +157,11 @@ def create_app(server: VoiceServer) -> Starlette:
         xml = twiml_connect(url, str(caller) if caller else None, str(called) if called else None)
         return Response(xml, media_type="application/xml")
 
+    async def form_link(request: Request) -> Response:
+        if request.method == "POST":
+            return await webform.submit(request, server)
+        return await webform.show(request, server)
+
     async def health(request: Request) -> Response:
         return JSONResponse(
             {"ok": True, "calls": len(server.calls), "max_calls": settings.max_calls, "finished": server.finished}
@@ -151,6 +179,7 @@ def create_app(server: VoiceServer) -> Starlette:
             Route("/healthz", health),
             Route("/protocol.schema.json", schema),
             Route("/twilio/voice", twilio_voice, methods=["GET", "POST"]),
+            Route("/f/{token}", form_link, methods=["GET", "POST"]),
             WebSocketRoute("/ws", native),
             WebSocketRoute("/twilio/stream", twilio_stream),
             Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
