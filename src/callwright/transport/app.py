@@ -1,7 +1,8 @@
 """The HTTP/WebSocket server: one ASGI app (Starlette) serving every transport.
 
 Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
-Twilio Media Streams, ``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
+Twilio Media Streams, ``/twilio/after`` (what Twilio does once a stream ends: dial or hang up),
+``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from . import webform
 from .bus import CallBus, bus_from_url
 from .links import LinkSigner, signer_from
 from .native import serve_native
-from .twilio import serve_twilio, twiml_connect
+from .transfers import Transfers
+from .twilio import serve_twilio, twiml_after, twiml_connect
 
 log = logging.getLogger("callwright.server")
 STATIC = resources.files("callwright.transport") / "static"
@@ -41,7 +43,7 @@ class VoiceServer:
 
     ``bus`` reaches the worker holding a call (form values arrive there as ``form.value``
     messages: subscribe with ``bus.subscribe(call.id)``); ``links`` signs form links (see
-    :meth:`link_url`).
+    :meth:`link_url`); :meth:`request_transfer` marks a phone call for a hand-over.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class VoiceServer:
         self.calls: dict[str, Call] = {}
         self.finished = 0
         self.bus = bus or bus_from_url(settings.redis_url or None)
+        self.transfers = Transfers(self.bus)
         self._links = links
 
     @property
@@ -75,6 +78,10 @@ class VoiceServer:
     def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str) -> str:
         """A signed, single-use link to a one-field form whose value reaches call ``call_id``."""
         return f"{self.settings.base_url()}/f/{self.links.make(call_id, form, field, kind, label)}"
+
+    async def request_transfer(self, call_sid: str, to: str) -> None:
+        """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers)."""
+        await self.transfers.request(call_sid, to)
 
     def has_capacity(self) -> bool:
         return len(self.calls) < self.settings.max_calls
@@ -147,15 +154,31 @@ def create_app(server: VoiceServer) -> Starlette:
         if not _authorized(settings, request.headers, request.query_params):
             return PlainTextResponse("token required", status_code=401)
         form = await request.form() if request.method == "POST" else request.query_params
-        scheme = "wss" if request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https" else "ws"
+        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
         host = request.headers.get("host", f"{settings.host}:{settings.port}")
-        url = f"{scheme}://{host}/twilio/stream"
+        url = f"{'wss' if secure else 'ws'}://{host}/twilio/stream"
+        action = f"{settings.public_url.rstrip('/') or ('https' if secure else 'http') + '://' + host}/twilio/after"
         if settings.token:
             url += f"?token={settings.token}"
+            action += f"?token={settings.token}"
         caller = form.get("From")
         called = form.get("To")
-        xml = twiml_connect(url, str(caller) if caller else None, str(called) if called else None)
+        xml = twiml_connect(url, str(caller) if caller else None, str(called) if called else None, action=action)
         return Response(xml, media_type="application/xml")
+
+    async def twilio_after(request: Request) -> Response:
+        if not _authorized(settings, request.headers, request.query_params):
+            return PlainTextResponse("token required", status_code=401)
+        form = await request.form() if request.method == "POST" else request.query_params
+        call_sid = str(form.get("CallSid") or "")
+        try:
+            to = await server.transfers.target(call_sid)
+        except Exception:  # the bus backend failed: hang up rather than let Twilio say "application error"
+            log.exception("CallSid %s: could not read its transfer mark; hanging up", call_sid)
+            to = None
+        if to:
+            log.info("CallSid %s: dialling the transfer target", call_sid)
+        return Response(twiml_after(to), media_type="application/xml")
 
     async def form_link(request: Request) -> Response:
         if request.method == "POST":
@@ -179,6 +202,7 @@ def create_app(server: VoiceServer) -> Starlette:
             Route("/healthz", health),
             Route("/protocol.schema.json", schema),
             Route("/twilio/voice", twilio_voice, methods=["GET", "POST"]),
+            Route("/twilio/after", twilio_after, methods=["GET", "POST"]),
             Route("/f/{token}", form_link, methods=["GET", "POST"]),
             WebSocketRoute("/ws", native),
             WebSocketRoute("/twilio/stream", twilio_stream),

@@ -3,6 +3,11 @@
 In: ``connected``, ``start``, ``media`` (base64 μ-law, 8 kHz), ``dtmf``, ``mark``, ``stop``.
 Out: ``media``, ``mark`` (Twilio echoes it once the audio before it has played: that moves our
 playback cursor) and ``clear`` (barge-in: Twilio drops what it buffered).
+
+Warm transfer: :meth:`TwilioIO.transfer` records the number for the CallSid (see ``transfers.py``),
+sends a mark, and when Twilio echoes it (the caller has heard everything before it) ends the call
+with reason ``transfer`` and closes the stream. Twilio then requests the ``<Connect action>`` URL,
+``/twilio/after``, which answers ``<Dial>``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import binascii
 import json
 import logging
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -22,31 +27,45 @@ from ..audio.codecs import mulaw_decode, mulaw_encode
 from ..audio.pcm import Pcm
 from ..errors import ProtocolError
 from .outbox import Outbox
+from .transfers import TransferError
 
 if TYPE_CHECKING:
     from .app import VoiceServer
 
 log = logging.getLogger("callwright.transport")
 TWILIO_RATE = 8000
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+TRANSFER_MARK = "callwright.transfer"
+TRANSFER_RECORD_TIMEOUT_S = 5.0
+TRANSFER_PLAYOUT_TIMEOUT_S = 15.0  # close the stream even if Twilio never echoes the mark
 
 
-def twiml_connect(stream_url: str, caller: str | None, called: str | None = None) -> str:
+def twiml_connect(stream_url: str, caller: str | None, called: str | None = None, *, action: str | None = None) -> str:
+    """``<Connect><Stream>``; with ``action``, Twilio requests that URL when the stream ends."""
     params = "".join(
         f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in (("caller", caller), ("called", called)) if v
     )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Connect><Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>"
-    )
+    connect = f"<Connect action={quoteattr(action)}>" if action else "<Connect>"
+    return f"{XML_HEAD}<Response>{connect}<Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>"
+
+
+def twiml_after(transfer_to: str | None) -> str:
+    """What Twilio does once our stream has ended: dial the person, or hang up."""
+    verb = f"<Dial>{escape(transfer_to)}</Dial>" if transfer_to else "<Hangup/>"
+    return f"{XML_HEAD}<Response>{verb}</Response>"
 
 
 class TwilioIO:
     input_rate = TWILIO_RATE
     output_rate = TWILIO_RATE
 
-    def __init__(self, outbox: Outbox, stream_sid: str) -> None:
+    def __init__(self, outbox: Outbox, stream_sid: str, call_sid: str = "") -> None:
         self._out = outbox
         self.stream_sid = stream_sid
+        self.call_sid = call_sid
+        self.transfer_to: str | None = None
+        self.transfer_requested = anyio.Event()
+        self.transfer_played = anyio.Event()  # Twilio echoed the transfer mark
 
     def _send(self, payload: dict[str, Any]) -> None:
         self._out.put(json.dumps({"streamSid": self.stream_sid, **payload}))
@@ -62,6 +81,14 @@ class TwilioIO:
 
     def send_mark(self, name: str) -> None:
         self._send({"event": "mark", "mark": {"name": name}})
+
+    def transfer(self, to: str) -> None:
+        """Hand the caller to ``to`` once the audio sent so far has played (see :class:`SupportsTransfer`)."""
+        if self.transfer_to is not None:
+            log.warning("stream %s: a transfer is already under way; ignoring another one", self.stream_sid)
+            return
+        self.transfer_to = to
+        self.transfer_requested.set()
 
 
 def _parse(raw: str | None) -> dict[str, Any]:
@@ -104,9 +131,38 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
         return
     params = start.get("customParameters") or {}
     outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))
-    io = TwilioIO(outbox, stream_sid)
+    io = TwilioIO(outbox, stream_sid, str(start.get("callSid") or ""))
     call = server.new_call(io, caller=params.get("caller") or params.get("From"), transport="twilio")
     close_code = 1000
+
+    async def hand_over() -> None:
+        """Record the transfer where any worker can read it, let the audio play out, end the stream."""
+        while True:
+            await io.transfer_requested.wait()
+            to = io.transfer_to
+            assert to is not None
+            try:
+                if not io.call_sid:
+                    raise TransferError("Twilio's start message had no callSid")
+                with anyio.fail_after(TRANSFER_RECORD_TIMEOUT_S):
+                    await server.request_transfer(io.call_sid, to)
+                break
+            except Exception as exc:  # a bad number, or the bus backend (Redis) failing: the caller stays on the line
+                if isinstance(exc, TransferError):
+                    reason = exc.message
+                elif isinstance(exc, TimeoutError):
+                    reason = f"the call bus did not answer within {TRANSFER_RECORD_TIMEOUT_S:.0f} s"
+                else:
+                    reason = f"the call bus failed: {type(exc).__name__}: {exc}"
+                message = f"transfer to {to} failed ({reason}); the call goes on"
+                log.warning("call %s: %s", call.id, message, exc_info=None if isinstance(exc, TransferError) else exc)
+                call.emit(ev.ErrorEvent(code="transfer_failed", message=message, stage="transfer", retryable=not isinstance(exc, TransferError)))
+                io.transfer_to, io.transfer_requested = None, anyio.Event()  # the call may try again
+        io.send_mark(TRANSFER_MARK)
+        with anyio.move_on_after(TRANSFER_PLAYOUT_TIMEOUT_S):
+            await io.transfer_played.wait()
+        log.info("call %s: handing over to a person (CallSid %s)", call.id, io.call_sid)
+        call.hangup("transfer")
 
     async def read() -> None:
         nonlocal close_code
@@ -125,7 +181,11 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
                         raise ProtocolError(f"media payload is not base64 μ-law ({exc})", code="bad_audio", close_code=1003) from None
                     call.push_audio(mulaw_decode(payload))
                 elif kind == "mark":
-                    call.mark_played(str((data.get("mark") or {}).get("name", "")))
+                    name = str((data.get("mark") or {}).get("name", ""))
+                    if name == TRANSFER_MARK:
+                        io.transfer_played.set()
+                    else:
+                        call.mark_played(name)
                 elif kind == "dtmf":
                     call.push_text(str((data.get("dtmf") or {}).get("digit", "")), source="dtmf")
                 elif kind == "stop":
@@ -144,6 +204,7 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
         tg.start_soon(outbox.run)
         async with anyio.create_task_group() as reader:
             reader.start_soon(read)
+            reader.start_soon(hand_over)
             await server.run_call(call)
             reader.cancel_scope.cancel()
         outbox.close()

@@ -4,6 +4,11 @@ It sends ``connected``/``start``/``media``/``stop`` exactly as Twilio does (8 kH
 message, sequence numbers, timestamps), keeps a playback buffer of what the server sent, plays it in
 real time, echoes each ``mark`` once the audio before it has played, and on ``clear`` drops the
 buffer and echoes the pending marks (as Twilio does).
+
+:meth:`TwilioPeer.answer` starts where Twilio starts: it requests the voice webhook (TwiML) and
+connects to the ``<Stream>`` it names. When the server ends the stream, :meth:`follow_action`
+requests the ``<Connect action>`` URL as Twilio does, and returns the TwiML it got (``<Dial>`` for
+a transfer, ``<Hangup/>`` otherwise).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import base64
 import json
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx
 import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -32,6 +39,7 @@ class TwilioLog:
     played: list[Pcm] = field(default_factory=list)  # what the "phone" actually played, frame by frame
     marks_echoed: list[str] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)
+    twiml: list[str] = field(default_factory=list)  # every TwiML document the server answered, in order
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [m for _, m in self.messages if m.get("event") == event]
@@ -42,10 +50,13 @@ class TwilioLog:
 
 
 class TwilioPeer:
-    def __init__(self, url: str, *, caller: str = "+15551230000", called: str = "+15559870000") -> None:
+    def __init__(
+        self, url: str, *, caller: str = "+15551230000", called: str = "+15559870000", action_url: str | None = None
+    ) -> None:
         self.url = url
         self.caller = caller
         self.called = called
+        self.action_url = action_url  # <Connect action>: requested once the stream has ended
         self.stream_sid = "MZ" + uuid.uuid4().hex
         self.call_sid = "CA" + uuid.uuid4().hex
         self.log = TwilioLog()
@@ -55,6 +66,49 @@ class TwilioPeer:
         self._ws: ClientConnection | None = None
         self._tg: Any = None
         self.closed = anyio.Event()
+
+    @classmethod
+    async def answer(
+        cls, voice_url: str, *, caller: str = "+15551230000", called: str = "+15559870000"
+    ) -> TwilioPeer:
+        """A peer for the stream that the TwiML at ``voice_url`` (``.../twilio/voice``) connects to.
+
+        The webhook is requested as Twilio does for an incoming call (a form POST with the CallSid);
+        enter the returned peer with ``async with`` to open the stream.
+        """
+        peer = cls("", caller=caller, called=called)
+        twiml = await peer._request(voice_url, CallStatus="ringing")
+        root = ET.fromstring(twiml)
+        connect = root.find("Connect")
+        stream = connect.find("Stream") if connect is not None else None
+        if connect is None or stream is None or not stream.get("url"):
+            raise ValueError(f"{voice_url} did not answer <Connect><Stream url=...>: {twiml}")
+        peer.url = str(stream.get("url"))
+        peer.action_url = connect.get("action")
+        return peer
+
+    async def _request(self, url: str, **fields: str) -> str:
+        form = {
+            "AccountSid": "AC" + "0" * 32,
+            "CallSid": self.call_sid,
+            "From": self.caller,
+            "To": self.called,
+            "Direction": "inbound",
+            **fields,
+        }
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(url, data=form)
+        response.raise_for_status()
+        self.log.twiml.append(response.text)
+        return response.text
+
+    async def follow_action(self, timeout: float = 10.0) -> str:
+        """Wait for the server to end the stream, then request the action URL; return its TwiML."""
+        if not self.action_url:
+            raise ValueError("the TwiML named no <Connect action>, so Twilio would just hang up")
+        with anyio.fail_after(timeout):
+            await self.closed.wait()
+        return await self._request(self.action_url, CallStatus="in-progress")
 
     async def __aenter__(self) -> TwilioPeer:
         self._ws = await connect(self.url, max_size=2**22)
@@ -88,13 +142,20 @@ class TwilioPeer:
 
     async def _send(self, message: dict[str, Any]) -> None:
         assert self._ws is not None
+        if self.closed.is_set():
+            return  # the server ended the stream: like Twilio, send nothing more on it
         self._seq += 1
-        await self._ws.send(json.dumps({"sequenceNumber": str(self._seq), **message}))
+        try:
+            await self._ws.send(json.dumps({"sequenceNumber": str(self._seq), **message}))
+        except websockets.ConnectionClosed:
+            pass  # closing under us; the receiver sees it and sets ``closed``
 
     async def speak(self, pcm8k: Pcm) -> None:
         """Send caller audio (8 kHz PCM16) in real time; meanwhile 'play' what the server sent."""
         start = time.perf_counter()
         for n, i in enumerate(range(0, pcm8k.size, FRAME), start=1):
+            if self.closed.is_set():
+                return
             chunk = pcm8k[i : i + FRAME]
             if chunk.size < FRAME:
                 chunk = np.concatenate((chunk, np.zeros(FRAME - chunk.size, dtype=np.int16)))

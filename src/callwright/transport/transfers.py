@@ -1,0 +1,69 @@
+"""Warm transfer of phone calls: which Twilio call goes to which person.
+
+The TwiML that answers a call is ``<Connect action=".../twilio/after"><Stream/></Connect>``. To hand
+a caller over, the call asks its transport (:meth:`SupportsTransfer.transfer`); on Twilio the
+transport records the number here, keyed by the CallSid, lets the audio already sent play out and
+closes the media stream. Twilio then requests the action URL, on whichever worker the load
+balancer picks, and gets ``<Dial>number</Dial>`` for a call marked here, ``<Hangup/>`` otherwise.
+The marks live on the call bus backend (Redis, or memory for one process) with a TTL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol, runtime_checkable
+
+from ..errors import CallwrightError
+from .bus import CallBus
+
+TRANSFER_TTL_S = 3600.0  # long enough for Twilio to ask; the mark is gone soon after
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+CALL_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+
+
+class TransferError(CallwrightError):
+    """A transfer cannot be made (no phone line, a bad number, an unknown call)."""
+
+    category = "transfer"
+
+
+@runtime_checkable
+class SupportsTransfer(Protocol):
+    """A transport that can hand its call to a person (an optional part of ``CallIO``)."""
+
+    def transfer(self, to: str) -> None:
+        """Queue the hand-over to ``to`` (E.164, ``+15551230000``) and return at once.
+
+        The transport ends the media stream once the audio it has been given so far has played:
+        call it after the last words to the caller were handed to ``send_audio``.
+        """
+        ...
+
+
+def check_number(to: str) -> str:
+    number = re.sub(r"[\s().-]", "", to)
+    if not E164.match(number):
+        raise TransferError(f"transfer target {to!r} is not a phone number in E.164 form, such as +15551230000")
+    return number
+
+
+def _key(call_sid: str) -> str:
+    if not CALL_SID.match(call_sid):
+        raise TransferError(f"{call_sid!r} is not a Twilio CallSid")
+    return f"transfer:{call_sid}"
+
+
+class Transfers:
+    def __init__(self, bus: CallBus, *, ttl_s: float = TRANSFER_TTL_S) -> None:
+        self.bus = bus
+        self.ttl_s = ttl_s
+
+    async def request(self, call_sid: str, to: str) -> None:
+        """Mark the Twilio call ``call_sid`` to be dialled through to ``to`` when its stream ends."""
+        await self.bus.put(_key(call_sid), check_number(to), self.ttl_s)
+
+    async def target(self, call_sid: str) -> str | None:
+        """The number the call was marked for, if any."""
+        if not CALL_SID.match(call_sid):
+            return None
+        return await self.bus.get(_key(call_sid))
