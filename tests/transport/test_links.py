@@ -295,3 +295,13 @@ async def test_a_caller_fills_in_the_form_in_chromium(
     assert message == {
         "type": "form.value", "form": "delivery", "field": "address", "value": "221B Baker Street\nLondon NW1 6XE", "kind": "address"
     }
+
+
+async def test_a_bus_that_is_down_gives_the_caller_a_clear_page(tmp_path: Path) -> None:
+    dead = Settings.load(trace_dir="", data_dir=str(tmp_path), redis_url="redis://127.0.0.1:1/0")
+    server = VoiceServer(dead, fake_engines(), lambda name: front_desk())
+    link = server.link_url("c1", form="contact", field="email", kind="email", label="E-mail")
+    transport = httpx.ASGITransport(app=create_app(server))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        for reply in (await http.get(link), await http.post(link, data={"value": "a@example.com"})):
+            assert reply.status_code == 503 and "Please try again in a moment." in reply.text

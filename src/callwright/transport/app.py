@@ -181,9 +181,13 @@ def create_app(server: VoiceServer) -> Starlette:
         return Response(twiml_after(to), media_type="application/xml")
 
     async def form_link(request: Request) -> Response:
-        if request.method == "POST":
-            return await webform.submit(request, server)
-        return await webform.show(request, server)
+        try:
+            if request.method == "POST":
+                return await webform.submit(request, server)
+            return await webform.show(request, server)
+        except Exception:  # the bus backend or the link key: say so to the person, log it for us
+            log.exception("form link %s failed", request.method)
+            return webform.message("Sorry, that did not go through", "Please try again in a moment.", 503)
 
     async def health(request: Request) -> Response:
         return JSONResponse(

@@ -32,6 +32,7 @@ log = logging.getLogger("callwright.bus")
 PREFIX = "callwright"
 SUBSCRIBER_BUFFER = 64  # messages per subscriber; beyond that the oldest is dropped (and counted)
 SUBSCRIBE_TIMEOUT_S = 5.0
+REDIS_TIMEOUT_S = 5.0  # connect, and each operation (not a subscription's wait for messages)
 
 
 class Subscription(Protocol):
@@ -202,8 +203,14 @@ class RedisBus:
         self.prefix = prefix
         self._redis = redis.asyncio
 
-    def _client(self) -> Any:
-        return self._redis.Redis.from_url(self.url, decode_responses=True, single_connection_client=True)
+    def _client(self, *, subscriber: bool = False) -> Any:
+        return self._redis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            single_connection_client=not subscriber,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=None if subscriber else REDIS_TIMEOUT_S,
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -216,7 +223,7 @@ class RedisBus:
     @asynccontextmanager
     async def subscribe(self, call_id: str) -> AsyncIterator[RedisSubscription]:
         name = f"{self.prefix}:call:{call_id}"
-        async with self._redis.Redis.from_url(self.url, decode_responses=True) as r, r.pubsub() as pubsub:
+        async with self._client(subscriber=True) as r, r.pubsub() as pubsub:
             await pubsub.subscribe(name)
             # Live only once Redis confirms: a publish before that would be lost.
             with anyio.fail_after(SUBSCRIBE_TIMEOUT_S):
