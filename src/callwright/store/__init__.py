@@ -48,14 +48,14 @@ __all__ = [
 ]
 
 
-def sqlite_path(url: str) -> str:
+def sqlite_path(url: str, *, what: str = "store") -> str:
     """The file a ``sqlite:`` URL names: ``sqlite:///rel/path.db`` is relative to the working folder,
     ``sqlite:////abs/path.db`` absolute; ``sqlite://:memory:`` is an in-memory database."""
     rest = url.removeprefix("sqlite://")
     if rest in (":memory:", "/:memory:"):
         return ":memory:"
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError(f"store URL {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        raise ConfigError(f"{what} URL {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
     return rest[1:]
 
 

@@ -1,0 +1,8 @@
+"""Background jobs whose results reach the caller by SMS, and the notifiers that send it."""
+
+from __future__ import annotations
+
+from .notify import Notifier, OutboxNotifier, TwilioSmsNotifier, notifier_from_env
+from .queue import JobError, JobHandler, JobQueue
+
+__all__ = ["JobError", "JobHandler", "JobQueue", "Notifier", "OutboxNotifier", "TwilioSmsNotifier", "notifier_from_env"]

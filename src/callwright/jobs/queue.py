@@ -1,0 +1,262 @@
+"""Durable background jobs: slow work that answers the caller later, by SMS.
+
+The queue is huey's (SQLite file by default, Redis to scale out); we do not write our own. What we
+add is a ledger in the store, which makes the guarantees hold across crashes:
+
+- ``submit`` records the job in the ledger (idempotent on ``job_id``), then enqueues it in huey.
+- A worker marks the job ``running``, calls its handler, sends the handler's text to the job's
+  phone with ``dedupe_key=f"job:{job_id}"``, and marks it ``done``. A job already ``done`` or
+  ``failed`` is skipped, so a duplicate enqueue cannot run it again.
+- huey forgets a task once a worker takes it, so a process killed mid-job would lose it. ``start``
+  therefore re-enqueues every ledger job still ``queued`` or ``running`` that huey is not already
+  holding. The handler may thus run more than once (make it idempotent, e.g. with
+  ``Store.claim_tool``); the SMS is sent once, because the outbox keeps one message per key.
+- A failing handler is retried by huey (``retries``, ``retry_delay``); after the last attempt the
+  job is ``failed`` with the error and no SMS is sent: a canned "sorry" text could promise more
+  than we know, and the ledger shows staff what to follow up. An SMS that fails to send fails the
+  attempt too, so it is retried with the job.
+
+Workers are huey's own ``Worker`` and ``Scheduler`` loops, run in threads of this process. (huey's
+``Consumer`` would also install process-wide signal handlers, which belong to the server.) Each job
+runs its async handler with ``anyio.run`` in its worker thread, with its own store connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode
+
+import anyio
+import anyio.to_thread
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import Task
+from huey.consumer import Scheduler, Worker
+
+from ..clock import Clock, MonotonicClock
+from ..errors import CallwrightError, ConfigError
+from ..store import Job, Store, open_store, sqlite_path
+from .notify import Notifier, OutboxNotifier
+
+log = logging.getLogger("callwright.jobs")
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[str]]
+"""Gets the job's payload; returns the text of the SMS to send to the job's phone."""
+
+
+class JobError(CallwrightError):
+    """A job could not run or finish (no handler for its name, its SMS failed, a wait timed out)."""
+
+    category = "job"
+
+
+class JobQueue:
+    """``with JobQueue(queue_url=..., store_url=..., handlers={...}) as jobs: await jobs.submit(...)``"""
+
+    def __init__(
+        self,
+        *,
+        queue_url: str,
+        store_url: str,
+        handlers: Mapping[str, JobHandler] | Callable[[str], JobHandler],
+        notifier_factory: Callable[[Store], Notifier] | None = None,
+        workers: int = 1,
+        retries: int = 2,
+        retry_delay: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._huey = _huey_for(queue_url)
+        self._store_url = store_url
+        self._handlers = handlers
+        self._notifier_factory = notifier_factory or OutboxNotifier
+        self._workers = workers
+        self._clock = clock or MonotonicClock()
+        self._task = self._huey.task(retries=retries, retry_delay=retry_delay, context=True, name="callwright_job")(
+            self._execute
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # submitting and waiting (any event loop)
+
+    async def submit(self, name: str, payload: dict[str, Any], *, job_id: str, phone: str | None) -> str:
+        """Record the job and enqueue it. Submitting a ``job_id`` again changes and enqueues nothing."""
+        store = await open_store(self._store_url, clock=self._clock)
+        try:
+            created = await store.add_job(job_id, name, payload, phone)
+        finally:
+            await store.close()
+        if created:
+            await anyio.to_thread.run_sync(self._enqueue, job_id)
+        return job_id
+
+    async def wait(self, job_id: str, timeout: float) -> Job:
+        """Poll the ledger until the job is ``done`` or ``failed``; :class:`JobError` after ``timeout`` s."""
+        deadline = self._clock.now() + timeout
+        store = await open_store(self._store_url, clock=self._clock)
+        try:
+            while True:
+                job = await store.get_job(job_id)
+                if job is None:
+                    raise JobError(f"job {job_id!r} was never submitted")
+                if job.status in ("done", "failed"):
+                    return job
+                if self._clock.now() >= deadline:
+                    raise JobError(f"job {job_id!r} still {job.status} after {timeout:g} s", retryable=True)
+                await self._clock.sleep_until(min(deadline, self._clock.now() + 0.05))
+        finally:
+            await store.close()
+
+    # workers (this process)
+
+    def start(self) -> None:
+        """Re-enqueue jobs a crash or restart left behind, then run huey's workers in threads."""
+        if self._threads:
+            raise JobError("the job queue is already running")
+        self._stop.clear()
+        self._in_thread(self._recover)
+        loops: list[Scheduler | Worker] = [Scheduler(self._huey, self._stop, interval=1, periodic=False)]
+        loops += [
+            Worker(self._huey, self._stop, default_delay=0.1, max_delay=1.0, backoff=1.15) for _ in range(self._workers)
+        ]
+        for n, loop in enumerate(loops):
+            thread = threading.Thread(target=self._run_loop, args=(loop,), name=f"callwright-jobs-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let running jobs finish for up to ``timeout`` s in all; one still running after that is
+        abandoned (its thread is a daemon) and re-enqueued by the next ``start``."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout  # joining real threads takes real time, whatever the clock
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        self._threads = []
+        if alive:
+            log.warning("job queue stopped with %s still running; their jobs resume on the next start", alive)
+        else:
+            self._huey.storage.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run_loop(self, loop: Scheduler | Worker) -> None:
+        loop.initialize()
+        try:
+            while not self._stop.is_set():
+                loop.loop()
+        except Exception:
+            log.exception("job queue thread %s died", threading.current_thread().name)
+        finally:
+            loop.shutdown()
+
+    @staticmethod
+    def _in_thread(work: Callable[[], Awaitable[None]]) -> None:
+        """Run async ``work`` to completion from sync code, even if this thread has an event loop."""
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                anyio.run(work)
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=run, name="callwright-jobs-recover")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    async def _recover(self) -> None:
+        store = await open_store(self._store_url, clock=self._clock)
+        try:
+            unfinished = await store.unfinished_jobs()
+        finally:
+            await store.close()
+        held = {task.id for task in [*self._huey.pending(), *self._huey.scheduled()]}
+        for job in unfinished:
+            if job.id not in held:
+                log.info("re-enqueueing job %s (%s), left %s", job.id, job.name, job.status)
+                self._enqueue(job.id)
+
+    def _enqueue(self, job_id: str) -> None:
+        self._huey.enqueue(self._task.s(job_id, id=job_id))
+
+    # one job, in a worker thread
+
+    def _execute(self, job_id: str, task: Task) -> None:
+        anyio.run(self._run, job_id, task.retries)
+
+    async def _run(self, job_id: str, retries_left: int) -> None:
+        store = await open_store(self._store_url, clock=self._clock)
+        try:
+            job = await store.get_job(job_id)
+            if job is None or job.status in ("done", "failed"):
+                log.info("job %s is %s: nothing to do", job_id, "unknown" if job is None else job.status)
+                return
+            try:
+                handler = self._handler(job.name)
+            except Exception as exc:  # no handler: retrying cannot help
+                await store.set_job(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                log.error("job %s (%s) cannot run: %s", job_id, job.name, exc)
+                return
+            await store.set_job(job_id, "running")
+            try:
+                body = await handler(dict(job.payload))
+                if job.phone is not None:
+                    await self._notify(store, job, body)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if retries_left:
+                    await store.set_job(job_id, "queued", error=error)
+                    raise  # huey schedules the retry
+                await store.set_job(job_id, "failed", error=error)
+                log.error("job %s (%s) failed after its last attempt: %s", job_id, job.name, error)
+                return
+            await store.set_job(job_id, "done", result=body)
+        finally:
+            await store.close()
+
+    async def _notify(self, store: Store, job: Job, body: str) -> None:
+        assert job.phone is not None
+        notifier = self._notifier_factory(store)
+        message = await notifier.send_sms(job.phone, body, dedupe_key=f"job:{job.id}", purpose=f"job {job.name}")
+        if message.status == "failed":
+            raise JobError(f"the SMS for job {job.id} to {job.phone} failed: {message.error}", retryable=True)
+
+    def _handler(self, name: str) -> JobHandler:
+        if isinstance(self._handlers, Mapping):
+            if name not in self._handlers:
+                known = ", ".join(sorted(self._handlers)) or "none"
+                raise JobError(f"no handler for job {name!r} (handlers: {known})")
+            return self._handlers[name]
+        return self._handlers(name)
+
+
+def _huey_for(queue_url: str) -> Huey:
+    """``sqlite:///path/jobs.db`` or ``redis://host:6379/0``; ``?name=`` picks the queue within it
+    (default ``callwright``), so several queues (or test runs) can share one Redis."""
+    base, _, query_string = queue_url.partition("?")  # not urlsplit: it would fold sqlite://// into sqlite://
+    query = parse_qs(query_string)
+    name = query.pop("name", ["callwright"])[0]
+    rest = f"{base}?{urlencode(query, doseq=True)}" if query else base
+    scheme = base.partition(":")[0]
+    if scheme == "sqlite":
+        path = sqlite_path(rest, what="queue")
+        if path == ":memory:":
+            raise ConfigError(f"queue URL {queue_url!r}: a durable queue needs a file, not :memory:")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=path, results=False)
+    if scheme in ("redis", "rediss"):
+        return RedisHuey(name, url=rest, results=False)
+    raise ConfigError(f"queue URL {queue_url!r}: expected sqlite:///path/jobs.db or redis://host:6379/0")
+
