@@ -95,6 +95,16 @@ async def test_open_store_refuses_unknown_urls() -> None:
             await open_store(url)
 
 
+async def test_unreachable_or_broken_stores_say_so(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"cannot open the PostgreSQL store at postgresql://postgres:\*\*\*@") as info:
+        await open_store("postgresql://postgres:hunter2@127.0.0.1:1/test")
+    assert info.value.retryable and "hunter2" not in str(info.value)
+    garbage = tmp_path / "not-a-db.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the SQLite store"):
+        await open_store(f"sqlite:///{garbage}")
+
+
 async def test_sqlite_relative_path_creates_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     store = await open_store("sqlite:///data/nested/cw.db")

@@ -40,6 +40,7 @@ from huey.consumer import Scheduler, Worker
 from ..clock import Clock, MonotonicClock
 from ..errors import CallwrightError, ConfigError
 from ..store import Job, Store, open_store, sqlite_path
+from ..store.base import redact
 from .notify import Notifier, OutboxNotifier
 
 log = logging.getLogger("callwright.jobs")
@@ -258,5 +259,5 @@ def _huey_for(queue_url: str) -> Huey:
         return SqliteHuey(name, filename=path, results=False)
     if scheme in ("redis", "rediss"):
         return RedisHuey(name, url=rest, results=False)
-    raise ConfigError(f"queue URL {queue_url!r}: expected sqlite:///path/jobs.db or redis://host:6379/0")
+    raise ConfigError(f"queue URL {redact(queue_url)!r}: expected sqlite:///path/jobs.db or redis://host:6379/0")
 

@@ -26,6 +26,7 @@ from .base import (
     Store,
     StoreError,
     ToolClaim,
+    redact,
 )
 from .migrations import MIGRATIONS, Migration
 
@@ -82,7 +83,7 @@ async def open_store(url: str, *, clock: Clock | None = None, migrate: bool = Tr
         dsn, schema = _split_schema(url)
         store = await PostgresStore.connect(dsn, schema, now)
     else:
-        raise ConfigError(f"store URL {url!r}: expected sqlite:///path.db, sqlite://:memory: or postgresql://...")
+        raise ConfigError(f"store URL {redact(url)!r}: expected sqlite:///path.db, sqlite://:memory: or postgresql://...")
     if migrate:
         try:
             await store.migrate()
@@ -98,6 +99,6 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     query = parse_qs(parts.query, keep_blank_values=True)
     schemas = query.pop("schema", [])
     if len(schemas) > 1 or (schemas and not schemas[0]):
-        raise ConfigError(f"store URL {url!r}: give one non-empty ?schema=")
+        raise ConfigError(f"store URL {redact(url)!r}: give one non-empty ?schema=")
     dsn = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
     return dsn, schemas[0] if schemas else None

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from ..errors import CallwrightError
 
@@ -196,3 +197,11 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise StoreError(f"time {moment.isoformat()} has no timezone; the store keeps UTC times")
     return moment.astimezone(UTC)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

@@ -31,6 +31,7 @@ from .base import (
     ToolClaim,
     check_status,
     dumps,
+    redact,
     utc,
 )
 from .migrations import MIGRATIONS, PERSONAL_COLUMNS, Migration, check_names
@@ -68,6 +69,16 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+async def _create_schema(dsn: str, schema: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+    except asyncpg.UniqueViolationError:
+        pass  # another process created it at the same moment
+    finally:
+        await conn.close()
+
+
 class PostgresStore:
     """Implements :class:`callwright.store.Store`. Open it with :func:`callwright.store.open_store`."""
 
@@ -78,18 +89,18 @@ class PostgresStore:
     @classmethod
     async def connect(cls, dsn: str, schema: str | None, now: Callable[[], datetime]) -> PostgresStore:
         settings = {}
-        if schema:
-            conn = await asyncpg.connect(dsn)
-            try:
-                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-            except asyncpg.UniqueViolationError:
-                pass  # another process created it at the same moment
-            finally:
-                await conn.close()
-            settings["search_path"] = _quote(schema)
-        pool = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=10, server_settings=settings, init=_init_connection
-        )
+        try:
+            if schema:
+                await _create_schema(dsn, schema)
+                settings["search_path"] = _quote(schema)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=10, server_settings=settings, init=_init_connection
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(
+                f"cannot open the PostgreSQL store at {redact(dsn)}: {exc}; is the server up and the URL right?",
+                retryable=True,
+            ) from exc
         return cls(pool, now)
 
     async def close(self) -> None:

@@ -83,12 +83,19 @@ class SqliteStore:
     async def connect(cls, path: str, now: Callable[[], datetime]) -> SqliteStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {path!r}: {exc}") from exc
         db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA busy_timeout = 10000")
-        if path != ":memory:":
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            await db.execute("PRAGMA busy_timeout = 10000")
+            if path != ":memory:":
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"cannot open the SQLite store {path!r}: {exc}; is it a SQLite database?") from exc
         return cls(db, now)
 
     async def close(self) -> None:
