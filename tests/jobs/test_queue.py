@@ -153,6 +153,16 @@ async def test_stop_is_bounded_while_a_job_runs(sqlite_backend: Backend) -> None
     assert (await wait_for_status(sqlite_backend, "j-9", "done")).result == "finally"
 
 
+async def test_queue_restarts_in_process(sqlite_backend: Backend) -> None:
+    queue = JobQueue(queue_url=sqlite_backend.queue_url, store_url=sqlite_backend.store_url, handlers=HANDLERS)
+    for n in range(2):
+        with queue:
+            await queue.submit("ready", {"order": n}, job_id=f"again-{n}", phone=ADA)
+            assert (await queue.wait(f"again-{n}", timeout=10)).status == "done"
+    with queue, pytest.raises(JobError, match="already running"):
+        queue.start()
+
+
 def test_queue_urls_are_checked(tmp_path: Path) -> None:
     for url in ("amqp://x", "sqlite://:memory:", "sqlite:jobs.db"):
         with pytest.raises(ConfigError, match="queue URL"):

@@ -118,14 +118,13 @@ class JobQueue:
         """Re-enqueue jobs a crash or restart left behind, then run huey's workers in threads."""
         if self._threads:
             raise JobError("the job queue is already running")
-        self._stop.clear()
+        self._stop = threading.Event()  # fresh: a thread abandoned by the last stop() must stay stopped
         self._in_thread(self._recover)
-        loops: list[Scheduler | Worker] = [Scheduler(self._huey, self._stop, interval=1, periodic=False)]
-        loops += [
-            Worker(self._huey, self._stop, default_delay=0.1, max_delay=1.0, backoff=1.15) for _ in range(self._workers)
-        ]
+        stop = self._stop
+        loops: list[Scheduler | Worker] = [Scheduler(self._huey, stop, interval=1, periodic=False)]
+        loops += [Worker(self._huey, stop, default_delay=0.1, max_delay=1.0, backoff=1.15) for _ in range(self._workers)]
         for n, loop in enumerate(loops):
-            thread = threading.Thread(target=self._run_loop, args=(loop,), name=f"callwright-jobs-{n}", daemon=True)
+            thread = threading.Thread(target=_run_loop, args=(loop, stop), name=f"callwright-jobs-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -149,16 +148,6 @@ class JobQueue:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    def _run_loop(self, loop: Scheduler | Worker) -> None:
-        loop.initialize()
-        try:
-            while not self._stop.is_set():
-                loop.loop()
-        except Exception:
-            log.exception("job queue thread %s died", threading.current_thread().name)
-        finally:
-            loop.shutdown()
 
     @staticmethod
     def _in_thread(work: Callable[[], Awaitable[None]]) -> None:
@@ -241,6 +230,18 @@ class JobQueue:
                 raise JobError(f"no handler for job {name!r} (handlers: {known})")
             return self._handlers[name]
         return self._handlers(name)
+
+
+def _run_loop(loop: Scheduler | Worker, stop: threading.Event) -> None:
+    """One of huey's worker or scheduler loops, until ``stop`` is set."""
+    loop.initialize()
+    try:
+        while not stop.is_set():
+            loop.loop()
+    except Exception:
+        log.exception("job queue thread %s died", threading.current_thread().name)
+    finally:
+        loop.shutdown()
 
 
 def _huey_for(queue_url: str) -> Huey:
