@@ -1,0 +1,368 @@
+"""Curated knowledge: a folder of documents, searched by meaning and by keyword, answered with citations.
+
+:meth:`Knowledge.from_folder` reads Markdown (``.md``, ``.markdown``), plain text (``.txt``) and PDF
+files, cuts them into short passages and indexes them once, in memory:
+
+* Markdown is cut at headings; a passage is one section (or up to five sentences of a long one)
+  and keeps its heading path, such as ``"Catheter care > Cleaning around the catheter"``;
+* text and PDF files are cut at blank lines (PDFs page by page; the section is ``"page 3"``).
+
+:meth:`Knowledge.search` scores every passage by the cosine similarity of MiniLM sentence
+embeddings and by BM25 keyword overlap, fused into one score from 0 to 1. The answer is
+``confident`` when its best passage clears ``min_score``; when it is not, an agent should say it
+does not know and offer to hand over, never guess. :meth:`Answer.cite` is what the trace records
+(the ``knowledge.cited`` event); :meth:`Knowledge.best_sentences` is a short answer to speak.
+
+Everything here blocks (about 5 ms a query on one core): agents call :meth:`Knowledge.asearch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+
+from ..engines.embed import Embedder, Vectors, shared_embedder
+from ..errors import ConfigError
+
+SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
+
+# Tuned on the eval tables in tests/agent/test_knowledge.py (30 caller questions and 14 off-topic ones per
+# example folder). Cosine alone ranks as well as the blend, but keyword overlap separates off-topic
+# questions better: their best fused score was 0.23 (recovery line) and 0.30 (order desk), against
+# 0.28 and 0.37 for cosine alone. MIN_SCORE sits just above the worse of the two; the questions it
+# then leaves unanswered (mostly order-desk ones scoring 0.28-0.33) end in "I don't know", never a guess.
+COSINE_WEIGHT = 0.8
+BM25_HALF = 4.0  # a BM25 score of this much earns half of the keyword share
+MIN_SCORE = 0.33
+MAX_SENTENCES = 5  # a longer section or paragraph is cut into passages of at most this many sentences
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A short piece of one document: ``doc`` is its path relative to the folder."""
+
+    doc: str
+    section: str  # heading path ("Catheter care > Cleaning around the catheter"), "page 2" or ""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    passage: Passage
+    score: float  # 0..1, the fused cosine and keyword score
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The best passages for a query, best first; ``confident`` when the first clears the threshold."""
+
+    query: str
+    hits: list[Hit]
+    confident: bool
+
+    def cite(self) -> list[dict[str, Any]]:
+        """The hits as the trace records them: doc, section, score and the first 200 characters."""
+        return [
+            {"doc": h.passage.doc, "section": h.passage.section, "score": round(h.score, 3), "text": h.passage.text[:200]}
+            for h in self.hits
+        ]
+
+
+class Knowledge:
+    """An in-memory index of passages. Build it once (``from_folder``) and share it between calls."""
+
+    def __init__(
+        self,
+        passages: Sequence[Passage],
+        *,
+        embedder: Embedder | None = None,
+        min_score: float = MIN_SCORE,
+        cache_dir: Path | None = None,
+    ) -> None:
+        if not passages:
+            raise ConfigError("knowledge: no passages to index")
+        import bm25s
+
+        self.passages: list[Passage] = []
+        seen: set[str] = set()  # a disclaimer repeated in every file is indexed once, for its first file
+        for passage in passages:
+            if passage.text not in seen:
+                seen.add(passage.text)
+                self.passages.append(passage)
+        self.embedder: Embedder = embedder or shared_embedder()
+        self.min_score = min_score
+        self._sentence_vectors: dict[Passage, tuple[list[str], Vectors]] = {}
+        self._vectors = _embed_cached(self.embedder, [_index_text(p) for p in self.passages], cache_dir)
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([_terms(_index_text(p)) for p in self.passages], show_progress=False)
+        self._vocabulary: dict[str, int] = self._bm25.vocab_dict
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        min_score: float = MIN_SCORE,
+        cache_dir: Path | None = None,
+    ) -> Knowledge:
+        """Read every .md, .markdown, .txt and .pdf file under ``folder`` (hidden files are skipped).
+
+        ``cache_dir`` (for example ``~/.cache/callwright/knowledge``) keeps the passage embeddings
+        on disk, keyed by a hash of the embedder's name and the passages, so an unchanged folder
+        loads without embedding. Raises :class:`ConfigError` naming the folder or the file when
+        the folder is missing or has no documents, or a document cannot be read or has no text.
+        """
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise ConfigError(f"knowledge folder {root}: {'not a folder' if root.exists() else 'does not exist'}")
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+        if not files:
+            raise ConfigError(
+                f"knowledge folder {root}: no documents found; add .md, .markdown, .txt or .pdf files"
+            )
+        passages: list[Passage] = []
+        for path in files:
+            doc = path.relative_to(root).as_posix()
+            found = list(_read(path, doc))
+            if not found:
+                hint = " (a scanned PDF has no text layer: export it with text)" if path.suffix.lower() == ".pdf" else ""
+                raise ConfigError(f"knowledge file {path}: no text found{hint}")
+            passages.extend(found)
+        return cls(passages, embedder=embedder, min_score=min_score, cache_dir=cache_dir)
+
+    def search(self, query: str, k: int = 3) -> Answer:
+        """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
+        if not query.strip():
+            return Answer(query=query, hits=[], confident=False)
+        scores = self._scores(query)
+        order = np.argsort(-scores, kind="stable")[: max(k, 1)]
+        hits = [Hit(self.passages[i], float(scores[i])) for i in order]
+        return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
+
+    async def asearch(self, query: str, k: int = 3) -> Answer:
+        """:meth:`search` in a worker thread."""
+        return await anyio.to_thread.run_sync(partial(self.search, query, k))
+
+    def best_sentences(self, answer: Answer, max_sentences: int = 2) -> str:
+        """A short, speakable answer: the run of sentences in the top passage that best matches the query.
+
+        Empty when the answer is not confident: the agent should then say that it does not know.
+        """
+        if not answer.confident or not answer.hits:
+            return ""
+        passage = answer.hits[0].passage
+        if passage not in self._sentence_vectors:  # embedded on first use, then kept (a few ms per passage)
+            sentences = _sentences(passage.text)
+            self._sentence_vectors[passage] = (sentences, self.embedder.embed(sentences))
+        sentences, vectors = self._sentence_vectors[passage]
+        if len(sentences) <= max_sentences:
+            return " ".join(sentences)
+        similarity = vectors @ self.embedder.embed([answer.query])[0]
+        width = max(max_sentences, 1)
+        windows = [float(similarity[i : i + width].sum()) for i in range(len(sentences) - width + 1)]
+        windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
+        start = int(np.argmax(windows))
+        return " ".join(sentences[start : start + width])
+
+    def _scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        vector = self.embedder.embed([query])[0]
+        cosine = np.clip(self._vectors @ vector, 0.0, 1.0).astype(np.float64)
+        terms = [t for t in _terms(query) if t in self._vocabulary]
+        keyword = np.zeros(len(self.passages))
+        if terms:
+            raw = np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
+            keyword = raw / (raw + BM25_HALF)
+        fused: np.ndarray[Any, np.dtype[np.float64]] = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * keyword
+        return fused
+
+
+# ------------------------------------------------------------------ reading documents
+def _read(path: Path, doc: str) -> Iterable[Passage]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            return list(_read_pdf(path, doc))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"knowledge file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"knowledge file {path}: cannot be read ({exc.strerror or exc})") from exc
+    if suffix == ".txt":
+        return [Passage(doc, "", chunk) for chunk in _chunks(_paragraphs(text))]
+    return list(_read_markdown(text, doc))
+
+
+def _read_pdf(path: Path, doc: str) -> Iterable[Passage]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(path)
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError) as exc:
+        raise ConfigError(f"knowledge file {path}: not a readable PDF ({exc})") from exc
+    for number, text in enumerate(pages, start=1):
+        for chunk in _chunks(_paragraphs(text)):
+            yield Passage(doc, f"page {number}", chunk)
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _read_markdown(text: str, doc: str) -> Iterable[Passage]:
+    """One passage per section (or per few sentences of a long one), with its heading path."""
+    path: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fenced = False
+
+    def flush() -> Iterable[Passage]:
+        section = " > ".join(title for _, title in path)
+        for chunk in _chunks(_paragraphs("\n".join(lines))):
+            yield Passage(doc, section, chunk)
+        lines.clear()
+
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else _HEADING.match(line)
+        if heading is None:
+            lines.append(line)
+            continue
+        yield from flush()
+        level = len(heading.group(1))
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, _plain(heading.group(2))))
+    yield from flush()
+
+
+_INLINE = [
+    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links
+    (re.compile(r"</?[A-Za-z][^>\n]*>"), ""),  # html tags
+    (re.compile(r"(\*\*|__|\*|`+)"), ""),  # emphasis and code marks
+    (re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)"), ""),  # _emphasis_ but not snake_case
+    (re.compile(r"^\s{0,3}(>\s?)+", re.MULTILINE), ""),  # block quotes
+    (re.compile(r"^\s*([-*+]|\d+[.)])\s+", re.MULTILINE), ""),  # list markers
+    (re.compile(r"^\s*(\|?\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE), ""),  # table rules
+]
+
+
+def _plain(text: str) -> str:
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text.replace("|", " ").strip()
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs, each on one line (PDF line-break hyphens rejoined)."""
+    out = []
+    for block in re.split(r"\n\s*\n", _plain(text) if text else ""):
+        joined = re.sub(r"(\w)-\n(\w)", r"\1\2", block.strip())
+        joined = re.sub(r"\s+", " ", joined).strip()
+        if joined:
+            out.append(joined)
+    return out
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _chunks(paragraphs: Sequence[str]) -> Iterable[str]:
+    """Whole paragraphs packed up to MAX_SENTENCES sentences; a longer paragraph split into even runs."""
+    current: list[str] = []
+    count = 0
+    for paragraph in paragraphs:
+        sentences = _sentences(paragraph)
+        if count and count + len(sentences) > MAX_SENTENCES:
+            yield " ".join(current)
+            current, count = [], 0
+        if len(sentences) <= MAX_SENTENCES:
+            current.append(paragraph)
+            count += len(sentences)
+            continue
+        pieces = math.ceil(len(sentences) / 4)
+        size = math.ceil(len(sentences) / pieces)
+        for i in range(0, len(sentences), size):
+            yield " ".join(sentences[i : i + size])
+    if current:
+        yield " ".join(current)
+
+
+# ------------------------------------------------------------------ indexing
+def _index_text(passage: Passage) -> str:
+    """What is embedded and keyword-indexed: the heading path says what a section is about."""
+    return f"{passage.section.replace(' > ', '. ')}. {passage.text}" if passage.section else passage.text
+
+
+_STOPWORDS = frozenset(
+    """a about above after again all also am an and any anything are as at be because been before being below
+    between both but by can could did do does doing don done down during each few for from further get gets
+    getting got had has have haven having he her here hers him his how i if in into is isn it its itself just
+    know let like me might more most much must my myself no nor not now of off ok okay on once only or other
+    our out over own please really right same say she should so some something such tell than thank thanks
+    that the their them then there these they this those through to too uh um under until up us very want was
+    wasn way we well were what when where which while who whom why will with won would yeah yes you your
+    yours""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _terms(text: str) -> list[str]:
+    """Lower-cased words without stop words, lightly stemmed ("cleaning" and "cleaned" → "clean")."""
+    words = _WORD.findall(re.sub(r"['’][a-z]+\b", "", text.lower()))  # I'm, haven't, driver's → i, haven, driver
+    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix, keep in (("ing", 4), ("ed", 3), ("es", 4), ("s", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep and not word.endswith(("ss", "us", "is")):
+            word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # stopping → stop
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word  # drive, driving → driv
+
+
+def _embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None) -> Vectors:
+    if cache_dir is None:
+        return embedder.embed(texts)
+    key = hashlib.sha256("\x00".join([embedder.name, *texts]).encode()).hexdigest()[:32]
+    path = Path(cache_dir).expanduser() / f"{key}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(texts):
+                return np.asarray(cached, dtype=np.float32)
+        except (OSError, ValueError):
+            pass  # a damaged cache file is rebuilt below
+    vectors = embedder.embed(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        np.save(tmp, vectors, allow_pickle=False)
+    os.replace(tmp.name, path)
+    return vectors
