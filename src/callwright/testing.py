@@ -83,3 +83,62 @@ class LocalCall:
             while self.ended is None:
                 await anyio.sleep(0.01)
         return self.ended
+
+
+class TextCall:
+    """A real :class:`Call` driven by typed turns: the text mode of ``callwright chat`` and of tests.
+
+    The agent runs exactly as on a voice call (tools, fillers, forms, events), with a silent,
+    very fast fake voice so replies take milliseconds to "play"::
+
+        async with TextCall(agent, caller="+14155550123") as c:
+            await c.greeting()
+            reply = await c.say("where is my order 4567")
+    """
+
+    def __init__(self, agent: Agent, *, caller: str | None = None, options: CallOptions | None = None) -> None:
+        from .engines.fakes import EnergyVad, FakeStt, FakeTts
+
+        engines = Engines(stt=FakeStt([]), tts=FakeTts(ms_per_char=0.5, amplitude=0.0), vad=EnergyVad())
+        self.local = LocalCall(agent, engines, options=options, caller=caller)
+        self.call = self.local.call
+        self._seen = 0
+
+    async def __aenter__(self) -> TextCall:
+        await self.local.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.local.__aexit__(*exc)
+
+    def events(self, kind: type | None = None) -> list[Any]:
+        return self.local.events(kind)
+
+    async def greeting(self, timeout: float = 20.0) -> str:
+        """The greeting, once it has been said (empty if the agent waits for the caller)."""
+        started = await self.local.wait_for(lambda e: isinstance(e, ev.CallStarted), timeout)
+        if not started.greeting:
+            return ""
+        turn = await self.local.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout)
+        return str(turn.text)
+
+    async def say(self, text: str, *, timeout: float = 30.0) -> str:
+        """Send a typed caller turn; return the agent's reply once spoken ("" if it said nothing)."""
+        self.call.push_text(text)
+        return await self._reply(timeout)
+
+    async def web_value(self, form: str, field: str, value: str, *, timeout: float = 30.0) -> str:
+        """A value arriving from a web form link, as the server delivers it to the live call."""
+        self.call.push_form_value(form, field, value)
+        return await self._reply(timeout)
+
+    async def _reply(self, timeout: float) -> str:
+        self._seen += 1
+        index = self._seen
+        done = await self.local.wait_for(
+            lambda e: (isinstance(e, ev.AgentTurn) and e.turn == index) or isinstance(e, ev.CallEnded), timeout
+        )
+        return str(done.text) if isinstance(done, ev.AgentTurn) else ""
+
+    async def ended(self, timeout: float = 20.0) -> ev.CallEnded:
+        return await self.local.wait_ended(timeout)

@@ -1,13 +1,44 @@
-"""Text shaped for the ear: sentence streaming and speakable text.
+"""Text shaped for the ear: sentence streaming, speakable text and how values are read aloud.
 
 :class:`SentenceSplitter` turns a stream of text deltas (from an LLM or a script) into complete
 sentences as soon as each one ends, so synthesis of the first sentence starts while the rest is
-still being written. :func:`speakable` strips what a voice cannot say (markdown, emoji, URLs).
+still being written. :func:`speakable` rewrites each sentence so a voice says it right: it strips
+what a voice cannot say (markdown, emoji, URLs) and spells out what it would misread (prices,
+numbers, ordinals, percentages, dates, times, phone numbers, reference codes, lists).
+
+The ``say_*`` functions are the reading rules. :mod:`callwright.agent.values` reads a parsed value
+back to the caller with the same functions, so "$20.50" sounds the same whether the agent wrote it
+or heard it.
+
+Readings that are choices, not facts:
+
+- "11/25" is read as a US month and day ("November twenty-fifth") only after a word that brings in
+  a date ("on", "by", "until", a weekday); elsewhere it may be a fraction or a score, and its two
+  numbers are read as they are ("eleven/twenty-five"). "11/25/2026" is always a date.
+- A written date with a year is read with its weekday and without the year:
+  "2026-11-25" -> "Wednesday, November twenty-fifth".
+- "3:30" without a.m./p.m. is read "three thirty"; a 24-hour time ("15:30") gets its "p.m.".
+- A digit string with a leading zero, or of five digits or more without commas, is an identifier
+  and is read digit by digit; so is a code mixing capital letters and digits ("AB-778"), the
+  number after "#", and the number after "order", "ref", "confirmation" and the like when it has
+  four characters or more or a letter.
+- A four-digit number from 1900 to 2099 is read as a year: "2026" -> "twenty twenty-six".
+
+Number words are written here rather than taken from ``inflect``: inflect 7 takes about two
+seconds to import (typeguard re-parses its 4,000-line source once for each of 23 checked methods),
+which would land on every process start, or on the first number of a live call if imported
+lazily. ``tests/agent/test_speakable.py`` checks these words against inflect's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import phonenumbers
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "apt"}
 _END = re.compile(r"([.!?…]+)[\"')\]]*(\s+)")
@@ -42,9 +73,385 @@ class SentenceSplitter:
         return [rest] if rest else []
 
 
+# --- reading rules ------------------------------------------------------------------------------
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+                  "nine": "ninth", "twelve": "twelfth"}  # fmt: skip
+_MONTHS = ("January February March April May June July August September October November December").split()
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# currency code -> (one, many, one minor, many minor)
+_CURRENCIES = {
+    "USD": ("dollar", "dollars", "cent", "cents"),
+    "CAD": ("dollar", "dollars", "cent", "cents"),
+    "AUD": ("dollar", "dollars", "cent", "cents"),
+    "NZD": ("dollar", "dollars", "cent", "cents"),
+    "EUR": ("euro", "euros", "cent", "cents"),
+    "GBP": ("pound", "pounds", "penny", "pence"),
+}
+_EMAIL_MARKS = {"@": "at", ".": "dot", "_": "underscore", "-": "dash", "+": "plus"}
+
+
+def say_integer(n: int) -> str:
+    """1250 -> "one thousand two hundred fifty" (US style: no "and", no commas)."""
+    if n < 0:
+        return "minus " + say_integer(-n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("-" + _ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        return _ONES[n // 100] + " hundred" + (" " + say_integer(n % 100) if n % 100 else "")
+    for value, name in _SCALES:
+        if n >= value:
+            q, r = divmod(n, value)
+            return f"{say_integer(q)} {name}" + (" " + say_integer(r) if r else "")
+    raise AssertionError("unreachable")
+
+
+def say_ordinal(n: int) -> str:
+    """21 -> "twenty-first"."""
+    words = say_integer(n)
+    head, last = re.match(r"(.*?)([a-z]+)$", words).groups()  # type: ignore[union-attr]
+    if last in _ORDINAL_WORDS:
+        return head + _ORDINAL_WORDS[last]
+    return head + (last[:-1] + "ieth" if last.endswith("y") else last + "th")
+
+
+def say_number(value: int | Decimal | str) -> str:
+    """A number in words: 1250 -> "one thousand two hundred fifty", "3.5" -> "three point five".
+
+    A string keeps its written decimals ("2.50" -> "two point five zero"); commas are ignored.
+    """
+    if isinstance(value, int):
+        return say_integer(value)
+    written = value.replace(",", "") if isinstance(value, str) else format(value, "f")
+    sign = "minus " if written.startswith("-") else ""
+    whole, _, fraction = written.lstrip("-+").partition(".")
+    words = sign + say_integer(int(whole or "0"))
+    return f"{words} point {say_digits(fraction)}" if fraction else words
+
+
+def say_digits(code: str) -> str:
+    """Read characters one by one: "A12-345" -> "A one two three four five"; other marks are dropped."""
+    return " ".join(_ONES[int(c)] if c.isdigit() else c.upper() for c in code if c.isalnum())
+
+
+def say_numeral(written: str) -> str:
+    """Read a written number the way a person would: identifiers digit by digit, amounts as words.
+
+    A leading zero ("0123") or five digits or more without commas ("12345") make an identifier.
+    """
+    digits = written.lstrip("-+")
+    if digits.isdigit() and (len(digits) >= 5 or (len(digits) > 1 and digits[0] == "0")):
+        return say_digits(written)
+    return say_number(written)
+
+
+def _say_pairs(n: int) -> str:
+    hi, lo = divmod(n, 100)
+    if lo == 0:
+        return say_integer(hi) + " hundred"
+    return f"{say_integer(hi)} " + (f"oh {_ONES[lo]}" if lo < 10 else say_integer(lo))
+
+
+def say_year(year: int) -> str:
+    """2026 -> "twenty twenty-six", 1905 -> "nineteen oh five", 2005 -> "two thousand five"."""
+    if not 1000 <= year <= 9999 or year % 1000 < 10:
+        return say_integer(year)
+    return _say_pairs(year)
+
+
+def say_house_number(n: int) -> str:
+    """House numbers the way they are said: 221 -> "two twenty-one", 1250 -> "twelve fifty"."""
+    if n < 100 or n % 1000 == 0:
+        return say_integer(n)
+    if n < 10000:
+        return _say_pairs(n)
+    return say_digits(str(n))
+
+
+def say_date(day: dt.date, *, weekday: bool = True, year: bool = False) -> str:
+    """2026-11-25 -> "Wednesday, November twenty-fifth" (", twenty twenty-six" with ``year``)."""
+    text = f"{_MONTHS[day.month - 1]} {say_ordinal(day.day)}"
+    if weekday:
+        text = f"{_WEEKDAYS[day.weekday()]}, {text}"
+    return f"{text}, {say_year(day.year)}" if year else text
+
+
+def say_time(clock: dt.time, *, meridiem: bool = True) -> str:
+    """15:00 -> "three p.m.", 15:30 -> "three thirty p.m.", 9:05 -> "nine oh five a.m.", 12:00 -> "noon".
+
+    Without ``meridiem`` (a written "3:30" that does not say which half of the day): "three thirty",
+    "three o'clock".
+    """
+    if meridiem and clock.minute == 0 and clock.hour in (0, 12):
+        return "midnight" if clock.hour == 0 else "noon"
+    hour = say_integer(clock.hour % 12 or 12)
+    if clock.minute == 0:
+        minutes = "" if meridiem else " o'clock"
+    elif clock.minute < 10:
+        minutes = f" oh {_ONES[clock.minute]}"
+    else:
+        minutes = " " + say_integer(clock.minute)
+    suffix = (" a.m." if clock.hour < 12 else " p.m.") if meridiem else ""
+    return hour + minutes + suffix
+
+
+def say_money(amount: Decimal, currency: str = "USD") -> str:
+    """Decimal("20.50") -> "twenty dollars and fifty cents"; Decimal(3) -> "three dollars".
+
+    Known currencies: USD, CAD, AUD, NZD, EUR, GBP; any other code is spelled after the number.
+    """
+    names = _CURRENCIES.get(currency.upper())
+    if names is None:
+        return f"{say_number(amount)} {say_digits(currency)}"
+    cents_total = int((abs(amount) * 100).quantize(Decimal(1)))
+    whole, cents = divmod(cents_total, 100)
+    parts = []
+    if whole or not cents:
+        parts.append(f"{say_integer(whole)} {names[0] if whole == 1 else names[1]}")
+    if cents:
+        parts.append(f"{say_integer(cents)} {names[2] if cents == 1 else names[3]}")
+    return ("minus " if amount < 0 else "") + " and ".join(parts)
+
+
+def say_phone(number: str, region: str = "US") -> str:
+    """Digits in their groups: "+14155550123" -> "four one five, five five five, zero one two three".
+
+    A number from ``region`` is read in its national form; any other in its international form
+    ("plus four four, two zero, seven nine four six, zero nine five eight").
+    """
+    written = number
+    try:
+        parsed = phonenumbers.parse(number, region.upper())
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_valid_number(parsed):
+        home = phonenumbers.region_code_for_number(parsed) == region.upper()
+        style = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        written = phonenumbers.format_number(parsed, style)
+    groups = re.findall(r"\+?\d+", written)
+    return ", ".join(("plus " if g[0] == "+" else "") + say_digits(g) for g in groups)
+
+
+def say_email(address: str) -> str:
+    """Spell an address out: "sam.jones42@example.com" -> "sam dot jones four two at example dot com"."""
+    words = []
+    for part in re.split(r"([@._+-])", address):
+        if part in _EMAIL_MARKS:
+            words.append(_EMAIL_MARKS[part])
+        else:
+            words.extend(say_digits(p) if p.isdigit() else p for p in re.findall(r"\d+|[^\d]+", part))
+    return " ".join(words)
+
+
+def say_list(items: Sequence[str], conjunction: str = "and") -> str:
+    """["a", "b", "c"] -> "a, b, and c"; ["a", "b"] -> "a and b"."""
+    items = [i for i in items if i]
+    if len(items) <= 2:
+        return f" {conjunction} ".join(items)
+    return ", ".join(items[:-1]) + f", {conjunction} {items[-1]}"
+
+
+# --- speakable ----------------------------------------------------------------------------------
+
+_LIST_LINE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+(.*\S)\s*$")
+_INLINE_MARK = re.compile(r"(?:(?<=\s)|^)\(?(\d{1,2})\)\s+")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_HAS_VALUE = re.compile(r"[\d$€£#%]")
+_DATE_WORD = (r"on|by|until|till|through|from|before|after|due|monday|tuesday|wednesday|thursday|friday|saturday"
+              r"|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun")  # fmt: skip
+_REF_WORD = (r"order|ref|reference|confirmation|booking|ticket|invoice|account|case|tracking|reservation|policy"
+             r"|claim|member|customer|flight|code|pin|id")  # fmt: skip
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2})?)?\b")
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
+_SLASH_DAY = re.compile(rf"\b({_DATE_WORD})(,?\s+)(\d{{1,2}})/(\d{{1,2}})\b(?!/)", re.IGNORECASE)
+_TIME_AMPM = re.compile(r"\b(\d{1,2})(?::([0-5]\d))?\s?([AaPp])\.?\s?[Mm]\b\.?")
+_TIME_24 = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}\b"
+    r"|(?<![\w+])\+\d{7,15}\b|\b\d{3}-\d{4}\b"
+)
+_PRICE = re.compile(
+    r"([$€£])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?:\s(thousand|million|billion)\b|(k|K|M|bn)\b)?"
+)
+_PRICE_CODE = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{2}))?\s?(USD|EUR|GBP|CAD|AUD)\b")
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+_SCALE_SUFFIX = {"k": "thousand", "K": "thousand", "M": "million", "bn": "billion"}
+_REF = re.compile(
+    rf"\b({_REF_WORD})(\s+(?:number|no\.?|num)\s*#?|\s*[#:]\s*)?\s*([A-Za-z]*\d[A-Za-z\d]*(?:-[A-Za-z\d]+)*)\b",
+    re.IGNORECASE,
+)
+_HASH = re.compile(r"#\s?([A-Za-z\d]*\d[A-Za-z\d]*(?:-[A-Za-z\d]+)*)\b")
+_CODE = re.compile(r"\b(?=[A-Z\d-]*\d)(?=[A-Z\d-]*[A-Z])[A-Z\d]+(?:-[A-Z\d]+)*\b")
+_PERCENT = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s?%")
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_GLUED = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+_RANGE = re.compile(r"(?<![\w.,])(\d{1,4})\s?[–-]\s?(\d{1,4})\b(?![.,]\d)")
+_NUMBER = re.compile(r"(?<![\w.,])(-?)(\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(\d+))?(?!\w)")
+
+
+def _lines_as_lists(text: str) -> str:
+    """Markdown bullets and numbered lines -> "a, b, and c" (a lone item just loses its marker)."""
+    out: list[str] = []
+    items: list[str] = []
+    lines = text.split("\n")
+    for i, line in enumerate([*lines, ""]):
+        m = _LIST_LINE.match(line)
+        if m:
+            items.append(m.group(1).rstrip(",;."))
+            continue
+        if items:
+            said = say_list(items)
+            more = any(rest.strip() for rest in lines[i:])
+            out.append(said + "." if more and len(items) > 1 else said)
+            items = []
+        if i < len(lines):
+            out.append(line)
+    return "\n".join(out)
+
+
+def _inline_list(text: str) -> str:
+    """ "Pick 1) a, 2) b or 3) c." -> "Pick a, b, or c." (numbering must start at 1 and go up by one)."""
+    run: list[re.Match[str]] = []
+    for m in _INLINE_MARK.finditer(text):
+        if int(m.group(1)) == len(run) + 1:
+            run.append(m)
+        elif len(run) >= 2:
+            break
+        else:
+            run = [m] if m.group(1) == "1" else []
+    if len(run) < 2:
+        return text
+    tail = text[run[-1].end() :]
+    end = _SENTENCE_END.search(tail)
+    cut = run[-1].end() + (end.start() if end else len(tail))
+    pieces = [text[a.end() : b.start()] for a, b in itertools.pairwise(run)] + [text[run[-1].end() : cut]]
+    conjunction = "or" if re.search(r"\bor\s*$", pieces[-2]) else "and"
+    items = [re.sub(r"(?:[,;]|\s+(?:and|or))*\s*$", "", p.strip()) for p in pieces]
+    return text[: run[0].start()] + say_list(items, conjunction) + _inline_list(text[cut:])
+
+
+def _iso_date(m: re.Match[str]) -> str:
+    try:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        clock = dt.time(int(m.group(4)), int(m.group(5))) if m.group(4) else None
+    except ValueError:
+        return m.group(0)
+    return say_date(day) + (f" at {say_time(clock)}" if clock else "")
+
+
+def _slash_date(m: re.Match[str]) -> str:
+    year = int(m.group(3)) + (2000 if len(m.group(3)) == 2 else 0)
+    try:
+        return say_date(dt.date(year, int(m.group(1)), int(m.group(2))))
+    except ValueError:
+        return m.group(0)
+
+
+def _slash_day(m: re.Match[str]) -> str:
+    try:
+        day = dt.date(2000, int(m.group(3)), int(m.group(4)))  # a leap year, so "2/29" is a day
+    except ValueError:
+        return m.group(0)
+    return m.group(1) + m.group(2) + say_date(day, weekday=False)
+
+
+def _time_ampm(m: re.Match[str]) -> str:
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if not 1 <= hour <= 12:
+        return m.group(0)
+    pm = m.group(3).lower() == "p"
+    return say_time(dt.time(hour % 12 + (12 if pm else 0), minute))
+
+
+def _time_24(m: re.Match[str]) -> str:
+    hour = int(m.group(1))
+    return say_time(dt.time(hour, int(m.group(2))), meridiem=hour == 0 or hour > 12)
+
+
+def _phone(m: re.Match[str]) -> str:
+    written = m.group(0)
+    if re.fullmatch(r"\d{3}-\d{4}", written):
+        return say_phone(written)
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(written, "US"))
+    except phonenumbers.NumberParseException:
+        valid = False
+    return say_phone(written) if valid else written
+
+
+def _price(m: re.Match[str]) -> str:
+    currency = _SYMBOLS[m.group(1)]
+    whole, cents = m.group(2).replace(",", ""), m.group(3)
+    scale = m.group(4) or _SCALE_SUFFIX.get(m.group(5) or "")
+    if scale:
+        return f"{say_number(whole + ('.' + cents if cents else ''))} {scale} {_CURRENCIES[currency][1]}"
+    return say_money(Decimal(whole + "." + (cents or "0").ljust(2, "0")), currency)
+
+
+def _price_code(m: re.Match[str]) -> str:
+    return say_money(Decimal(m.group(1).replace(",", "") + "." + (m.group(2) or "00")), m.group(3))
+
+
+def _reference(m: re.Match[str]) -> str:
+    marker, code = m.group(2) or "", m.group(3)
+    if not marker.strip() and len(code) < 4 and code.isdigit():
+        return m.group(0)  # "order 2 sandwiches" is a count, not a reference
+    said = " number" if "#" in marker or re.search(r"[A-Za-z]", marker) else ""
+    return f"{m.group(1)}{said} {say_digits(code)}"
+
+
+def _number(m: re.Match[str]) -> str:
+    sign, whole, fraction = m.group(1), m.group(2), m.group(3)
+    if not sign and not fraction and len(whole) == 4 and 1900 <= int(whole) <= 2099:
+        return say_year(int(whole))
+    return say_numeral(sign + whole + ("." + fraction if fraction else ""))
+
+
+def _range(m: re.Match[str]) -> str:
+    return f"{_NUMBER.sub(_number, m.group(1))} to {_NUMBER.sub(_number, m.group(2))}"
+
+
+_VALUE_PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (_ISO, _iso_date),
+    (_SLASH_DATE, _slash_date),
+    (_SLASH_DAY, _slash_day),
+    (_TIME_AMPM, _time_ampm),
+    (_TIME_24, _time_24),
+    (_PHONE, _phone),
+    (_PRICE, _price),
+    (_PRICE_CODE, _price_code),
+    (_REF, _reference),
+    (_HASH, lambda m: "number " + say_digits(m.group(1))),
+    (_CODE, lambda m: say_digits(m.group(0))),
+    (_PERCENT, lambda m: say_number(m.group(1)) + " percent"),
+    (_ORDINAL, lambda m: say_ordinal(int(m.group(1)))),
+    (_GLUED, lambda m: " "),
+    (_RANGE, _range),
+    (_NUMBER, _number),
+)
+
+
 def speakable(text: str) -> str:
-    """Remove markdown, emoji and links; collapse whitespace."""
+    """Rewrite text for a voice: strip markdown, emoji and links; spell out numbers, dates and codes.
+
+    ``"Order #A12 ships 11/25/2026 at 3:30 PM, $20.50."`` ->
+    ``"Order number A one two ships Wednesday, November twenty-fifth at three thirty p.m., twenty
+    dollars and fifty cents."``. See the module docstring for the readings that are choices.
+    """
+    text = _lines_as_lists(text)
     text = _MARKDOWN.sub(lambda m: m.group(2) or "", text)
     text = _URL.sub("the link", text)
     text = _EMOJI.sub("", text)
+    text = _inline_list(text)
+    if _HAS_VALUE.search(text):
+        for pattern, say in _VALUE_PASSES:
+            text = pattern.sub(say, text)
     return re.sub(r"\s+", " ", text).strip()

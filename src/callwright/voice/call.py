@@ -574,7 +574,8 @@ class Call:
                     transfer = getattr(self.io, "transfer", None)  # phone transports hand the line over
                     if transfer is not None:
                         transfer(self.transfer_to)
-                    self.hangup("transfer")
+                    if self.transport != "twilio":
+                        self.hangup("transfer")  # on Twilio the transport ends the call once the line is handed over
                 else:
                     self.hangup("agent_hangup")
                 return

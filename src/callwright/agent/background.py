@@ -1,0 +1,49 @@
+"""Agent tools marked ``background`` run as durable jobs: this is the job side.
+
+The call records the job (agent folder, tool, arguments, idempotency key, caller) and moves on; a
+queue worker, possibly after a server restart, loads the agent's tools and runs the tool with the
+same idempotency key. What the tool returns is the SMS the caller gets: a string, or a mapping with
+an ``sms`` (or ``message``) entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .spec import Definition, load_definition
+from .tools import ToolContext
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[str]]
+
+
+def tool_job_handler(data_dir: Path) -> JobHandler:
+    definitions: dict[str, Definition] = {}
+    lock = threading.Lock()  # jobs run in worker threads
+
+    def definition(folder: str) -> Definition:
+        with lock:
+            if folder not in definitions:
+                definitions[folder] = load_definition(folder)
+            return definitions[folder]
+
+    async def handle(payload: dict[str, Any]) -> str:
+        d = definition(str(payload["agent"]))
+        tool = d.tools[str(payload["tool"])]
+        ctx = ToolContext(
+            call_id=str(payload.get("call_id", "")),
+            caller=payload.get("caller"),
+            turn=0,
+            idempotency_key=payload.get("key"),
+            data_dir=data_dir / "agents" / d.name,
+        )
+        result = await tool(ctx, **payload.get("arguments", {}))
+        if isinstance(result, str):
+            return result
+        if isinstance(result, dict):
+            return str(result.get("sms") or result.get("message") or result)
+        return str(result)
+
+    return handle

@@ -1,0 +1,129 @@
+"""Understanding a caller turn without a language model: intents from example phrases, typed slots.
+
+:class:`IntentMatcher` embeds every example phrase once (MiniLM, in the wheel) and scores a turn
+by its best cosine similarity to each intent's examples, plus a small bonus for content words the
+turn shares with them (speech recognisers keep nouns better than phrasing). Out-of-scope examples
+are matched the same way, as a pseudo-intent, so a request the agent must not take on is
+recognised as such rather than squeezed into the nearest real intent.
+
+Slots are typed values read from the same turn with :func:`callwright.agent.values.parse_value`;
+a ``text`` slot is what remains once the words of the intent's own examples are removed
+("do you have oat milk" -> "oat milk").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from ..engines.embed import MiniLmEmbedder
+from .spec import IntentSpec
+from .values import parse_value
+
+OUT_OF_SCOPE = "out_of_scope"
+_WORD = re.compile(r"[a-z0-9']+")
+_STOP = frozenset(
+    "a an the i i'm im me my we you your is are was be to of for and or on in at it its it's this that "
+    "please can could would will do does did have has had any some just like want need get there here "
+    "what what's whats how where when which who about with from hi hello hey um uh so okay ok yes no "
+    "i'd id i'll ill i've like some buy got any "
+    "zero oh one two three four five six seven eight nine ten eleven twelve a couple dozen".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    intent: str
+    score: float
+    example: str
+
+
+class IntentMatcher:
+    """Scores turns against intents (and out-of-scope examples). Build once per agent; thread-safe."""
+
+    def __init__(
+        self,
+        intents: Sequence[IntentSpec],
+        out_of_scope: Sequence[str] = (),
+        *,
+        embedder: MiniLmEmbedder | None = None,
+        threshold: float = 0.55,
+    ) -> None:
+        self.embedder = embedder or MiniLmEmbedder()
+        self.threshold = threshold
+        self._labels: list[str] = []
+        self._examples: list[str] = []
+        self._words: list[set[str]] = []
+        for intent in intents:
+            for example in intent.examples:
+                self._add(intent.name, example)
+        for example in out_of_scope:
+            self._add(OUT_OF_SCOPE, example)
+        self._vectors = self.embedder.embed(self._examples) if self._examples else np.zeros((0, 384), np.float32)
+        self._frame_words = {i.name: _frame_words(i.examples) for i in intents}
+
+    def _add(self, label: str, example: str) -> None:
+        self._labels.append(label)
+        self._examples.append(example)
+        self._words.append(content_words(example))
+
+    def rank(self, text: str, allowed: set[str] | None = None) -> list[Match]:
+        """Best match per intent, best first (blocking: run it in a worker thread)."""
+        if not self._examples or not text.strip():
+            return []
+        sims = self._vectors @ self.embedder.embed([text])[0]
+        said = content_words(text)
+        best: dict[str, Match] = {}
+        for label, example, words, sim in zip(self._labels, self._examples, self._words, sims, strict=True):
+            if allowed is not None and label not in allowed:
+                continue
+            overlap = len(said & words) / max(1, len(words))
+            score = float(sim) + 0.15 * overlap
+            if label not in best or score > best[label].score:
+                best[label] = Match(label, round(score, 3), example)
+        return sorted(best.values(), key=lambda m: -m.score)
+
+    def best(self, text: str, allowed: set[str] | None = None) -> Match | None:
+        ranked = self.rank(text, allowed)
+        return ranked[0] if ranked and ranked[0].score >= self.threshold else None
+
+    def text_slot(self, intent: str, text: str) -> str | None:
+        """What the caller said beyond the intent's own words ("do you have oat milk" -> "oat milk")."""
+        skip = self._frame_words.get(intent, set()) | _STOP
+        kept = [w for w in _WORD.findall(text.lower()) if w not in skip and not w.isdigit()]
+        return " ".join(kept) or None
+
+
+def _frame_words(examples: Sequence[str]) -> set[str]:
+    """Words an intent's examples share: its phrasing ("do you have", "order"), not its objects."""
+    counts: dict[str, int] = {}
+    for example in examples:
+        for word in set(_WORD.findall(example.lower())):
+            counts[word] = counts.get(word, 0) + 1
+    return {w for w, n in counts.items() if n >= 2}
+
+
+def extract_slots(
+    intent: IntentSpec, text: str, matcher: IntentMatcher, *, now: datetime, region: str = "US"
+) -> dict[str, Any]:
+    """The intent's slots found in ``text``; a slot not found is absent (the agent will ask)."""
+    found: dict[str, Any] = {}
+    for name, kind in intent.slots.items():
+        if kind == "text":
+            value = matcher.text_slot(intent.name, text)
+            if value:
+                found[name] = value
+            continue
+        parsed = parse_value(kind, text, now=now, region=region)
+        if parsed is not None and parsed.certainty >= 0.5:
+            found[name] = parsed.text
+    return found

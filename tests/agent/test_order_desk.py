@@ -1,0 +1,119 @@
+"""The order desk in text mode: every practice through a real Call, typed turns, a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from callwright import events as ev
+from callwright.testing import TextCall
+
+SAM = "+14155550123"  # known to the order desk's lookup hook
+STRANGER = "+14155550999"
+
+
+async def test_known_caller_is_greeted_by_name(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller="(415) 555-0123") as c:
+        greeting = await c.greeting()
+        who = c.events(ev.CallerIdentified)[0]
+    assert "Sam" in greeting
+    assert who.phone == SAM and who.name == "Sam" and who.known
+
+
+async def test_unknown_caller_gets_the_plain_greeting(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        greeting = await c.greeting()
+    assert greeting.startswith("Hi, thanks for calling Callwright Market")
+
+
+async def test_slow_tool_gets_a_filler_before_its_result(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("where is my order four five six seven")
+        filler = c.events(ev.ToolProgress)[0]
+        result = c.events(ev.ToolResult)[0]
+        texts = [e.text for e in c.events(ev.AgentText)]
+    assert filler.kind == "filler" and filler.text == "Let me pull up that order."
+    assert result.status == "ok" and result.name == "order_status"
+    assert filler.t_ms < result.t_ms
+    assert texts.index("Let me pull up that order.") < next(i for i, t in enumerate(texts) if "out for delivery" in t)
+    assert "out for delivery" in reply
+
+
+async def test_missing_slot_is_asked_for_with_patient_listening(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        question = await c.say("where is my order")
+        patience = c.events(ev.TurnPatience)
+        reply = await c.say("it's one two three four")
+    assert question == "What's your order number?"
+    assert patience and patience[0].patience > 1
+    assert "being packed" in reply
+
+
+async def test_tool_failure_is_spoken_not_silent(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("can you check order nine nine nine nine")
+        result = c.events(ev.ToolResult)[0]
+    assert result.status == "error" and "9999" in (result.error or "")
+    assert "couldn't find that order" in reply
+
+
+async def test_search_speaks_progress(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("do you have oat milk")
+        kinds = [(p.kind, p.text) for p in c.events(ev.ToolProgress)]
+    assert ("progress", "I'm checking stock in our three nearby stores.") in kinds
+    assert "checking stock" in reply and "Oatly" in reply
+
+
+async def test_out_of_scope_is_deflected_not_improvised(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("can you help me do my taxes")
+    assert reply.startswith("Sorry, I can only help with orders and shopping")
+    assert not c.events(ev.ToolCalled)
+
+
+async def test_knowledge_answers_with_citations(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("is there a minimum order for delivery")
+        cited = c.events(ev.KnowledgeCited)[0]
+    assert cited.confident and cited.passages
+    assert cited.passages[0]["doc"].endswith(".md")
+    assert "minimum" in reply.lower()
+
+
+async def test_unknown_question_says_so_and_escalates_on_yes(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say("what is the airspeed velocity of an unladen swallow")
+        assert "don't know" in reply and "colleague" in reply
+        await c.say("yes please")
+        ended = await c.ended()
+        transfer = c.events(ev.Transfer)[0]
+    assert transfer.to == "+15551230000" and transfer.mode == "transfer"
+    assert ended.reason == "transfer"
+
+
+async def test_angry_caller_gets_the_calm_style(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        await c.say("This is ridiculous! My order is two hours late and nobody answers, I'm furious.")
+        emotion = c.events(ev.EmotionEstimated)[0]
+        style = c.events(ev.StyleChosen)[0]
+    assert emotion.label == "angry"
+    assert style.style == "calm" and style.rate < 1.0
+
+
+async def test_forget_me_deletes_the_callers_data(agent_for: Callable[[str], Any], services: Any) -> None:
+    async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+        await c.greeting()
+        assert await services.store.get_caller(SAM) is not None
+        assert "delete everything" in await c.say("please forget me")
+        assert "deleted" in await c.say("yes")
+    assert await services.store.get_caller(SAM) is None
+    assert await services.store.summaries(SAM) == []
