@@ -39,7 +39,7 @@ def running_server(settings: Settings, engines: Engines | None = None) -> Iterat
     except BaseException:
         sock.close()
         raise
-    config = uvicorn.Config(app, ws_max_size=1 << 20, lifespan="off", log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, ws_max_size=1 << 20, lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 

@@ -72,54 +72,127 @@ def run(**flags: Any) -> None:
 
 # ---------------------------------------------------------------------------- chat
 @main.command()
-@click.option("--agent", default="front-desk", show_default=True, help="Agent: built-in name or 'module:factory'.")
-@click.option("--llm-url", default=None, help="OpenAI-compatible base URL; uses the LLM agent.")
+@click.option("--agent", default="front-desk", show_default=True, help="Agent: a folder with agent.yaml, a built-in name, or 'module:factory'.")
+@click.option("--llm-url", default=None, help="OpenAI-compatible base URL; uses the LLM brain.")
 @click.option("--llm-model", default="gpt-4o-mini", show_default=True)
 @click.option("--caller", default=None, help="Caller phone number to pretend to be.")
-def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None) -> None:
-    """Talk to an agent in the terminal, in text (no audio)."""
-    from .agent.base import Context, Hangup, Say, Turn
-    from .server import load_agent
+@click.option("--events/--no-events", "show_events", default=True, show_default=True, help="Show tools, forms, emotion and SMS as they happen.")
+def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None, show_events: bool) -> None:
+    """Talk to an agent in the terminal, in text: a real call, without audio."""
+    from .server import AgentHost, is_agent_folder, load_agent
+    from .testing import TextCall
+    from .transport.links import signer_from
 
     try:
-        bot = load_agent(Settings.load(agent=agent, llm_url=llm_url, llm_model=llm_model), None)
+        settings = Settings.load(agent=agent, llm_url=llm_url, llm_model=llm_model)
+        host = AgentHost(settings, agent) if is_agent_folder(agent) else None
+        bot = host.agent() if host is not None else load_agent(settings, None)
     except CallwrightError as exc:
         _fail(str(exc), 2)
         return
-    context = Context(caller=caller)
+
+    def show(event: ev.Event) -> None:
+        if isinstance(event, ev.AgentText):
+            click.echo(f"agent> {event.text}")
+        elif show_events and (line := _describe(event)):
+            click.secho(f"       · {line}", dim=True)
 
     async def converse() -> None:
-        greeting = bot.greeting(context)
-        if greeting:
-            click.echo(f"agent> {greeting}")
-            context.add_agent(greeting)
-        index = 0
-        while True:
-            try:
-                line = await anyio.to_thread.run_sync(input, "you> ")
-            except EOFError:
-                return
-            if not line.strip():
-                continue
-            index += 1
-            context.add_user(line.strip())
-            said: list[str] = []
-            done = False
-            async for act in bot.respond(Turn(index, line.strip(), 1.0, "text", caller), context):
-                if isinstance(act, Say):
-                    said.append(act.text)
-                elif isinstance(act, Hangup):
-                    done = True
-            reply = "".join(said).strip()
-            context.add_agent(reply)
-            click.echo(f"agent> {reply}")
-            if done:
-                return
+        if host is not None:
+            await host.start(signer_from(settings))
+        try:
+            async with TextCall(bot, caller=caller) as c:
+                c.call.sinks.append(show)
+                await c.greeting()
+                while c.call.end_reason is None:
+                    try:
+                        line = await anyio.to_thread.run_sync(input, "you> ")
+                    except EOFError:
+                        return
+                    if line.strip():
+                        await c.say(line.strip(), timeout=120)
+        finally:
+            if host is not None:
+                await host.stop()
 
     try:
         anyio.run(converse)
     except KeyboardInterrupt:
         pass
+    except CallwrightError as exc:
+        _fail(str(exc))
+
+
+def _describe(event: ev.Event) -> str:
+    if isinstance(event, ev.ToolCalled):
+        return f"tool {event.name}({', '.join(f'{k}={v!r}' for k, v in event.arguments.items())})"
+    if isinstance(event, ev.ToolResult):
+        return f"tool {event.name}: {event.status}{' (replayed)' if event.replayed else ''} in {event.ms:.0f} ms"
+    if isinstance(event, ev.IntentRecognized):
+        return f"intent {event.name} ({event.score:.2f})"
+    if isinstance(event, ev.EmotionEstimated):
+        return f"caller sounds {event.label} (valence {event.valence:+.2f})"
+    if isinstance(event, ev.StyleChosen) and event.style != "neutral":
+        return f"style {event.style}: {event.reason}"
+    if isinstance(event, ev.FormField):
+        return f"form {event.form}.{event.field}: {event.status}{f' = {event.value}' if event.value else ''}"
+    if isinstance(event, ev.MessageSent):
+        return f"SMS to {event.to}: {event.body}"
+    if isinstance(event, ev.JobQueued):
+        return f"background job {event.job_id[:8]} ({event.name})"
+    if isinstance(event, ev.KnowledgeCited):
+        top = event.passages[0] if event.passages else {}
+        return f"knowledge {'found' if event.confident else 'not sure'}: {top.get('doc', '-')} > {top.get('section', '-')}"
+    if isinstance(event, ev.Transfer):
+        return f"transfer to {event.to} ({event.reason})"
+    if isinstance(event, ev.CallerIdentified):
+        return f"caller {event.phone or 'unknown'}{f' is {event.name}' if event.name else ''}"
+    if isinstance(event, ev.MemoryUpdated):
+        return f"memory {event.action}: {event.detail}"
+    if isinstance(event, ev.ErrorEvent):
+        return f"error {event.code}: {event.message}"
+    return ""
+
+
+# ---------------------------------------------------------------------------- check
+@main.command()
+@click.argument("folder", type=click.Path())
+def check(folder: str) -> None:
+    """Validate an agent folder (agent.yaml, tools, knowledge) and say what it contains."""
+    from .agent.spec import load_definition
+
+    try:
+        d = load_definition(folder)
+    except CallwrightError as exc:
+        _fail(str(exc), 2)
+        return
+    spec = d.spec
+    click.echo(f"{spec.name}: ok")
+    click.echo(f"  intents: {', '.join(i.name for i in spec.intents) or '-'}")
+    click.echo(f"  tools:   {', '.join(d.tools) or '-'}")
+    click.echo(f"  forms:   {', '.join(spec.forms) or '-'}")
+    click.echo(f"  knowledge: {spec.knowledge.folder if spec.knowledge else '-'}")
+
+
+# ---------------------------------------------------------------------------- outbox
+@main.command()
+@click.option("--store-url", default=None, help="Store to read (default: the server's, from settings).")
+@click.option("--to", default=None, help="Only messages to this number (E.164).")
+@click.option("--limit", default=20, show_default=True)
+def outbox(store_url: str | None, to: str | None, limit: int) -> None:
+    """Show the SMS the agents sent (the embedded outbox, or what went to Twilio)."""
+    from .store import open_store
+
+    async def show() -> None:
+        store = await open_store(store_url or Settings.load().resolved_store_url())
+        try:
+            for m in await store.messages(to, limit):
+                click.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S}  {m.to}  [{m.status}]  {m.body}")
+        finally:
+            await store.close()
+
+    try:
+        anyio.run(show)
     except CallwrightError as exc:
         _fail(str(exc))
 

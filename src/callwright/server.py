@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,11 +18,88 @@ from .transport.app import VoiceServer, create_app
 from .voice.call import Engines
 
 BUILTIN_AGENTS = {"front-desk": front_desk}
+log = logging.getLogger("callwright.server")
+
+
+def is_agent_folder(name: str) -> bool:
+    return (Path(name) / "agent.yaml").is_file() or "/" in name or name.endswith(".yaml")
+
+
+def _llm(settings: Settings) -> Any:
+    from .engines.llm.openai_compat import OpenAICompatibleLlm
+    from .engines.resilient import ResilientLlm, RetryPolicy
+
+    return ResilientLlm(
+        OpenAICompatibleLlm(settings.llm_url or "", settings.llm_model, api_key=settings.llm_api_key),
+        policy=RetryPolicy(timeout=15.0, retries=1, backoff=0.3),
+    )
+
+
+class AgentHost:
+    """Serves an agent folder: its shared indexes (built now), and, while the server runs, the
+    store, the notifier and the background job queue (opened in the server's event loop)."""
+
+    def __init__(self, settings: Settings, folder: str) -> None:
+        from .agent.runtime import AgentApp, Services
+        from .agent.spec import load_definition
+
+        self.settings = settings
+        folder_path = Path(folder)
+        self.definition = load_definition(folder_path.parent if folder_path.name == "agent.yaml" else folder_path)
+        self.data_dir = Path(settings.data_dir or ".callwright")
+        self.app = AgentApp(
+            self.definition,
+            Services(public_url=settings.base_url(), llm=_llm(settings) if settings.llm_url else None, data_dir=self.data_dir),
+        )
+        self.jobs: Any = None
+
+    def agent(self, name: str | None = None) -> Agent:
+        return self.app.agent()
+
+    def notifier_for(self, store: Any) -> Any:
+        from .jobs.notify import notifier_from_env
+
+        s = self.settings
+        return notifier_from_env(
+            store, {}, account_sid=s.twilio_account_sid or None, auth_token=s.twilio_auth_token or None,
+            from_number=s.twilio_from_number or None, base_url=s.twilio_api_url,
+        )
+
+    async def start(self, links: Any) -> None:
+        from .agent.background import tool_job_handler
+        from .jobs.queue import JobQueue
+        from .store import open_store
+
+        s = self.settings
+        store = await open_store(s.resolved_store_url())
+        handler = tool_job_handler(self.data_dir)
+        self.jobs = JobQueue(
+            queue_url=s.resolved_queue_url(), store_url=s.resolved_store_url(), handlers=lambda name: handler,
+            notifier_factory=self.notifier_for,
+        )
+        await anyio.to_thread.run_sync(self.jobs.start)
+        services = self.app.services
+        services.store, services.notifier, services.jobs, services.links = store, self.notifier_for(store), self.jobs, links
+        log.info("agent %s: store and job queue ready", self.app.name)
+
+    async def stop(self) -> None:
+        services = self.app.services
+        if self.jobs is not None:
+            await anyio.to_thread.run_sync(self.jobs.stop)
+            self.jobs = services.jobs = None
+        if services.store is not None:
+            store, services.store = services.store, None
+            await store.close()
+        llm = services.llm
+        if llm is not None and hasattr(llm, "aclose"):
+            await llm.aclose()
 
 
 def load_agent(settings: Settings, name: str | None) -> Agent:
     """The agent named by the call (if allowed) or by the settings."""
     wanted = name or settings.agent
+    if is_agent_folder(wanted):
+        return AgentHost(settings, wanted).agent()  # one-off (chat, checks); servers keep one AgentHost
     if settings.llm_url:
         from .agent.llm import LlmAgent
         from .engines.llm.openai_compat import OpenAICompatibleLlm
@@ -81,6 +160,14 @@ def warm(engines: Engines) -> None:
 
 
 def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:
+    if is_agent_folder(settings.agent):
+        host = AgentHost(settings, settings.agent)  # validates the folder and builds its indexes now
+        engines = engines or build_engines(settings)
+        warm(engines)
+        server = VoiceServer(settings, engines, host.agent)
+        server.on_start.append(lambda: host.start(server.links))
+        server.on_stop.append(host.stop)
+        return server
     load_agent(settings, None)  # fail now, not on the first call
     engines = engines or build_engines(settings)
     warm(engines)
@@ -99,5 +186,5 @@ def serve(server: VoiceServer) -> None:
         ws_max_size=1 << 20,
         ws_ping_interval=10,
         ws_ping_timeout=10,
-        lifespan="off",
+        lifespan="on",
     )

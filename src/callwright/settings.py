@@ -25,7 +25,7 @@ class Settings:
     host: str = setting("127.0.0.1", "Address to bind. Anything but loopback requires a token.")
     port: int = setting(8000, "TCP port to listen on.")
     token: str | None = setting(None, "Shared secret clients must present (?token= or Authorization: Bearer).", secret=True)
-    agent: str = setting("front-desk", "Agent to serve: a built-in name, or 'module:factory' returning an Agent.")
+    agent: str = setting("front-desk", "Agent to serve: an agent folder (with agent.yaml), a built-in name, or 'module:factory'.")
     stt: str = setting("moonshine", "Speech-to-text engine: moonshine or whisper.")
     tts: str = setting("piper", "Text-to-speech engine for the agent's voice: piper or espeak.")
     tts_fallback: str | None = setting("espeak", "Second TTS engine used when the first fails ('' for none).")
@@ -46,6 +46,12 @@ class Settings:
     data_dir: str = setting(".callwright", "Folder for server state, such as the generated link secret ('' keeps nothing on disk).")
     link_secret: str = setting("", "Key that signs form links (16+ characters); empty: generated once and kept in <data-dir>/link-secret.", secret=True)
     link_max_age_s: int = setting(900, "Seconds a form link stays valid after it is made.")
+    store_url: str = setting("", "Where calls, callers' memory, SMS and jobs are kept: sqlite:///path.db or postgresql://...; empty: sqlite in <data-dir>.", secret=True)
+    queue_url: str = setting("", "Background job queue: sqlite:///path.db or redis://...; empty: Redis when redis_url is set, else sqlite in <data-dir>.", secret=True)
+    twilio_account_sid: str = setting("", "Twilio account SID; with the auth token and from-number, SMS go out through Twilio instead of the embedded outbox.")
+    twilio_auth_token: str = setting("", "Twilio auth token (never logged).", secret=True)
+    twilio_from_number: str = setting("", "Twilio number SMS are sent from (E.164).")
+    twilio_api_url: str = setting("https://api.twilio.com", "Twilio REST API base URL (tests point it at a local server).")
     redis_url: str = setting("", "Redis shared by server workers (redis://host:6379/0): form values and transfers reach any worker. Empty: one process.", secret=True)
 
     @classmethod
@@ -82,6 +88,18 @@ class Settings:
             raise ConfigError(f"link_max_age_s must be at least 1, not {self.link_max_age_s}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("redis_url must start with redis://, rediss:// or unix://")  # no value: it may hold a password
+
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{self.data_dir or '.callwright'}/callwright.db"
+
+    def resolved_queue_url(self) -> str:
+        if self.queue_url:
+            return self.queue_url
+        if self.redis_url:
+            return self.redis_url
+        return f"sqlite:///{self.data_dir or '.callwright'}/jobs.db"
 
     def base_url(self) -> str:
         """Where phones and Twilio reach this server: ``public_url``, or ``http://<host>:<port>``."""

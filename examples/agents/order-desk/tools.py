@@ -52,7 +52,7 @@ def _shop(ctx: ToolContext) -> sqlite3.Connection:
     return db
 
 
-@tool(slow_after=0.6, timeout=8, filler="Let me pull up that order.")
+@tool(slow_after=0.3, timeout=8, filler="Let me pull up that order.")
 async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]:
     """Look up the delivery status of an order by its number."""
     await anyio.sleep(1.5 / SPEED)
@@ -62,7 +62,7 @@ async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]:
     return {"status": found[0], "eta": found[1]}
 
 
-@tool(slow_after=0.6, timeout=8, filler="Let me check your latest order.")
+@tool(slow_after=0.3, timeout=8, filler="Let me check your latest order.")
 async def latest_order(ctx: ToolContext) -> dict[str, str]:
     """The caller's most recent order, found by their phone number."""
     await anyio.sleep(0.5 / SPEED)
@@ -75,7 +75,7 @@ async def latest_order(ctx: ToolContext) -> dict[str, str]:
     return {"summary": f"Your order number {row[0]} of {row[1]} {row[2]} is on its way and should arrive within the hour."}
 
 
-@tool(slow_after=0.5, timeout=10, filler="Let me search our stores for that.")
+@tool(slow_after=0.3, timeout=10, filler="Let me search our stores for that.")
 async def search_products(ctx: ToolContext, query: str) -> dict[str, str]:
     """Search the three nearby stores for a product, with spoken progress."""
     await anyio.sleep(0.8 / SPEED)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import anyio
+import anyio.abc
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -67,6 +70,8 @@ class VoiceServer:
         self.bus = bus or bus_from_url(settings.redis_url or None)
         self.transfers = Transfers(self.bus)
         self._links = links
+        self.on_start: list[Callable[[], Awaitable[None]]] = []  # run in the server's event loop (store, jobs)
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def links(self) -> LinkSigner:
@@ -104,11 +109,30 @@ class VoiceServer:
         self.calls[call.id] = call
         log.info("call %s started (%s, caller %s)", call.id, call.transport, "known" if call.caller else "unknown")
         try:
-            ended = await call.run()
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._deliver_form_values, call)
+                ended = await call.run()
+                tg.cancel_scope.cancel()
             log.info("call %s ended: %s after %.1f s", call.id, ended.reason, ended.duration_ms / 1000)
         finally:
             del self.calls[call.id]
             self.finished += 1
+
+    async def _deliver_form_values(self, call: Call, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Values typed into a form link reach this call, whichever worker served the form."""
+        started = False
+        try:
+            async with self.bus.subscribe(call.id) as messages:
+                task_status.started()
+                started = True
+                async for message in messages:
+                    if message.get("type") == "form.value":
+                        call.push_form_value(str(message.get("form")), str(message.get("field")), str(message.get("value")))
+        except Exception as exc:  # the bus is down: the call goes on without form links
+            log.warning("call %s: form values cannot arrive (%s)", call.id, exc)
+            call.emit(ev.ErrorEvent(code="bus", message=f"form values cannot reach this call: {exc}", stage="bus"))
+            if not started:
+                task_status.started()
 
 
 def options_from(settings: Settings) -> CallOptions:
@@ -200,7 +224,18 @@ def create_app(server: VoiceServer) -> Starlette:
     async def index(request: Request) -> Response:
         return FileResponse(str(STATIC / "index.html"))
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for start in server.on_start:
+            await start()
+        try:
+            yield
+        finally:
+            for stop in server.on_stop:
+                await stop()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", index),
             Route("/healthz", health),
