@@ -1,0 +1,120 @@
+"""The recovery line in text mode: knowledge with citations, nurse booking with SMS and exactly
+one booking, careful emotional style, memory across calls, escalation of medical decisions."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from callwright import events as ev
+from callwright.testing import TextCall
+
+ROBERT = "+14155550199"  # a patient the recovery line's lookup hook knows
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agents" / "recovery-line"
+
+
+def bookings(data_dir: Path) -> list[tuple[str, str, str]]:
+    spec = importlib.util.spec_from_file_location("recovery_tools_for_test", EXAMPLE / "tools.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result: list[tuple[str, str, str]] = module.bookings(data_dir / "agents" / "recovery-line")
+    return result
+
+
+async def test_answers_from_the_documents_and_cites_them(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        reply = await c.say("how do I clean around the catheter")
+        cited = c.events(ev.KnowledgeCited)[0]
+    assert cited.confident
+    assert cited.passages[0]["doc"] == "catheter-care.md"
+    assert "clean" in reply.lower() or "wash" in reply.lower()
+
+
+async def test_unknown_question_says_so_and_offers_a_nurse(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        reply = await c.say("what time does the football start tonight")
+        cited = c.events(ev.KnowledgeCited)
+    assert cited and not cited[0].confident
+    assert "don't know" in reply and "nurse" in reply
+
+
+async def test_medication_decisions_are_escalated_not_answered(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        reply = await c.say("should I change the dose of my medication")
+        ended = await c.ended()
+        transfer = c.events(ev.Transfer)[0]
+    assert reply.startswith("I can't advise on medication or diagnosis")
+    assert transfer.to == "+15550100200"
+    assert ended.reason == "transfer"
+
+
+async def test_nurse_booking_confirms_the_time_and_texts_once(agent_for: Callable[[str], Any], services: Any) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        greeting = await c.greeting()
+        assert "Robert" in greeting
+        assert "When would you like the nurse to call" in await c.say("I'd like to book a call with a nurse")
+        readback = await c.say("tomorrow at ten in the morning")
+        assert readback.startswith("I heard") and "Is that right?" in readback  # the time is high stakes
+        assert "what would you like to talk about" in (await c.say("yes")).lower()
+        reply = await c.say("my catheter is leaking a bit")
+        results = c.events(ev.ToolResult)
+    assert [r.status for r in results] == ["ok"]
+    assert "booked a nurse to call you" in reply
+    texts = await services.store.messages(ROBERT)
+    assert len(texts) == 1 and "a nurse will call you" in texts[0].body
+    assert len(bookings(services.data_dir)) == 1
+
+
+async def test_asking_twice_books_once(agent_for: Callable[[str], Any], services: Any) -> None:
+    """The same booking requested again in the call (as after a barge-in) replays, not rebooks."""
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        for _ in range(2):
+            await c.say("can a nurse ring me")
+            await c.say("tomorrow at ten in the morning")
+            await c.say("yes")
+            await c.say("my catheter is leaking a bit")
+        results = c.events(ev.ToolResult)
+    assert [(r.status, r.replayed) for r in results] == [("ok", False), ("ok", True)]
+    assert len(bookings(services.data_dir)) == 1
+    assert len(await services.store.messages(ROBERT)) == 1
+
+
+async def test_distress_escalates_at_once(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        await c.say("I'm bleeding a lot and I feel faint")
+        style = c.events(ev.StyleChosen)[0]
+        transfer = c.events(ev.Transfer)
+    assert style.style in ("calm", "warm")
+    assert transfer and transfer[0].to == "+15550100200"
+
+
+async def test_anxious_caller_gets_the_warm_style_and_no_upbeat(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        await c.say("I'm really worried, is it normal to leak urine after the catheter comes out")
+        await c.say("that's great, thank you so much")
+        styles = [s.style for s in c.events(ev.StyleChosen)]
+    assert styles[0] == "warm"
+    assert "upbeat" not in styles  # the recovery line does not allow it
+
+
+async def test_returning_patient_is_asked_about_the_booking(agent_for: Callable[[str], Any], services: Any) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        await c.say("I'd like to book a call with a nurse")
+        await c.say("tomorrow at ten in the morning")
+        await c.say("yes")
+        await c.say("my catheter is leaking a bit")
+    summaries = await services.store.summaries(ROBERT)
+    assert summaries and "callback booked" in summaries[0].summary
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        greeting = await c.greeting()
+    assert "Hello Robert" in greeting
