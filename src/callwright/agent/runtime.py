@@ -581,8 +581,11 @@ class SpecAgent:
             task.form.failed(waiting.name)
             self._emit(ev.FormField(form=task.form.name, field=waiting.name, status="rejected", value=waiting.value, tries=task.form.tries[waiting.name]))
             spec = task.form.field(waiting.name)
-            correction = parse_answer(spec, turn.text, now=now, region=region) if yes is None else None
-            if correction is not None:  # "no, it's twelve Oak Street": take the correction, and read it back
+            # "no, it's twelve Oak Street": take the correction and read it back, unless the tries are
+            # used up: then the link goes out (an address parses from almost any words).
+            out_of_tries = task.form.tries[waiting.name] >= spec.max_tries
+            correction = parse_answer(spec, turn.text, now=now, region=region) if yes is None and not out_of_tries else None
+            if correction is not None:
                 yield Say(fill(self.app.replies["confirm_value"], {"value": correction.spoken}))
                 self.waiting = Waiting("field_confirm", spec.name, correction.text, correction.spoken)
                 return
