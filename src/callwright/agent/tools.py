@@ -226,6 +226,7 @@ class ToolRunner:
         box: list[Outcome] = []
         started = time.perf_counter()
         spoken = False
+        held = ""
         consumer_gone = False
 
         async def progress(text: str) -> None:
@@ -281,7 +282,8 @@ class ToolRunner:
                         except anyio.EndOfStream:
                             break
                         if not spoken and anyio.current_time() < filler_at:
-                            continue  # early progress is not worth saying if the result is close
+                            held = text  # early progress is not worth saying if the result is close
+                            continue
                         spoken = True
                         yield Say(_sentence(text))
                         continue
@@ -289,6 +291,8 @@ class ToolRunner:
                     filler = opts.filler or self.default_filler
                     emit(ev.ToolProgress(turn=turn, call=call, name=tool.name, text=filler, kind="filler"))
                     yield Say(_sentence(filler))
+                    if held:
+                        yield Say(_sentence(held))
         except BaseException:
             consumer_gone = True  # a barge-in: a tool that waits records its result in `late`
             raise

@@ -457,11 +457,15 @@ class Call:
                 # The caller went on talking before the agent said anything: answer the whole thing instead.
                 self._candidate = "accepted"
                 self._cancel_unspoken_reply()
-            return
+                return
+            if not self._reply_waiting():
+                return
+            # The agent said something (a filler) and waits for a tool: the caller talking now is an
+            # interruption too; the words decide, as for a barge-in.
         if not bi.enabled:
             self._candidate = "accepted"  # not interruptible: the turn waits until the agent has finished
             return
-        if bi.echo_check:
+        if bi.echo_check and self._agent_busy(now):
             if self._is_echo(ep.current_audio(last_ms=bi.min_speech_ms), now):
                 self.emit(ev.SpeechIgnored(reason="echo", audio_ms=round(ep.audio_ms, 1), speech_ms=ep.speech_ms))
                 ep.reset()  # judge what follows afresh: the caller may start talking as the echo fades
@@ -496,7 +500,7 @@ class Call:
             return
         if len(said) >= bi.min_words and real:
             self._candidate = "accepted"
-            if self._agent_busy(self.clock.now()):
+            if self._agent_busy(self.clock.now()) or self._reply_waiting():
                 self._barge_in(speech_ms)
             if self._held is not None:
                 self._submit(self._held)
@@ -511,6 +515,14 @@ class Call:
             self._candidate = "none"
         self._held = None
 
+    def _reply_waiting(self) -> bool:
+        """A reply is under way, has spoken, and is silent now (waiting for a tool)."""
+        reply = self._reply
+        return (
+            self._response_scope is not None and reply is not None and reply.audio.sent > 0
+            and not reply.recorded and not self._playout.speaking(self.clock.now())
+        )
+
     def _barge_in(self, speech_ms: float) -> None:
         """Stop the agent now: no further frame leaves, the client drops its buffer, the reply is cancelled."""
         stopped = self._playout.stop()
@@ -519,7 +531,13 @@ class Call:
         reply = self._reply
         if self._response_scope is not None:
             self._response_scope.cancel()
-        if stopped is None or reply is None:
+        if reply is None:
+            return
+        if stopped is None:
+            if not reply.recorded and reply.audio.sent:  # all it said had played: that is what was heard
+                heard = self._playout.heard(reply.audio)
+                self.emit(ev.BargeIn(turn=reply.turn, heard_ms=round(heard * 1000 / self.io.output_rate, 1), heard_text=reply.audio.heard_text(heard), speech_ms=speech_ms))
+                self._record_reply(reply, reply.audio.heard_text(heard), interrupted=True, audio_ms=heard * 1000 / self.io.output_rate)
             return
         self.emit(
             ev.BargeIn(
