@@ -1,0 +1,96 @@
+"""Agent folders are checked completely on load, with file, line, field, problem and suggestion."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from callwright.agent.spec import load_definition
+from callwright.cli import main
+from callwright.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "order-desk"
+    shutil.copytree(EXAMPLES / "order-desk", target)
+    return target
+
+
+def edit(folder: Path, old: str, new: str) -> None:
+    path = folder / "agent.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(folder: Path, needle: str) -> int:
+    return next(i for i, line in enumerate((folder / "agent.yaml").read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize("name", ["order-desk", "recovery-line"])
+def test_the_examples_load(name: str) -> None:
+    d = load_definition(EXAMPLES / name)
+    assert d.spec.name == name and d.tools
+
+
+def test_a_wrong_slot_type_names_line_field_and_suggestion(folder: Path) -> None:
+    edit(folder, "slots: {order_number: number}", "slots: {order_number: nmber}")
+    with pytest.raises(ConfigError) as err:
+        load_definition(folder)
+    message = str(err.value)
+    assert f"agent.yaml:{line_of(folder, 'nmber')}: field 'intents[0].slots.order_number'" in message
+    assert "did you mean 'number'?" in message
+
+
+def test_an_unknown_field_is_an_error_not_ignored(folder: Path) -> None:
+    edit(folder, "greeting_known:", "greting_known:")
+    with pytest.raises(ConfigError, match=r"unknown field 'greting_known'; did you mean 'greeting_known'\?"):
+        load_definition(folder)
+
+
+def test_a_missing_tool_is_named_with_a_suggestion(folder: Path) -> None:
+    edit(folder, "tool: order_status", "tool: order_stat")
+    with pytest.raises(ConfigError) as err:
+        load_definition(folder)
+    assert f":{line_of(folder, 'tool: order_stat')}: field 'intents[0].tool': tool 'order_stat' is not defined; did you mean 'order_status'?" in str(err.value)
+
+
+def test_broken_yaml_points_at_the_line(folder: Path) -> None:
+    (folder / "agent.yaml").write_text("name: x\npersona: [unclosed\ngreeting: hi\n")
+    with pytest.raises(ConfigError, match=r"agent.yaml:\d+: not valid YAML"):
+        load_definition(folder)
+
+
+def test_a_tools_module_that_fails_to_import_is_reported(folder: Path) -> None:
+    (folder / "tools.py").write_text("import sqlite\n")
+    with pytest.raises(ConfigError, match=r"tools.py: failed to import: ModuleNotFoundError"):
+        load_definition(folder)
+
+
+def test_required_fields_and_missing_folders(folder: Path, tmp_path: Path) -> None:
+    edit(folder, "persona: >", "personality: >")
+    with pytest.raises(ConfigError, match="field 'persona': is required"):
+        load_definition(folder)
+    with pytest.raises(ConfigError, match="no such agent folder"):
+        load_definition(tmp_path / "nowhere")
+
+
+def test_a_missing_knowledge_folder_is_reported(folder: Path) -> None:
+    shutil.rmtree(folder / "knowledge")
+    with pytest.raises(ConfigError, match=r"field 'knowledge.folder': folder .* does not exist"):
+        load_definition(folder)
+
+
+def test_check_command_exits_2_with_the_message(folder: Path) -> None:
+    edit(folder, "type: address", "type: adress")
+    result = CliRunner().invoke(main, ["check", str(folder)])
+    assert result.exit_code == 2
+    assert "did you mean 'address'?" in result.output
+    ok = CliRunner().invoke(main, ["check", str(EXAMPLES / "order-desk")])
+    assert ok.exit_code == 0 and "order-desk: ok" in ok.output
