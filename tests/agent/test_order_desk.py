@@ -117,3 +117,64 @@ async def test_forget_me_deletes_the_callers_data(agent_for: Callable[[str], Any
         assert "deleted" in await c.say("yes")
     assert await services.store.get_caller(SAM) is None
     assert await services.store.summaries(SAM) == []
+
+
+async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Callable[[str], Any], services: Any, tmp_path: Any) -> None:
+    from callwright.agent.background import tool_job_handler
+    from callwright.jobs.queue import JobQueue
+
+    handler = tool_job_handler(tmp_path)
+    jobs = JobQueue(queue_url=f"sqlite:///{tmp_path / 'jobs.db'}", store_url=f"sqlite:///{tmp_path / 'callwright.db'}", handlers=lambda name: handler)
+    services.jobs = jobs
+    jobs.start()
+    try:
+        async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+            await c.greeting()
+            assert await c.say("I'd like to order two oat milk") == "What's the delivery address?"
+            confirm = await c.say("twelve oak street springfield")
+            assert "twelve Oak Street" in confirm and confirm.endswith("Shall I place the order?")
+            announced = await c.say("yes please")
+            queued = c.events(ev.JobQueued)[0]
+        assert "I'll text you when it's done" in announced
+        job = await jobs.wait(queued.job_id, timeout=30)
+        assert job.status == "done"
+    finally:
+        jobs.stop()
+    texts = await services.store.messages(SAM)
+    assert len(texts) == 1 and "2 oat milk" in texts[0].body and "12 Oak Street" in texts[0].body
+
+
+async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_back(agent_for: Callable[[str], Any], services: Any) -> None:
+    async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+        await c.greeting()
+        await c.say("can I buy three avocados")
+        again = await c.say("um I'm not sure")
+        assert again.startswith("Sorry, I didn't catch that.")
+        linked = await c.say("I don't know really")
+        sms = c.events(ev.MessageSent)[0]
+        assert "texted you a link" in linked
+        assert "/f/" in sms.body and sms.to == SAM
+        # the web form posts the value; the server hands it to the live call like this
+        thanks = await c.web_value("delivery", "address", "12 Oak Street, Springfield")
+        fields = [(f.field, f.status) for f in c.events(ev.FormField)]
+    assert thanks.startswith("Thanks, I have your delivery address now.")
+    assert thanks.endswith("Shall I place the order?")
+    assert ("address", "link_sent") in fields and ("address", "link_filled") in fields
+    token = sms.body.rsplit("/f/", 1)[1]
+    claims = services.links.read(token)
+    assert (claims.form, claims.field) == ("delivery", "address")
+
+
+async def test_returning_caller_is_asked_about_the_open_issue(agent_for: Callable[[str], Any], services: Any) -> None:
+    async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+        await c.greeting()
+        await c.say("I want to order three avocados")
+        await c.say("twelve oak street springfield")
+        await c.say("yes")  # no job queue here: the purchase runs on the call
+    async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+        greeting = await c.greeting()
+        reply = await c.say("yes")
+        who = c.events(ev.CallerIdentified)[0]
+    assert "Sam" in greeting and "Are you calling about your order of three avocados from earlier today?" in greeting
+    assert who.calls_before == 1
+    assert "Your order number" in reply

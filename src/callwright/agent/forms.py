@@ -46,8 +46,8 @@ Verdict = Literal["fill", "confirm", "retry"]
 
 def judge(spec: FieldSpec, parsed: Parsed | None, confidence: float | None) -> Verdict:
     """What to do with a caller's answer to a field's question."""
-    if parsed is None:
-        return "retry"
+    if parsed is None or parsed.certainty < 0.5:
+        return "retry"  # nothing that looks like the value: ask again (never "please spell it")
     unsure = (confidence is not None and confidence < spec.confirm_below) or parsed.certainty < 0.75
     return "confirm" if spec.high_stakes or unsure else "fill"
 
