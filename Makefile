@@ -1,4 +1,4 @@
-# Callwright: `make run` serves the embedded demo agent; `make test` runs the whole suite.
+# Callwright: `make run` serves the order-desk example agent; `make test` runs the whole suite.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,7 +24,7 @@ $(SMOLLM): $(STAMP)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/callwright run
+	$(BIN)/callwright run --agent examples/agents/order-desk
 
 test: $(STAMP) $(SMOLLM)
 	$(BIN)/python -m pytest -q

@@ -94,3 +94,15 @@ def test_check_command_exits_2_with_the_message(folder: Path) -> None:
     assert "did you mean 'address'?" in result.output
     ok = CliRunner().invoke(main, ["check", str(EXAMPLES / "order-desk")])
     assert ok.exit_code == 0 and "order-desk: ok" in ok.output
+
+
+def test_the_readme_example_is_a_valid_agent(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    yaml_text = readme.split("```yaml\n# agent.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "agent.yaml").write_text(yaml_text)
+    (tmp_path / "tools.py").write_text(
+        "from callwright.agent.tools import ToolContext, tool\n\n"
+        "@tool\nasync def book_appointment(ctx: ToolContext, when: str) -> dict:\n    return {'when_spoken': when}\n"
+    )
+    d = load_definition(tmp_path)
+    assert d.spec.name == "clinic" and "book_appointment" in d.tools
