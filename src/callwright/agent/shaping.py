@@ -272,8 +272,8 @@ _REF_WORD = (r"order|ref|reference|confirmation|booking|ticket|invoice|account|c
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2})?)?\b")
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
 _SLASH_DAY = re.compile(rf"\b({_DATE_WORD})(,?\s+)(\d{{1,2}})/(\d{{1,2}})\b(?!/)", re.IGNORECASE)
-_TIME_AMPM = re.compile(r"\b(\d{1,2})(?::([0-5]\d))?\s?([AaPp])\.?\s?[Mm]\b\.?")
-_TIME_24 = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)")
+_TIME_AMPM = re.compile(r"(?<![\d.,:])\b(\d{1,2})(?::([0-5]\d))?\s?([AaPp])\.?\s?[Mm]\b\.?")
+_TIME_24 = re.compile(r"(?<![\d.,:])\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}\b"
     r"|(?<![\w+])\+\d{7,15}\b|\b\d{3}-\d{4}\b"
