@@ -72,7 +72,7 @@ def test_words_to_digits_reads_ordinals_when_asked() -> None:
         ("phone", "four one five five five five zero one two three", "+14155550123", "+14155550123", "four one five, five five five, zero one two three", 1.0),
         ("phone", "(415) 555-0123", "+14155550123", "+14155550123", "four one five, five five five, zero one two three", 1.0),
         ("phone", "my number is 415 555 0123 thanks", "+14155550123", "+14155550123", "four one five, five five five, zero one two three", 1.0),
-        ("phone", "four one five, five five five, zero one two three", "+14155550123", "+14155550123", "four one five, five five five, zero one two three", 0.9),
+        ("phone", "four one five, five five five, zero one two three", "+14155550123", "+14155550123", "four one five, five five five, zero one two three", 1.0),  # commas between digits join the run
         ("phone", "+44 20 7946 0958", "+442079460958", "+442079460958", "plus four four, two zero, seven nine four six, zero nine five eight", 1.0),
         ("phone", "plus four four two zero seven nine four six zero nine five eight", "+442079460958", "+442079460958", "plus four four, two zero, seven nine four six, zero nine five eight", 1.0),
         # dates, relative to Tuesday 2026-11-24
@@ -240,3 +240,17 @@ def test_an_unknown_kind_is_a_clear_error() -> None:
     misspelt: Any = "phon"
     with pytest.raises(ConfigError, match="kind 'phon' is not a field kind; did you mean 'phone'"):
         parse_value(misspelt, "415 555 0123")
+
+
+@pytest.mark.parametrize(
+    ("heard", "digits"),
+    [
+        ("Where is my order for five, six, seven?", "Where is my order 4567?"),  # moonshine's reading of 4567
+        ("one to three four", "1234"),
+        ("the phone is four one five, five five five, zero one two three", "the phone is 4155550123"),
+        ("a table for two", "a table for 2"),  # not a digit string: "for" stays a word
+        ("I want to order two oat milk", "I want to order 2 oat milk"),
+    ],
+)
+def test_recogniser_homophones_and_commas_inside_digit_strings(heard: str, digits: str) -> None:
+    assert words_to_digits(heard) == digits

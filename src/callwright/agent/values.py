@@ -101,6 +101,10 @@ _PRONOUN_BEFORE_ONE = {"the", "that", "this", "which", "each", "every", "any", "
 _PREPOSITIONS = {"for", "at", "of", "to", "by", "in", "on", "with", "from", "is", "was", "be"}
 _WORD = re.compile(r"[A-Za-z]+")
 _GAP = re.compile(r"[\s-]*")
+_DIGIT_GAP = re.compile(r"[\s,.-]*")  # "five, six, seven": recognisers put commas between digits read out
+# Words a recogniser writes for a digit it heard ("order for five six seven" was "four five six seven").
+# Read as digits only at the head of, or inside, a run of at least three single digits.
+_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "won": 1, "ate": 8}
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +190,21 @@ def _pronoun(words: Sequence[tuple[str, int, int]], i: int, nxt: str) -> bool:
 def _runs(text: str, *, ordinals: bool = False) -> list[_Run]:
     words = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
+    def single(k: int) -> bool:
+        word = words[k][0]
+        return (word in _UNITS and _UNITS[word] < 10) or word in _ZERO_WORDS or word in _HOMOPHONES
+
     def joined(k: int) -> bool:  # word k and word k + 1 touch (only spaces or a hyphen between)
-        return k + 1 < len(words) and _GAP.fullmatch(text, words[k][2], words[k + 1][1]) is not None
+        if k + 1 >= len(words):
+            return False
+        gap = _DIGIT_GAP if single(k) and single(k + 1) else _GAP
+        return gap.fullmatch(text, words[k][2], words[k + 1][1]) is not None
+
+    def digits_ahead(k: int) -> int:  # single digit words joined after word k
+        n = 0
+        while joined(k + n) and single(k + n + 1) and words[k + n + 1][0] not in _HOMOPHONES:
+            n += 1
+        return n
 
     def after(k: int) -> str:
         return words[k + 1][0] if joined(k) else ""
@@ -209,6 +226,8 @@ def _runs(text: str, *, ordinals: bool = False) -> list[_Run]:
                 fraction = ""
             elif value is not None:
                 picked.append(value)
+            elif word in _HOMOPHONES and digits_ahead(k) >= (1 if picked and picked[-1][1] in ("unit", "digit") else 2):
+                picked.append((_HOMOPHONES[word], "unit"))
             elif word in _ZERO_WORDS and ((picked and picked[-1][1] != "hundred") or _word_value(nxt)):
                 picked.append((0, "digit"))
             elif word == "a" and not picked and nxt in _SCALES:
