@@ -102,6 +102,15 @@ class AgentApp:
             self.knowledge = Knowledge.from_folder(definition.folder / self.spec.knowledge.folder, **kwargs)
         self.replies = {**REPLIES, **self.spec.replies}
         self._memory_ledger = MemoryLedger()
+        self._warm()
+
+    def _warm(self) -> None:
+        """Load what the first turn of the first call would otherwise load (lexicons, date data)."""
+        EmotionTracker().estimate("hello, thanks")
+        parse_value("datetime", "tomorrow at three", now=self.services.now())
+        self.matcher.rank("hello")
+        if self.knowledge is not None:
+            self.knowledge.search("hello")
 
     @property
     def ledger(self) -> Any:

@@ -7,7 +7,7 @@ const MAX_BUFFERED_BYTES = RATE * 2; // 1 s of unsent mic audio: beyond this, fr
 const $ = (id) => document.getElementById(id);
 const ui = {
   start: $("start"), hangup: $("hangup"), status: $("status"), error: $("error"),
-  transcript: $("transcript"), form: $("say"), text: $("text"), send: $("send"),
+  transcript: $("transcript"), form: $("say"), text: $("text"), send: $("send"), caller: $("caller"),
 };
 
 // Counters the end-to-end test reads (and a curious developer can, from the console).
@@ -126,6 +126,12 @@ function agentTurn(e) {
   agent.body.replaceChildren(heard.join(" "), heard.length && rest ? " " : "", ...(rest ? [unheard] : []));
 }
 
+// What happened behind a reply (tools, forms, emotion, SMS), one short line each, under the turn.
+function note(index, text) {
+  const t = turn(index ?? Math.max(0, ...session.turns.keys()));
+  t.li.insertBefore(el("div", "note", text), t.latency);
+}
+
 function latency(e) {
   const t = turn(e.turn);
   t.stages[e.stage] = e.ms;
@@ -164,6 +170,15 @@ const handlers = {
     s.player.port.postMessage({ type: "mark", name: e.name });
   },
   latency: (s, e) => latency(e),
+  "caller.identified": (s, e) => e.name && note(0, `Recognised ${e.name} by phone number`),
+  "tool.progress": (s, e) => e.kind === "progress" || note(e.turn, `Working: ${e.name}`),
+  "tool.result": (s, e) => note(e.turn, `Tool ${e.name}: ${e.status}${e.replayed ? " (already done)" : ""}${e.ms ? ` in ${Math.round(e.ms)} ms` : ""}`),
+  style: (s, e) => e.style !== "neutral" && note(e.turn, `Caller sounds upset or worried: replying in a ${e.style} style`),
+  "form.field": (s, e) => ["filled", "confirmed", "link_sent", "link_filled"].includes(e.status) && note(null, `Form ${e.field}: ${e.status.replace("_", " ")}${e.value ? ` (${e.value})` : ""}`),
+  "message.sent": (s, e) => note(null, `SMS to ${e.to}: ${e.body}`),
+  "job.queued": (s, e) => note(null, `Background job started: ${e.name}; the result follows by SMS`),
+  "knowledge.cited": (s, e) => e.confident && e.passages.length && note(e.turn, `From ${e.passages[0].doc}: ${e.passages[0].section}`),
+  transfer: (s, e) => note(null, `Transferring to ${e.to} (${e.reason})`),
   error: (s, e) => {
     s.failed ||= e.fatal; // the server says why; the close that follows needs no second message
     showError(`${e.fatal ? "Call error" : "Problem"} (${e.code}${e.stage ? `, ${e.stage}` : ""}): ${e.message}`);
@@ -284,7 +299,8 @@ async function startCall() {
   const ws = new WebSocket(socketUrl());
   s.ws = ws;
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => send(s, { type: "call.start", sample_rate: RATE });
+  const caller = ui.caller?.value.trim() || null;
+  ws.onopen = () => send(s, { type: "call.start", sample_rate: RATE, caller });
   ws.onmessage = (m) => onMessage(s, m);
   ws.onclose = (e) => {
     if (s.ended) return;
