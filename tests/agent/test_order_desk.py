@@ -154,6 +154,8 @@ async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_bac
         sms = c.events(ev.MessageSent)[0]
         assert "texted you a link" in linked
         assert "/f/" in sms.body and sms.to == SAM
+        # while the caller fills it in they ask something else; the link's value still finds its task
+        assert "every day" in await c.say("what are your opening hours")
         # the web form posts the value; the server hands it to the live call like this
         thanks = await c.web_value("delivery", "address", "12 Oak Street, Springfield")
         fields = [(f.field, f.status) for f in c.events(ev.FormField)]

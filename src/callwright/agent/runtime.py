@@ -200,6 +200,7 @@ class SpecAgent:
         self.done: list[str] = []  # what happened, for the call summary
         self.follow_ups: list[tuple[str, dict[str, Any]]] = []  # (topic, ref) to open as issues
         self.recall_issue: Any = None
+        self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
         self.forgotten = False
         self.escalated = False
         self.context: Context | None = None
@@ -430,15 +431,18 @@ class SpecAgent:
         body = f"{self.spec.description or self.spec.name}: please enter your {label} here: {url}"
         message = await services.notifier.send_sms(self.phone, body, dedupe_key=f"link:{self.context.call_id}:{form.name}:{name}", purpose="form_link")
         form.linked.add(name)
+        if self.task is not None:
+            self.link_tasks[(form.name, name)] = self.task  # the value may arrive after other talk
         self._emit(ev.MessageSent(message_id=message.id, to=self.phone, body=body, purpose="form_link"))
         self._emit(ev.FormField(form=form.name, field=name, status="link_sent", tries=form.tries.get(name, 0)))
         yield Say(fill(self.app.replies["link_sent"], {"label": label}))
 
     async def _web_value(self, turn: Turn) -> AsyncIterator[Act]:
-        task = self.task
         form_name, name, value = turn.data.get("form"), turn.data.get("field"), turn.data.get("value", turn.text)
-        if task is None or task.form is None or task.form.name != form_name:
+        task = self.link_tasks.pop((str(form_name), str(name)), None)
+        if task is None or task.form is None:
             return  # a late or foreign link: nothing waits for it
+        self.task = task  # back to the task the link was sent for, even if the caller talked about other things
         spec = task.form.field(str(name))
         parsed = parse_value(spec.type, str(value), now=self.app.services.now(), choices=spec.choices, region=self.spec.identity.region)
         task.form.values[spec.name] = parsed.text if parsed is not None else str(value).strip()
