@@ -14,6 +14,12 @@ A stream that ends without a ``finish_reason`` raises a retryable ``EngineError`
 off a cut reply as complete. (llama-cpp-python's server does this when the prompt overflows its
 context in streaming mode: it answers 200 and an empty stream.)
 
+llama-cpp-python's ``chatml-function-calling`` format cannot stream a reply in which the model itself
+chooses whether to call a tool (``tool_choice="auto"``): it answers 200 with an empty stream and logs
+"Automatic streaming tool choice is not supported". For such servers pass ``stream_auto_tools=False``:
+those requests are then made without streaming and the whole reply is yielded as deltas (forced
+tool choices, and requests without tools, still stream).
+
 Tool-call arguments that are not a JSON object raise a non-retryable ``EngineError`` naming the tool
 and quoting the start of what the model sent. A best-effort ``{}`` was rejected: a tool run with
 arguments the model did not mean is worse than a failed turn the agent can recover from, and
@@ -55,6 +61,8 @@ class OpenAICompatibleLlm:
     a message, a log line or ``repr``. ``timeout_s`` bounds connecting and each wait for the next
     streamed piece, not the whole reply: bound a whole turn with a cancel scope. ``extra_body`` is
     merged into every request for server-specific options (e.g. ``{"top_k": 20}``).
+    ``stream_auto_tools=False`` asks without streaming when tools are offered and the model chooses
+    (llama-cpp-python's ``chatml-function-calling`` cannot stream those; see the module notes).
     """
 
     def __init__(
@@ -67,6 +75,7 @@ class OpenAICompatibleLlm:
         max_tokens: int | None = None,
         timeout_s: float = 30.0,
         extra_body: Mapping[str, Any] | None = None,
+        stream_auto_tools: bool = True,
     ) -> None:
         import openai  # imported when this engine is built, so `import callwright` stays light
 
@@ -76,6 +85,7 @@ class OpenAICompatibleLlm:
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.extra_body = dict(extra_body) if extra_body else None
+        self.stream_auto_tools = stream_auto_tools
         self.name = f"openai-compat:{model}"
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._key = key or None
@@ -119,24 +129,42 @@ class OpenAICompatibleLlm:
         calls: dict[int, _PartialCall] = {}
         finish_reason: str | None = None
         usage: dict[str, int] = {}
+        whole = not self.stream_auto_tools and request.get("tool_choice") == "auto"
+        if whole:
+            del request["stream_options"]
+            request["stream"] = False
         try:
-            chunks: openai.AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(**request)
-            async with chunks:
-                async for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage = _usage_dict(chunk.usage)
-                    for choice in chunk.choices[:1]:
-                        delta = choice.delta
-                        if delta.content:
-                            yield LLMDelta(text=delta.content)
-                        for piece in delta.tool_calls or ():
-                            call = calls.setdefault(piece.index, _PartialCall())
-                            call.id = call.id or piece.id
-                            if piece.function is not None:
-                                call.add_name(piece.function.name)
-                                call.arguments.append(piece.function.arguments or "")
-                        if choice.finish_reason is not None:
-                            finish_reason = choice.finish_reason
+            if whole:
+                completion = await self._client.chat.completions.create(**request)
+                if completion.usage is not None:
+                    usage = _usage_dict(completion.usage)
+                for answer in completion.choices[:1]:
+                    if answer.message.content:
+                        yield LLMDelta(text=answer.message.content)
+                    for number, made in enumerate(answer.message.tool_calls or ()):
+                        if made.type == "function":
+                            call = calls.setdefault(number, _PartialCall(id=made.id))
+                            call.add_name(made.function.name)
+                            call.arguments.append(made.function.arguments or "")
+                    finish_reason = answer.finish_reason
+            else:
+                chunks: openai.AsyncStream[ChatCompletionChunk] = await self._client.chat.completions.create(**request)
+                async with chunks:
+                    async for chunk in chunks:
+                        if chunk.usage is not None:
+                            usage = _usage_dict(chunk.usage)
+                        for choice in chunk.choices[:1]:
+                            delta = choice.delta
+                            if delta.content:
+                                yield LLMDelta(text=delta.content)
+                            for piece in delta.tool_calls or ():
+                                call = calls.setdefault(piece.index, _PartialCall())
+                                call.id = call.id or piece.id
+                                if piece.function is not None:
+                                    call.add_name(piece.function.name)
+                                    call.arguments.append(piece.function.arguments or "")
+                            if choice.finish_reason is not None:
+                                finish_reason = choice.finish_reason
         except openai.APIError as exc:
             raise self._engine_error(exc) from exc
         except openai.OpenAIError as exc:
