@@ -110,7 +110,8 @@ class LlmSpecAgent(SpecAgent):
         by_name = self.app.definition.tools
         for round_ in range(self.max_tool_rounds + 1):
             calls: list[ToolCallRequest] = []
-            choice = self.first_tool_choice if round_ == 0 else None
+            # The last round may not call a tool, so what the tools found is told, never dropped unheard.
+            choice = "none" if round_ == self.max_tool_rounds else self.first_tool_choice if round_ == 0 else None
             stream = self.llm.stream(messages, tools, tool_choice=choice) if choice else self.llm.stream(messages, tools)  # type: ignore[call-arg]
             async for delta in stream:
                 if delta.text:
