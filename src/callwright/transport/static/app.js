@@ -300,7 +300,7 @@ async function startCall() {
   s.ws = ws;
   ws.binaryType = "arraybuffer";
   const caller = ui.caller?.value.trim() || null;
-  ws.onopen = () => send(s, { type: "call.start", sample_rate: RATE, caller });
+  ws.onopen = () => send(s, { type: "call.start", sample_rate: RATE, ...(caller ? { caller } : {}) });
   ws.onmessage = (m) => onMessage(s, m);
   ws.onclose = (e) => {
     if (s.ended) return;
