@@ -169,7 +169,7 @@ def test_reading_rules_take_options() -> None:
 
 
 def test_number_words_agree_with_inflect() -> None:
-    import inflect  # slow to import (about 2 s), which is why shaping has its own number words
+    import inflect  # slow to import (about 2 s), which is why callwright.agent.numbers has its own words
 
     engine = inflect.engine()
     numbers = [*range(0, 1200), 1999, 2026, 10_000, 12_345, 100_000, 1_000_000, 1_234_567, 987_654_321]

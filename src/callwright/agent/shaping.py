@@ -6,9 +6,10 @@ still being written. :func:`speakable` rewrites each sentence so a voice says it
 what a voice cannot say (markdown, emoji, URLs) and spells out what it would misread (prices,
 numbers, ordinals, percentages, dates, times, phone numbers, reference codes, lists).
 
-The ``say_*`` functions are the reading rules. :mod:`callwright.agent.values` reads a parsed value
-back to the caller with the same functions, so "$20.50" sounds the same whether the agent wrote it
-or heard it.
+The ``say_*`` functions are the reading rules: money, phone numbers, emails and lists here; numbers
+in :mod:`.numbers` and dates and times in :mod:`.dates`, all importable from here.
+:mod:`callwright.agent.values` reads a parsed value back to the caller with the same functions, so
+"$20.50" sounds the same whether the agent wrote it or heard it.
 
 Readings that are choices, not facts:
 
@@ -23,11 +24,6 @@ Readings that are choices, not facts:
   number after "#", and the number after "order", "ref", "confirmation" and the like when it has
   four characters or more or a letter.
 - A four-digit number from 1900 to 2099 is read as a year: "2026" -> "twenty twenty-six".
-
-Number words are written here rather than taken from ``inflect``: inflect 7 takes about two
-seconds to import (typeguard re-parses its 4,000-line source once for each of 23 checked methods),
-which would land on every process start, or on the first number of a live call if imported
-lazily. ``tests/agent/test_speakable.py`` checks these words against inflect's.
 """
 
 from __future__ import annotations
@@ -39,6 +35,27 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import phonenumbers
+
+from .dates import say_date, say_time
+from .numbers import say_digits, say_house_number, say_integer, say_number, say_numeral, say_ordinal, say_year
+
+__all__ = [
+    "SentenceSplitter",
+    "say_date",
+    "say_digits",
+    "say_email",
+    "say_house_number",
+    "say_integer",
+    "say_list",
+    "say_money",
+    "say_number",
+    "say_numeral",
+    "say_ordinal",
+    "say_phone",
+    "say_time",
+    "say_year",
+    "speakable",
+]
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "apt"}
 _END = re.compile(r"([.!?…]+)[\"')\]]*(\s+)")
@@ -75,16 +92,6 @@ class SentenceSplitter:
 
 # --- reading rules ------------------------------------------------------------------------------
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen"
-).split()
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-                  "nine": "ninth", "twelve": "twelfth"}  # fmt: skip
-_MONTHS = ("January February March April May June July August September October November December").split()
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # currency code -> (one, many, one minor, many minor)
 _CURRENCIES = {
     "USD": ("dollar", "dollars", "cent", "cents"),
@@ -95,112 +102,6 @@ _CURRENCIES = {
     "GBP": ("pound", "pounds", "penny", "pence"),
 }
 _EMAIL_MARKS = {"@": "at", ".": "dot", "_": "underscore", "-": "dash", "+": "plus"}
-
-
-def say_integer(n: int) -> str:
-    """1250 -> "one thousand two hundred fifty" (US style: no "and", no commas)."""
-    if n < 0:
-        return "minus " + say_integer(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("-" + _ONES[n % 10] if n % 10 else "")
-    if n < 1000:
-        return _ONES[n // 100] + " hundred" + (" " + say_integer(n % 100) if n % 100 else "")
-    for value, name in _SCALES:
-        if n >= value:
-            q, r = divmod(n, value)
-            return f"{say_integer(q)} {name}" + (" " + say_integer(r) if r else "")
-    raise AssertionError("unreachable")
-
-
-def say_ordinal(n: int) -> str:
-    """21 -> "twenty-first"."""
-    words = say_integer(n)
-    head, last = re.match(r"(.*?)([a-z]+)$", words).groups()  # type: ignore[union-attr]
-    if last in _ORDINAL_WORDS:
-        return head + _ORDINAL_WORDS[last]
-    return head + (last[:-1] + "ieth" if last.endswith("y") else last + "th")
-
-
-def say_number(value: int | Decimal | str) -> str:
-    """A number in words: 1250 -> "one thousand two hundred fifty", "3.5" -> "three point five".
-
-    A string keeps its written decimals ("2.50" -> "two point five zero"); commas are ignored.
-    """
-    if isinstance(value, int):
-        return say_integer(value)
-    written = value.replace(",", "") if isinstance(value, str) else format(value, "f")
-    sign = "minus " if written.startswith("-") else ""
-    whole, _, fraction = written.lstrip("-+").partition(".")
-    words = sign + say_integer(int(whole or "0"))
-    return f"{words} point {say_digits(fraction)}" if fraction else words
-
-
-def say_digits(code: str) -> str:
-    """Read characters one by one: "A12-345" -> "A one two three four five"; other marks are dropped."""
-    return " ".join(_ONES[int(c)] if c.isdigit() else c.upper() for c in code if c.isalnum())
-
-
-def say_numeral(written: str) -> str:
-    """Read a written number the way a person would: identifiers digit by digit, amounts as words.
-
-    A leading zero ("0123") or five digits or more without commas ("12345") make an identifier.
-    """
-    digits = written.lstrip("-+")
-    if digits.isdigit() and (len(digits) >= 5 or (len(digits) > 1 and digits[0] == "0")):
-        return say_digits(written)
-    return say_number(written)
-
-
-def _say_pairs(n: int) -> str:
-    hi, lo = divmod(n, 100)
-    if lo == 0:
-        return say_integer(hi) + " hundred"
-    return f"{say_integer(hi)} " + (f"oh {_ONES[lo]}" if lo < 10 else say_integer(lo))
-
-
-def say_year(year: int) -> str:
-    """2026 -> "twenty twenty-six", 1905 -> "nineteen oh five", 2005 -> "two thousand five"."""
-    if not 1000 <= year <= 9999 or year % 1000 < 10:
-        return say_integer(year)
-    return _say_pairs(year)
-
-
-def say_house_number(n: int) -> str:
-    """House numbers the way they are said: 221 -> "two twenty-one", 1250 -> "twelve fifty"."""
-    if n < 100 or n % 1000 == 0:
-        return say_integer(n)
-    if n < 10000:
-        return _say_pairs(n)
-    return say_digits(str(n))
-
-
-def say_date(day: dt.date, *, weekday: bool = True, year: bool = False) -> str:
-    """2026-11-25 -> "Wednesday, November twenty-fifth" (", twenty twenty-six" with ``year``)."""
-    text = f"{_MONTHS[day.month - 1]} {say_ordinal(day.day)}"
-    if weekday:
-        text = f"{_WEEKDAYS[day.weekday()]}, {text}"
-    return f"{text}, {say_year(day.year)}" if year else text
-
-
-def say_time(clock: dt.time, *, meridiem: bool = True) -> str:
-    """15:00 -> "three p.m.", 15:30 -> "three thirty p.m.", 9:05 -> "nine oh five a.m.", 12:00 -> "noon".
-
-    Without ``meridiem`` (a written "3:30" that does not say which half of the day): "three thirty",
-    "three o'clock".
-    """
-    if meridiem and clock.minute == 0 and clock.hour in (0, 12):
-        return "midnight" if clock.hour == 0 else "noon"
-    hour = say_integer(clock.hour % 12 or 12)
-    if clock.minute == 0:
-        minutes = "" if meridiem else " o'clock"
-    elif clock.minute < 10:
-        minutes = f" oh {_ONES[clock.minute]}"
-    else:
-        minutes = " " + say_integer(clock.minute)
-    suffix = (" a.m." if clock.hour < 12 else " p.m.") if meridiem else ""
-    return hour + minutes + suffix
 
 
 def say_money(amount: Decimal, currency: str = "USD") -> str:

@@ -4,30 +4,22 @@
 spells numbers out in words as often as in digits ("four one five, five five five...", "tomorrow at
 three", "twenty dollars fifty"). It returns a :class:`Parsed` with the value, a canonical text form,
 the words the agent says to confirm it and how sure the reading is; or ``None`` when the text does
-not hold a value of that kind. :func:`words_to_digits` is the number-word reader underneath, public
-because intent and slot code need it too.
+not hold a value of that kind.
 
 What comes from a library and what is written here, and why:
 
 - Phone numbers: ``phonenumbers`` (validation, E.164). Emails: ``email-validator``, once "at" and
-  "dot" are turned back into "@" and ".". Dates in forms the rules below do not cover ("11/25",
-  "December 3, 2026", "the 3rd of next month"): ``dateparser``.
-- Written here: number words, because recognisers say numbers the way people read codes ("forty five
-  sixty seven", "double five", "four oh one") and no library reads those. Clock times, because
-  dateparser drops a bare hour ("tomorrow at 3" comes back at the time of ``now``) and does not read
-  "3 30 pm" or "half past 2". The common spoken dates (today, tomorrow, weekdays, "the 3rd",
-  "November 25th"), because dateparser reads "on the 3rd" as March and "friday at 2" as February,
-  and cannot say which parts it found. Amounts, choices and yes/no are phrase rules.
+  "dot" are turned back into "@" and ".".
+- Number words: :mod:`.numbers` (:func:`words_to_digits`, also importable from here, because intent
+  and slot code need it too). Dates and times: :mod:`.dates`, which leaves only the forms its rules
+  do not cover to ``dateparser``. Both say why they are written here, and what they guess.
+- Amounts, choices and yes/no are phrase rules, below.
 
 Readings that are guesses (the certainty says so):
 
-- A time without a.m./p.m. follows business hours: a bare hour 1-7 is p.m. ("at three" -> 15:00),
-  8-11 is a.m., 12 is noon. "morning" / "afternoon" / "evening" / "tonight" settle it.
-- A bare weekday, or "next <weekday>", is the first one after today; "this <weekday>" may be today.
-  A day of the month alone ("the 3rd") is this month, or next month once it has passed. A month and
-  day without a year is the next one to come.
 - "twelve ninety nine" as an amount is 12.99; a bare number is an amount in ``currency``.
-- A lone "one" after "the", "that", "this", "which" (and the like) is a pronoun, not a number.
+- Dates and times: see :mod:`.dates` (a time without a.m./p.m. follows business hours; a weekday
+  alone is the next one to come).
 """
 
 from __future__ import annotations
@@ -40,23 +32,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
-import dateparser
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from ..errors import ConfigError
-from .shaping import (
-    say_date,
-    say_digits,
-    say_email,
-    say_house_number,
-    say_money,
-    say_number,
-    say_numeral,
-    say_phone,
-    say_time,
-    speakable,
-)
+from .dates import find_date, find_time, prepare, say_date, say_time
+from .numbers import say_digits, say_house_number, say_number, say_numeral, spoken_numbers, words_to_digits
+from .shaping import say_email, say_money, say_phone, speakable
+
+__all__ = ["KINDS", "FieldKind", "Parsed", "parse_value", "words_to_digits"]
 
 FieldKind = Literal[
     "phone", "date", "time", "datetime", "number", "money", "email", "address", "choice", "yes_no", "text"
@@ -81,201 +65,6 @@ class Parsed:
     certainty: float
 
 
-# --- number words -------------------------------------------------------------------------------
-
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
-_TEENS = {
-    w: i + 10
-    for i, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())
-}
-_TENS = {w: i * 10 + 20 for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
-_ORDINALS = (
-    {"first": 1, "second": 2, "third": 3, "fifth": 5, "eighth": 8, "ninth": 9, "twelfth": 12}
-    | {w + "th": v for w, v in (_UNITS | _TEENS).items() if v in (4, 6, 7, 10, 11) or 13 <= v <= 19}
-    | {w[:-1] + "ieth": v for w, v in _TENS.items()}
-)
-_BELOW_HUNDRED = _UNITS | _TEENS | _TENS
-_ZERO_WORDS = {"oh", "o"}  # zero only next to another number word: "four oh one"
-_PRONOUN_BEFORE_ONE = {"the", "that", "this", "which", "each", "every", "any", "another", "other", "no", "same"}
-_PREPOSITIONS = {"for", "at", "of", "to", "by", "in", "on", "with", "from", "is", "was", "be"}
-_WORD = re.compile(r"[A-Za-z]+")
-_GAP = re.compile(r"[\s-]*")
-_DIGIT_GAP = re.compile(r"[\s,.-]*")  # "five, six, seven": recognisers put commas between digits read out
-# Words a recogniser writes for a digit it heard ("order for five six seven" was "four five six seven").
-# Read as digits only at the head of, or inside, a run of at least three single digits.
-_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "won": 1, "ate": 8}
-
-
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """Number words in a row: "forty five sixty seven" is one run of two groups, 45 and 67."""
-
-    start: int
-    end: int
-    groups: tuple[int, ...]
-    fraction: str
-    ordinal: bool
-
-    def digits(self, joiner: str = "") -> str:
-        text = joiner.join(str(g) for g in self.groups)
-        if self.fraction:
-            text += "." + self.fraction
-        if self.ordinal:
-            last = self.groups[-1]
-            text += "th" if 10 <= last % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(last % 10, "th")
-        return text
-
-
-def _word_value(word: str) -> tuple[int, str] | None:
-    if word in _UNITS:
-        return _UNITS[word], "digit" if word == "zero" else "unit"
-    if word in _TEENS:
-        return _TEENS[word], "teen"
-    if word in _TENS:
-        return _TENS[word], "tens"
-    if word in _SCALES:
-        return _SCALES[word], "hundred" if word == "hundred" else "scale"
-    return None
-
-
-def _groups(words: Sequence[tuple[int, str]]) -> tuple[int, ...]:
-    """Add up number words into groups; a word that cannot extend the current number starts a new one."""
-    groups: list[int] = []
-    done = cur = top = 0  # done: thousands and up already counted; cur: the part below; top: last scale
-    last = ""  # class of the previous word, "" when no number is open
-    for value, cls in words:
-        extends = last and (
-            (cls == "unit" and last in ("tens", "hundred", "scale"))
-            or (cls in ("teen", "tens") and last in ("hundred", "scale"))
-            or (cls == "hundred" and last in ("unit", "teen", "tens", "tens_unit") and 0 < cur < 100)
-            or (cls == "scale" and cur > 0 and (done == 0 or value < top))
-        )
-        if not extends:
-            if last:
-                groups.append(done + cur)
-            done, cur, top = 0, 0, 0
-            if cls == "digit":  # a digit said on its own ("oh", "zero", "double five") is its own group
-                groups.append(value)
-                last = ""
-                continue
-            if cls == "scale":
-                done, top, last = value, value, "scale"
-                continue
-            cur, last = value, cls
-        elif cls == "hundred":
-            cur, last = cur * 100, "hundred"
-        elif cls == "scale":
-            done, cur, top, last = done + cur * value, 0, value, "scale"
-        else:
-            cur += value
-            last = "tens_unit" if last == "tens" else cls
-    if last:
-        groups.append(done + cur)
-    return tuple(groups)
-
-
-def _pronoun(words: Sequence[tuple[str, int, int]], i: int, nxt: str) -> bool:
-    """Is the "one" at ``words[i]`` a pronoun: "the large one", "that one", "one of them"?"""
-    if nxt == "of":
-        return True
-    for word, _, _ in reversed(words[max(0, i - 3) : i]):
-        if word in _PRONOUN_BEFORE_ONE:
-            return True
-        if word in _PREPOSITIONS or _word_value(word):
-            return False  # "a table for one", "two one"
-    return False
-
-
-def _runs(text: str, *, ordinals: bool = False) -> list[_Run]:
-    words = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
-
-    def single(k: int) -> bool:
-        word = words[k][0]
-        return (word in _UNITS and _UNITS[word] < 10) or word in _ZERO_WORDS or word in _HOMOPHONES
-
-    def joined(k: int) -> bool:  # word k and word k + 1 touch (only spaces or a hyphen between)
-        if k + 1 >= len(words):
-            return False
-        gap = _DIGIT_GAP if single(k) and single(k + 1) else _GAP
-        return gap.fullmatch(text, words[k][2], words[k + 1][1]) is not None
-
-    def digits_ahead(k: int) -> int:  # single digit words joined after word k
-        n = 0
-        while joined(k + n) and single(k + n + 1) and words[k + n + 1][0] not in _HOMOPHONES:
-            n += 1
-        return n
-
-    def after(k: int) -> str:
-        return words[k + 1][0] if joined(k) else ""
-
-    runs: list[_Run] = []
-    i = 0
-    while i < len(words):
-        picked: list[tuple[int, str]] = []
-        fraction: str | None = None  # digits after "point"
-        ordinal, k = False, i
-        while k < len(words) and (k == i or joined(k - 1)):
-            word, nxt = words[k][0], after(k)
-            value = _word_value(word)
-            if fraction is not None:
-                if word not in _UNITS and word not in _ZERO_WORDS:
-                    break
-                fraction += str(_UNITS.get(word, 0))
-            elif word == "point" and picked and (nxt in _UNITS or nxt in _ZERO_WORDS):
-                fraction = ""
-            elif value is not None:
-                picked.append(value)
-            elif word in _HOMOPHONES and digits_ahead(k) >= (1 if picked and picked[-1][1] in ("unit", "digit") else 2):
-                picked.append((_HOMOPHONES[word], "unit"))
-            elif word in _ZERO_WORDS and ((picked and picked[-1][1] != "hundred") or _word_value(nxt)):
-                picked.append((0, "digit"))
-            elif word == "a" and not picked and nxt in _SCALES:
-                picked.append((1, "unit"))
-            elif word in ("double", "triple") and (nxt in _UNITS or nxt in _ZERO_WORDS):
-                picked.extend([(_UNITS.get(nxt, 0), "digit")] * (2 if word == "double" else 3))
-                k += 2
-                continue
-            elif word == "and" and picked and picked[-1][1] in ("hundred", "scale") and nxt in _BELOW_HUNDRED:
-                pass  # "a hundred and five"
-            elif (
-                ordinals and word in _ORDINALS and not (word == "second" and k > 0 and words[k - 1][0] in ("a", "per"))
-            ):
-                n = _ORDINALS[word]
-                picked.append((n, "unit" if n < 10 else "teen" if n < 20 else "tens"))
-                ordinal, k = True, k + 1
-                break
-            else:
-                break
-            k += 1
-        if picked == [(1, "unit")] and not fraction and not ordinal and _pronoun(words, i, after(i)):
-            picked = []
-        if not picked:
-            i += 1
-            continue
-        runs.append(_Run(words[i][1], words[k - 1][2], _groups(picked), fraction or "", ordinal))
-        i = k
-    return runs
-
-
-def _rewrite(text: str, joiner: str = "", *, ordinals: bool = False) -> str:
-    for run in reversed(_runs(text, ordinals=ordinals)):
-        text = text[: run.start] + run.digits(joiner) + text[run.end :]
-    return text
-
-
-def words_to_digits(text: str, *, ordinals: bool = False) -> str:
-    """Rewrite spoken numbers as digits; everything else is left as it was.
-
-    ``"four five six seven"`` -> ``"4567"``; ``"forty five sixty seven"`` -> ``"4567"`` (groups said
-    one after another are written together, the way codes and phone numbers are read);
-    ``"a hundred and five"`` -> ``"105"``; ``"double five"`` -> ``"55"``; ``"four oh one"`` -> ``"401"``
-    ("oh" is zero only next to another number word); ``"three point five"`` -> ``"3.5"``. With
-    ``ordinals``, ``"the twenty fifth"`` -> ``"the 25th"`` (off by default: "wait a second").
-    """
-    return _rewrite(text, ordinals=ordinals)
-
-
 # --- number, money ------------------------------------------------------------------------------
 
 _LITERAL_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?")
@@ -284,7 +73,7 @@ _MINUS = re.compile(r"\b(?:minus|negative)\s+(?=\d)")
 
 def _number(text: str) -> Parsed | None:
     lowered = text.lower()
-    runs = _runs(lowered)
+    runs = spoken_numbers(lowered)
     if len(runs) == 1 and not re.search(r"\d", lowered):
         run = runs[0]
         digits = run.digits()
@@ -294,7 +83,7 @@ def _number(text: str) -> Parsed | None:
         identifier = len(run.groups) > 1 or (len(digits) > 1 and digits[0] == "0")
         spoken = say_digits(digits) if identifier and not run.fraction else say_number(written)
         return Parsed(value, written, spoken, 1.0)
-    found = _LITERAL_NUMBER.findall(_MINUS.sub("-", _rewrite(lowered)))
+    found = _LITERAL_NUMBER.findall(_MINUS.sub("-", words_to_digits(lowered)))
     if not found:
         return None
     written = found[0].replace(",", "")
@@ -323,7 +112,7 @@ def _cents(decimals: str | None, said: str | None) -> str:
 
 def _money(text: str, currency: str) -> Parsed | None:
     s = re.sub(r"\ban?\s+(dollar|buck|euro|pound)\b", r"one \1", text.lower())
-    s = _rewrite(s, " ")  # "twelve ninety nine" -> "12 99": the split between groups matters here
+    s = words_to_digits(s, joiner=" ")  # "twelve ninety nine" -> "12 99": the split between groups matters here
     whole = cents = ""
     symbol, certainty = "", 1.0
     if m := _MONEY_SYMBOL.search(s):
@@ -441,165 +230,12 @@ def _address(text: str) -> Parsed | None:
 
 # --- dates and times ----------------------------------------------------------------------------
 
-_MONTH_NUMBERS = {
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
-    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
-    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
-}  # fmt: skip
-_WEEKDAY_NUMBERS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
-_MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
-_TH = r"(?:st|nd|rd|th)"
-_AP = r"(?:\s*(?P<ap>am|pm)\b)?"
-_NOT_A_TIME = r"(?!\s*(?:st|nd|rd|th|days?|weeks?|months?|years?|people|persons|guests|minutes|hours|nights?|of|/)\b)"
-_TIMES = (
-    re.compile(r"\b(?:12\s+)?(?P<word>noon|midday|midnight)\b"),
-    re.compile(
-        r"\b(?P<m>half|quarter|\d{1,2})\s+(?:minutes\s+)?(?P<dir>past|after|to|till|before)\s+(?P<h>\d{1,2})\b" + _AP
-    ),
-    re.compile(r"\b(?P<h>\d{1,2})(?::|\.|\s)(?P<m>[0-5]\d)\b" + _AP),
-    re.compile(r"\b(?P<h>\d{1,2})\s0\s(?P<m>\d)\b" + _AP),  # "three oh five"
-    re.compile(r"\b(?P<hm>\d{3,4})\s*(?P<ap>am|pm)\b"),
-    re.compile(r"\b(?P<h>\d{1,2})\s*(?:oclock\s*)?(?P<ap>am|pm)\b"),
-    re.compile(r"\b(?P<h>\d{1,2})\s*oclock\b"),
-    re.compile(r"\b(?:at|around|about|by|before|after|until|till)\s+(?P<h>\d{1,2})\b" + _NOT_A_TIME),
-)
-_PART_OF_DAY = re.compile(r"\b(?:in the (?P<am>morning)|(?P<pm>afternoon|evening|tonight|night))\b")
-_FILLER = {"um", "uh", "er", "hmm", "maybe", "say", "let's", "lets", "how", "about", "make", "it", "please", "ok",
-           "okay", "so", "like", "i", "think", "probably", "the", "at", "around", "yeah", "for"}  # fmt: skip
-_YEAR_PAIR = re.compile(
-    rf"((?:{_MONTH})\s+\d{{1,2}}{_TH}?|\d{{1,2}}{_TH}(?:\s+of\s+(?:{_MONTH}))?),?\s+(19|20)\s(\d{{2}})\b"
-)
-_MONTH_DAY = re.compile(rf"\b(?P<month>{_MONTH})\.?\s+(?:the\s+)?(?P<day>\d{{1,2}}){_TH}?\b(?:,?\s+(?P<year>\d{{4}}))?")
-_DAY_MONTH = re.compile(rf"\b(?P<day>\d{{1,2}}){_TH}?\s+(?:of\s+)?(?P<month>{_MONTH})\b(?:,?\s+(?P<year>\d{{4}}))?")
-_THE_DAY = re.compile(
-    rf"(?:\bon\s+the\s+(?P<a>\d{{1,2}}){_TH}?|\bthe\s+(?P<b>\d{{1,2}}){_TH})\b(?:\s+of\s+(?P<rel>this|next)\s+month)?"
-)
-_BARE_DAY = re.compile(rf"\b(?P<a>\d{{1,2}}){_TH}\b(?:\s+of\s+(?P<rel>this|next)\s+month)?")
-_RELATIVE = re.compile(r"\b(day after tomorrow|tomorrow|today|tonight|yesterday|this (?:morning|afternoon|evening))\b")
-_RELATIVE_DAYS = {"day after tomorrow": 2, "tomorrow": 1, "yesterday": -1}
-_WEEKDAY = re.compile(rf"\b(?:(?P<which>this|next|coming)\s+)?(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})s?\b")
-_IN_DAYS = re.compile(r"\bin\s+(?P<n>\d{1,3}|a|an)\s+(?P<unit>day|week)s?\b")
-_NEXT_WEEK = re.compile(r"\bnext week\b")
-
-
-def _prepare(text: str) -> str:
-    s = text.lower().replace("’", "'")
-    s = re.sub(r"\bo'?\s?clock\b", " oclock", s)
-    s = _rewrite(s, " ", ordinals=True)
-    s = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", s)
-    return _YEAR_PAIR.sub(r"\1 \2\3", s)
-
-
-def _clock(hour: int, minute: int, ap: str | None) -> tuple[dt.time, bool] | None:
-    """Hour and minute as said -> (time, guessed): the business-hours rule when a.m./p.m. is missing."""
-    guessed = False
-    if hour > 23 or minute > 59:
-        return None
-    if ap == "pm" and 1 <= hour < 12:
-        hour += 12
-    elif ap == "am" and hour == 12:
-        hour = 0
-    elif ap is None and 1 <= hour <= 12:
-        hour, guessed = (hour + 12 if hour <= 7 else hour), True
-    return dt.time(hour, minute), guessed
-
-
-def _find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] | None:
-    part = _PART_OF_DAY.search(s)
-    part_ap = ("am" if part.group("am") else "pm") if part else None
-    for pattern in _TIMES:
-        m = pattern.search(s)
-        if m is None:
-            continue
-        found = m.groupdict()
-        if found.get("word"):
-            return dt.time(0 if found["word"] == "midnight" else 12), 1.0, m.span()
-        if found.get("hm"):
-            hour, minute = divmod(int(found["hm"]), 100)
-        elif found.get("dir"):
-            minute = {"half": 30, "quarter": 15}.get(found["m"]) or int(found["m"])
-            hour = int(found["h"])
-            if found["dir"] in ("to", "till", "before"):
-                hour, minute = (hour - 1) % 24, 60 - minute
-        else:
-            hour, minute = int(found["h"]), int(found.get("m") or 0)
-        clock = _clock(hour, minute, found.get("ap") or part_ap)
-        if clock is not None:
-            return clock[0], 0.85 if clock[1] else 1.0, m.span()
-    if whole:  # the whole answer is a time: "three", "um, four thirty"
-        kept = " ".join(t for t in re.split(r"[\s,.!?]+", s) if t and t not in _FILLER)
-        if m := re.fullmatch(r"(\d{1,2})(?: ([0-5]\d))?", kept):
-            clock = _clock(int(m.group(1)), int(m.group(2) or 0), part_ap)
-            if clock is not None:
-                return clock[0], 0.7, (0, len(s))
-    return None
-
-
-def _month_day(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _day_of_month(day: int, rel: str | None, today: dt.date) -> tuple[dt.date, float] | None:
-    """ "the 3rd": this month, or next month once it has passed (or when "of next month" is said)."""
-    year, month = today.year, today.month
-    if rel == "next" or (rel is None and day < today.day):
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    for _ in range(12):  # "the 31st" in a 30-day month is the next month that has one
-        if found := _month_day(year, month, day):
-            return found, 0.9
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return None
-
-
-def _find_date(s: str, today: dt.date, region: str) -> tuple[dt.date, float] | None:
-    for pattern in (_MONTH_DAY, _DAY_MONTH):
-        if m := pattern.search(s):
-            month, day = _MONTH_NUMBERS[m.group("month")], int(m.group("day"))
-            if m.group("year"):
-                found = _month_day(int(m.group("year")), month, day)
-                return (found, 1.0) if found else None
-            found = _month_day(today.year, month, day)
-            if found is not None and found < today:
-                found = _month_day(today.year + 1, month, day)
-            return (found, 1.0) if found else None
-    if m := _THE_DAY.search(s):
-        return _day_of_month(int(m.group("a") or m.group("b")), m.group("rel"), today)
-    if m := _RELATIVE.search(s):
-        return today + dt.timedelta(days=_RELATIVE_DAYS.get(m.group(1), 0)), 1.0
-    if m := _WEEKDAY.search(s):
-        ahead = (_WEEKDAY_NUMBERS[m.group("day")] - today.weekday()) % 7
-        if m.group("which") != "this":
-            ahead = ahead or 7
-        return today + dt.timedelta(days=ahead), 0.8 if m.group("which") == "next" else 1.0
-    if m := _BARE_DAY.search(s):  # after the words: "tomorrow, first thing" is not the 1st
-        return _day_of_month(int(m.group("a")), m.group("rel"), today)
-    if m := _IN_DAYS.search(s):
-        n = 1 if m.group("n") in ("a", "an") else int(m.group("n"))
-        return today + dt.timedelta(days=n * (7 if m.group("unit") == "week" else 1)), 1.0
-    if _NEXT_WEEK.search(s):
-        return today + dt.timedelta(days=7), 0.5
-    if re.search(r"\d", s):
-        settings = {
-            "RELATIVE_BASE": dt.datetime.combine(today, dt.time()),
-            "PREFER_DATES_FROM": "future",
-            "DATE_ORDER": "MDY" if region.upper() == "US" else "DMY",
-            "REQUIRE_PARTS": ["day"],
-            "RETURN_AS_TIMEZONE_AWARE": False,
-        }
-        parsed = dateparser.parse(s, languages=["en"], settings=settings)
-        if parsed is not None:
-            return parsed.date(), 0.8
-    return None
-
 
 def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
-    s = _prepare(text)
-    clock = _find_time(s, whole=kind != "date")
+    s = prepare(text)
+    clock = find_time(s, whole=kind != "date")
     rest = s[: clock[2][0]] + " " + s[clock[2][1] :] if clock else s
-    day = _find_date(rest, now.date(), region) if kind != "time" else None
+    day = find_date(rest, now.date(), region) if kind != "time" else None
     if kind == "time":
         if clock is None:
             return None

@@ -1,0 +1,231 @@
+"""Dates and times as callers say them, and as the agent says them back.
+
+:func:`find_time` and :func:`find_date` read a clock time and a day out of a transcript that
+:func:`prepare` has put in digits ("tomorrow at three" -> "tomorrow at 3"); :mod:`.values` makes
+them typed values. :func:`say_date` and :func:`say_time` read a date and a time aloud;
+:mod:`.shaping` and :mod:`.values` use them, so a date sounds the same whether the agent wrote it
+or heard it.
+
+Written here rather than left to ``dateparser``: clock times, because dateparser drops a bare hour
+("tomorrow at 3" comes back at the time of ``now``) and does not read "3 30 pm" or "half past 2";
+and the common spoken dates (today, tomorrow, weekdays, "the 3rd", "November 25th"), because
+dateparser reads "on the 3rd" as March and "friday at 2" as February, and cannot say which parts it
+found. Dates in other forms ("11/25", "December 3, 2026", "the 3rd of next month") go to dateparser.
+
+Readings that are guesses (the certainty says so):
+
+- A time without a.m./p.m. follows business hours: a bare hour 1-7 is p.m. ("at three" -> 15:00),
+  8-11 is a.m., 12 is noon. "morning" / "afternoon" / "evening" / "tonight" settle it.
+- A bare weekday, or "next <weekday>", is the first one after today; "this <weekday>" may be today.
+  A day of the month alone ("the 3rd") is this month, or next month once it has passed. A month and
+  day without a year is the next one to come.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import dateparser
+
+from .numbers import say_integer, say_ordinal, say_year, words_to_digits
+
+# --- saying dates and times ---------------------------------------------------------------------
+
+_MONTHS = ("January February March April May June July August September October November December").split()
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def say_date(day: dt.date, *, weekday: bool = True, year: bool = False) -> str:
+    """2026-11-25 -> "Wednesday, November twenty-fifth" (", twenty twenty-six" with ``year``)."""
+    text = f"{_MONTHS[day.month - 1]} {say_ordinal(day.day)}"
+    if weekday:
+        text = f"{_WEEKDAYS[day.weekday()]}, {text}"
+    return f"{text}, {say_year(day.year)}" if year else text
+
+
+def say_time(clock: dt.time, *, meridiem: bool = True) -> str:
+    """15:00 -> "three p.m.", 15:30 -> "three thirty p.m.", 9:05 -> "nine oh five a.m.", 12:00 -> "noon".
+
+    Without ``meridiem`` (a written "3:30" that does not say which half of the day): "three thirty",
+    "three o'clock".
+    """
+    if meridiem and clock.minute == 0 and clock.hour in (0, 12):
+        return "midnight" if clock.hour == 0 else "noon"
+    hour = say_integer(clock.hour % 12 or 12)
+    if clock.minute == 0:
+        minutes = "" if meridiem else " o'clock"
+    elif clock.minute < 10:
+        minutes = f" oh {say_integer(clock.minute)}"
+    else:
+        minutes = " " + say_integer(clock.minute)
+    suffix = (" a.m." if clock.hour < 12 else " p.m.") if meridiem else ""
+    return hour + minutes + suffix
+
+
+# --- hearing dates and times --------------------------------------------------------------------
+
+_MONTH_NUMBERS = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
+    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
+    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+}  # fmt: skip
+_WEEKDAY_NUMBERS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
+_MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
+_TH = r"(?:st|nd|rd|th)"
+_AP = r"(?:\s*(?P<ap>am|pm)\b)?"
+_NOT_A_TIME = r"(?!\s*(?:st|nd|rd|th|days?|weeks?|months?|years?|people|persons|guests|minutes|hours|nights?|of|/)\b)"
+_TIMES = (
+    re.compile(r"\b(?:12\s+)?(?P<word>noon|midday|midnight)\b"),
+    re.compile(
+        r"\b(?P<m>half|quarter|\d{1,2})\s+(?:minutes\s+)?(?P<dir>past|after|to|till|before)\s+(?P<h>\d{1,2})\b" + _AP
+    ),
+    re.compile(r"\b(?P<h>\d{1,2})(?::|\.|\s)(?P<m>[0-5]\d)\b" + _AP),
+    re.compile(r"\b(?P<h>\d{1,2})\s0\s(?P<m>\d)\b" + _AP),  # "three oh five"
+    re.compile(r"\b(?P<hm>\d{3,4})\s*(?P<ap>am|pm)\b"),
+    re.compile(r"\b(?P<h>\d{1,2})\s*(?:oclock\s*)?(?P<ap>am|pm)\b"),
+    re.compile(r"\b(?P<h>\d{1,2})\s*oclock\b"),
+    re.compile(r"\b(?:at|around|about|by|before|after|until|till)\s+(?P<h>\d{1,2})\b" + _NOT_A_TIME),
+)
+_PART_OF_DAY = re.compile(r"\b(?:in the (?P<am>morning)|(?P<pm>afternoon|evening|tonight|night))\b")
+_FILLER = {"um", "uh", "er", "hmm", "maybe", "say", "let's", "lets", "how", "about", "make", "it", "please", "ok",
+           "okay", "so", "like", "i", "think", "probably", "the", "at", "around", "yeah", "for"}  # fmt: skip
+_YEAR_PAIR = re.compile(
+    rf"((?:{_MONTH})\s+\d{{1,2}}{_TH}?|\d{{1,2}}{_TH}(?:\s+of\s+(?:{_MONTH}))?),?\s+(19|20)\s(\d{{2}})\b"
+)
+_MONTH_DAY = re.compile(rf"\b(?P<month>{_MONTH})\.?\s+(?:the\s+)?(?P<day>\d{{1,2}}){_TH}?\b(?:,?\s+(?P<year>\d{{4}}))?")
+_DAY_MONTH = re.compile(rf"\b(?P<day>\d{{1,2}}){_TH}?\s+(?:of\s+)?(?P<month>{_MONTH})\b(?:,?\s+(?P<year>\d{{4}}))?")
+_THE_DAY = re.compile(
+    rf"(?:\bon\s+the\s+(?P<a>\d{{1,2}}){_TH}?|\bthe\s+(?P<b>\d{{1,2}}){_TH})\b(?:\s+of\s+(?P<rel>this|next)\s+month)?"
+)
+_BARE_DAY = re.compile(rf"\b(?P<a>\d{{1,2}}){_TH}\b(?:\s+of\s+(?P<rel>this|next)\s+month)?")
+_RELATIVE = re.compile(r"\b(day after tomorrow|tomorrow|today|tonight|yesterday|this (?:morning|afternoon|evening))\b")
+_RELATIVE_DAYS = {"day after tomorrow": 2, "tomorrow": 1, "yesterday": -1}
+_WEEKDAY = re.compile(rf"\b(?:(?P<which>this|next|coming)\s+)?(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})s?\b")
+_IN_DAYS = re.compile(r"\bin\s+(?P<n>\d{1,3}|a|an)\s+(?P<unit>day|week)s?\b")
+_NEXT_WEEK = re.compile(r"\bnext week\b")
+
+
+def prepare(text: str) -> str:
+    """A transcript in the form :func:`find_time` and :func:`find_date` read: lower case, numbers in
+    digits ("three thirty" -> "3 30", "the third" -> "the 3rd"), a year said in pairs after a day as one
+    ("november 25th 20 26" -> "november 25th 2026"), "p.m." as "pm", "o'clock" as "oclock".
+    """
+    s = text.lower().replace("’", "'")
+    s = re.sub(r"\bo'?\s?clock\b", " oclock", s)
+    s = words_to_digits(s, ordinals=True, joiner=" ")
+    s = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", s)
+    return _YEAR_PAIR.sub(r"\1 \2\3", s)
+
+
+def _clock(hour: int, minute: int, ap: str | None) -> tuple[dt.time, bool] | None:
+    """Hour and minute as said -> (time, guessed): the business-hours rule when a.m./p.m. is missing."""
+    guessed = False
+    if hour > 23 or minute > 59:
+        return None
+    if ap == "pm" and 1 <= hour < 12:
+        hour += 12
+    elif ap == "am" and hour == 12:
+        hour = 0
+    elif ap is None and 1 <= hour <= 12:
+        hour, guessed = (hour + 12 if hour <= 7 else hour), True
+    return dt.time(hour, minute), guessed
+
+
+def find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] | None:
+    """The time said in prepared text ``s``: (time, certainty, where it was said).
+
+    With ``whole``, the whole answer may be a time on its own: "three", "um, four thirty".
+    """
+    part = _PART_OF_DAY.search(s)
+    part_ap = ("am" if part.group("am") else "pm") if part else None
+    for pattern in _TIMES:
+        m = pattern.search(s)
+        if m is None:
+            continue
+        found = m.groupdict()
+        if found.get("word"):
+            return dt.time(0 if found["word"] == "midnight" else 12), 1.0, m.span()
+        if found.get("hm"):
+            hour, minute = divmod(int(found["hm"]), 100)
+        elif found.get("dir"):
+            minute = {"half": 30, "quarter": 15}.get(found["m"]) or int(found["m"])
+            hour = int(found["h"])
+            if found["dir"] in ("to", "till", "before"):
+                hour, minute = (hour - 1) % 24, 60 - minute
+        else:
+            hour, minute = int(found["h"]), int(found.get("m") or 0)
+        clock = _clock(hour, minute, found.get("ap") or part_ap)
+        if clock is not None:
+            return clock[0], 0.85 if clock[1] else 1.0, m.span()
+    if whole:  # the whole answer is a time: "three", "um, four thirty"
+        kept = " ".join(t for t in re.split(r"[\s,.!?]+", s) if t and t not in _FILLER)
+        if m := re.fullmatch(r"(\d{1,2})(?: ([0-5]\d))?", kept):
+            clock = _clock(int(m.group(1)), int(m.group(2) or 0), part_ap)
+            if clock is not None:
+                return clock[0], 0.7, (0, len(s))
+    return None
+
+
+def _month_day(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _day_of_month(day: int, rel: str | None, today: dt.date) -> tuple[dt.date, float] | None:
+    """ "the 3rd": this month, or next month once it has passed (or when "of next month" is said)."""
+    year, month = today.year, today.month
+    if rel == "next" or (rel is None and day < today.day):
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    for _ in range(12):  # "the 31st" in a 30-day month is the next month that has one
+        if found := _month_day(year, month, day):
+            return found, 0.9
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def find_date(s: str, today: dt.date, region: str) -> tuple[dt.date, float] | None:
+    """The date said in prepared text ``s``, counted from ``today``: (date, certainty).
+
+    ``region`` sets the order of a written date dateparser reads (US: month first).
+    """
+    for pattern in (_MONTH_DAY, _DAY_MONTH):
+        if m := pattern.search(s):
+            month, day = _MONTH_NUMBERS[m.group("month")], int(m.group("day"))
+            if m.group("year"):
+                found = _month_day(int(m.group("year")), month, day)
+                return (found, 1.0) if found else None
+            found = _month_day(today.year, month, day)
+            if found is not None and found < today:
+                found = _month_day(today.year + 1, month, day)
+            return (found, 1.0) if found else None
+    if m := _THE_DAY.search(s):
+        return _day_of_month(int(m.group("a") or m.group("b")), m.group("rel"), today)
+    if m := _RELATIVE.search(s):
+        return today + dt.timedelta(days=_RELATIVE_DAYS.get(m.group(1), 0)), 1.0
+    if m := _WEEKDAY.search(s):
+        ahead = (_WEEKDAY_NUMBERS[m.group("day")] - today.weekday()) % 7
+        if m.group("which") != "this":
+            ahead = ahead or 7
+        return today + dt.timedelta(days=ahead), 0.8 if m.group("which") == "next" else 1.0
+    if m := _BARE_DAY.search(s):  # after the words: "tomorrow, first thing" is not the 1st
+        return _day_of_month(int(m.group("a")), m.group("rel"), today)
+    if m := _IN_DAYS.search(s):
+        n = 1 if m.group("n") in ("a", "an") else int(m.group("n"))
+        return today + dt.timedelta(days=n * (7 if m.group("unit") == "week" else 1)), 1.0
+    if _NEXT_WEEK.search(s):
+        return today + dt.timedelta(days=7), 0.5
+    if re.search(r"\d", s):
+        settings = {
+            "RELATIVE_BASE": dt.datetime.combine(today, dt.time()),
+            "PREFER_DATES_FROM": "future",
+            "DATE_ORDER": "MDY" if region.upper() == "US" else "DMY",
+            "REQUIRE_PARTS": ["day"],
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        }
+        parsed = dateparser.parse(s, languages=["en"], settings=settings)
+        if parsed is not None:
+            return parsed.date(), 0.8
+    return None
