@@ -30,7 +30,9 @@ def _llm(settings: Settings) -> Any:
     from .engines.resilient import ResilientLlm, RetryPolicy
 
     return ResilientLlm(
-        OpenAICompatibleLlm(settings.llm_url or "", settings.llm_model, api_key=settings.llm_api_key),
+        OpenAICompatibleLlm(
+            settings.llm_url or "", settings.llm_model, api_key=settings.llm_api_key, stream_auto_tools=settings.llm_stream_tools
+        ),
         policy=RetryPolicy(timeout=15.0, retries=1, backoff=0.3),
     )
 
@@ -102,13 +104,8 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
         return AgentHost(settings, wanted).agent()  # one-off (chat, checks); servers keep one AgentHost
     if settings.llm_url:
         from .agent.llm import LlmAgent
-        from .engines.llm.openai_compat import OpenAICompatibleLlm
-        from .engines.resilient import ResilientLlm, RetryPolicy
 
-        llm = ResilientLlm(
-            OpenAICompatibleLlm(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key),
-            policy=RetryPolicy(timeout=15.0, retries=1, backoff=0.3),
-        )
+        llm = _llm(settings)
         return LlmAgent(
             name=f"llm:{settings.llm_model}",
             llm=llm,

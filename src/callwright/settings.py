@@ -32,6 +32,7 @@ class Settings:
     vad: str = setting("silero", "Voice activity detector: silero or webrtc.")
     llm_url: str | None = setting(None, "OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1); enables the LLM agent.")
     llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint.")
+    llm_stream_tools: bool = setting(True, "Stream replies when the model may call tools; off for servers that cannot (llama-cpp-python).")
     llm_api_key: str | None = setting(None, "API key for the LLM endpoint (never logged).", secret=True)
     max_calls: int = setting(20, "Live calls allowed at once; further calls are refused with a clear error.")
     idle_timeout_s: float = setting(60.0, "End a call after this many seconds with nobody speaking.")

@@ -285,7 +285,7 @@ async def test_valid_address_is_parsed_and_filled_then_the_model_goes_on(brain: 
 
 
 async def test_unsure_value_is_read_back_and_confirmed_by_our_code(brain: Callable[[Any], LlmSpecAgent]) -> None:
-    llm = ScriptedLlm([set_field("oak street springfield")])  # no house number: parsed, but unsure
+    llm = ScriptedLlm([set_field("oak street springfield"), "Thanks."])  # no house number: parsed, but unsure
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
         question = await c.say("it's oak street in springfield")
@@ -293,7 +293,8 @@ async def test_unsure_value_is_read_back_and_confirmed_by_our_code(brain: Callab
         statuses = [(f.status, f.value) for f in c.events(ev.FormField)]
     assert question == "I heard Oak Street, Springfield. Is that right?"
     assert statuses == [("confirm", "Oak Street, Springfield"), ("confirmed", "Oak Street, Springfield")]
-    assert len(llm.requests) == 1, "the read-back and the yes are handled in code, not by the model"
+    # The read-back and the yes are handled in code; the model is asked again only afterwards, told the value.
+    assert len(llm.requests) == 2 and llm.requests[1].messages[-1].content == "yes"
 
 
 async def test_wrong_form_name_goes_back_to_the_model_and_the_call_goes_on(
@@ -352,14 +353,28 @@ async def test_transfer_to_human_transfers_the_call(brain: Callable[[Any], LlmSp
     assert len(llm.requests) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LLM brain: after the caller confirms a read-back value nothing is said and the model is not told",
-)
 async def test_after_the_caller_confirms_a_value_the_agent_goes_on(brain: Callable[[Any], LlmSpecAgent]) -> None:
     llm = ScriptedLlm([set_field("oak street springfield"), "Great. What would you like delivered?"])
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
         await c.say("it's oak street in springfield")
         after_yes = await c.say("yes")
-    assert after_yes.strip()
+    assert after_yes == "Great. What would you like delivered?"
+    assert "The caller confirmed address: Oak Street, Springfield." in llm.requests[1].messages[0].content
+
+
+async def test_a_side_effect_the_model_picks_is_confirmed_with_the_caller_first(brain: Callable[[Any], LlmSpecAgent]) -> None:
+    order = ScriptedReply(
+        tool_calls=(ToolCallRequest("c1", "place_order", {"product": "oat milk", "quantity": 2, "address": "12 Oak Street"}),)
+    )
+    llm = ScriptedLlm([order])
+    async with TextCall(brain(llm), caller=STRANGER) as c:
+        await c.greeting()
+        question = await c.say("two oat milk to 12 Oak Street please")
+        assert not c.events(ev.ToolCalled), "nothing runs before the caller says yes"
+        await c.say("yes")
+        calls = c.events(ev.ToolCalled)
+        results = c.events(ev.ToolResult)
+    assert question == "So that's two oat milk, delivered to twelve Oak Street. Shall I place the order?"
+    assert [call.name for call in calls] == ["place_order"]  # one call event (no job queue: it runs on the call)
+    assert len(results) == 1

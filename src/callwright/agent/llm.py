@@ -70,7 +70,8 @@ class LlmAgent:
         by_name = {t.spec.name: t for t in self.tools}
         for round_ in range(self.max_tool_rounds + 1):
             calls: list[ToolCallRequest] = []
-            choice = self.first_tool_choice if round_ == 0 and self.first_tool_choice else None
+            # The last round may not call a tool, so what the tools found is told, never dropped unheard.
+            choice = "none" if round_ == self.max_tool_rounds else self.first_tool_choice if round_ == 0 else None
             stream = (
                 self.llm.stream(messages, [t.spec for t in self.tools], tool_choice=choice)  # type: ignore[call-arg]
                 if choice

@@ -60,6 +60,7 @@ class LlmSpecAgent(SpecAgent):
         assert app.services.llm is not None
         self.llm = app.services.llm
         self.style_note = ""
+        self.model_note = ""  # one-off context for the next request (what the caller just confirmed)
         self.forms: dict[str, FormState] = {}
 
     async def aclose(self) -> None:
@@ -79,6 +80,9 @@ class LlmSpecAgent(SpecAgent):
             parts.append(f"Earlier in this call: {'; '.join(self.done)}.")
         if self.style_note:
             parts.append(self.style_note)
+        if self.model_note:
+            parts.append(self.model_note)
+            self.model_note = ""
         return "\n\n".join(parts)
 
     async def _understand(self, turn: Turn) -> AsyncIterator[Act]:
@@ -87,11 +91,30 @@ class LlmSpecAgent(SpecAgent):
 
     async def _answer(self, waiting: Waiting, turn: Turn) -> AsyncIterator[Act]:
         if waiting.kind in ("field_confirm", "forget_confirm", "action_confirm", "recall"):
+            said = False
             async for act in super()._answer(waiting, turn):  # confirmations stay deterministic
+                said = said or isinstance(act, Say)
                 yield act
+            if waiting.kind == "field_confirm" and self.waiting is None and not said:
+                # The value is kept; the model goes on from there (the next field, or the task).
+                self.model_note = f"The caller confirmed {waiting.name}: {waiting.value}."
+                async for act in self._converse(turn):
+                    yield act
             return
         async for act in self._converse(turn):
             yield act
+
+    async def _confirm_first(self, name: str, arguments: dict[str, Any]) -> AsyncIterator[Act]:
+        intent = next((i for i in self.spec.intents if i.tool == name), None) or _adhoc(name)
+        form = self.forms.get(intent.form) if intent.form else None
+        task = Task(intent, {k: str(v) for k, v in arguments.items()}, form)
+        self.task = task
+        question = fill(intent.confirm, self._values(task)) if intent.confirm else None
+        if not question:
+            details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in arguments.items())
+            question = f"Just to confirm: {name.replace('_', ' ')} with {details}. Shall I go ahead?"
+        yield Say(question)
+        self.waiting = Waiting("action_confirm")
 
     async def _feel(self, turn: Turn) -> Any:
         decision = await super()._feel(turn)
@@ -126,6 +149,11 @@ class LlmSpecAgent(SpecAgent):
                 if call.name in by_name:
                     tool = by_name[call.name]
                     arguments = {k: v for k, v in call.arguments.items() if k in tool.spec.parameters.get("properties", {})}
+                    if tool.options.side_effects or tool.options.background:
+                        # A purchase or a booking is confirmed in code, with the caller, before it runs.
+                        async for act in self._confirm_first(tool.name, arguments):
+                            yield act
+                        return
                     if tool.options.background:
                         task = Task(next((i for i in self.spec.intents if i.tool == tool.name), _adhoc(tool.name)))
                         async for act in self._background(tool, arguments, task, turn):

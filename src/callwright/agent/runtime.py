@@ -494,11 +494,11 @@ class SpecAgent:
         assert self.context is not None
         key = idempotency_key(self.context.call_id, tool.name, arguments)
         call = f"{turn.index}.job"
-        self._emit(ev.ToolCalled(turn=turn.index, call=call, name=tool.name, arguments=arguments, idempotency_key=key, background=True))
         if jobs is None:  # no queue configured: do it now, on the call
             async for act in self._foreground(tool, arguments, task, turn):
                 yield act
             return
+        self._emit(ev.ToolCalled(turn=turn.index, call=call, name=tool.name, arguments=arguments, idempotency_key=key, background=True))
         payload = {"agent": str(self.app.definition.folder), "tool": tool.name, "arguments": arguments, "key": key, "call_id": self.context.call_id, "caller": self.phone}
         job_id = await jobs.submit(f"{self.name}.{tool.name}", payload, job_id=key, phone=self.phone)
         self._emit(ev.JobQueued(job_id=job_id, name=tool.name, notify=self.phone))
