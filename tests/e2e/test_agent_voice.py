@@ -4,15 +4,19 @@ speech is rendered by espeak-ng and streamed in real time over the native WebSoc
 a Twilio Media Stream). The tests assert on the events the caller's client received, on the call
 traces, and on what the agent's tools and store left behind.
 
-Caller phrases were picked for what moonshine hears from espeak: "where is my order twelve thirty
-four" comes back as "twelve thirty-four" (1234), while "four five six seven" comes back as "for
-five, six, seven". Each test uses its own caller number, so the tests share one server per agent
-without sharing callers' memory.
+Caller phrases were picked for what moonshine hears from espeak, measured over many renderings
+(espeak-ng's output differs slightly from one rendering to the next, and moonshine is sensitive
+to where a segment starts): "the number is twelve thirty four" comes back as 1234 every time,
+while "four five six seven" comes back as "for five, six, seven" and "where is my order twelve
+thirty four" now and then as "twelve, thirty-four" (read as 12). Each test uses its own caller
+number, so the tests share one server per agent without sharing callers' memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,6 +58,7 @@ class Served:
 
     base: str
     data: Path
+    store_url: str
 
     def ws(self, path: str = "/ws") -> str:
         return self.base.replace("http://", "ws://") + path
@@ -63,11 +68,35 @@ class Served:
 
 
 def serve(agent: str, data: Path) -> Iterator[Served]:
-    settings = Settings.load(port=0, agent=str(EXAMPLES / agent), data_dir=str(data), trace_dir=str(data / "traces"))
-    assert settings.resolved_store_url().startswith(f"sqlite:///{data}")  # store, queue and link secret stay here
-    assert settings.resolved_queue_url().startswith(f"sqlite:///{data}")
-    with running_server(settings) as base:
-        yield Served(base, data)
+    # Empty store, queue, Redis and link secret settings (whatever the environment says): the
+    # defaults put the SQLite store, the job queue and the generated link secret under ``data``.
+    settings = Settings.load(
+        port=0, agent=str(EXAMPLES / agent), data_dir=str(data), trace_dir=str(data / "traces"),
+        store_url="", queue_url="", redis_url="", link_secret="",
+    )  # fmt: skip
+    assert settings.resolved_store_url() == f"sqlite:///{data}/callwright.db"
+    assert settings.resolved_queue_url() == f"sqlite:///{data}/jobs.db"
+    try:
+        with running_server(settings) as base:
+            yield Served(base, data, settings.resolved_store_url())
+    finally:
+        finish_abandoned_work()
+
+
+def finish_abandoned_work(timeout: float = 30.0) -> None:
+    """Wait for inference the stopped server's calls abandoned.
+
+    The engines run inference in anyio worker threads and abandon it when its caller is cancelled
+    (a hang-up cuts a sentence being synthesised); the work finishes in the background. The live
+    server runs in a daemon thread, so its workers are daemons too, and one still inside
+    onnxruntime when the interpreter exits is torn down through C++ frames: the process aborts
+    ("terminate called without an active exception") after the tests passed. The workers of a
+    stopped server's (closed) event loop finish their last item and stop; join them.
+    """
+    for thread in threading.enumerate():
+        loop = getattr(thread, "loop", None)
+        if thread.daemon and isinstance(loop, asyncio.AbstractEventLoop) and loop.is_closed():
+            thread.join(timeout)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +262,7 @@ async def test_a_slow_tool_is_covered_by_a_filler_that_is_heard_before_its_resul
     async with CallClient(order_desk.ws(), caller="+14155550142") as client:
         line = Line(client)
         await line.greeted()
-        asked = await line.say("where is my order twelve thirty four")
+        asked = await line.say("hi, where is my order? the number is twelve thirty four")
         await line.hang_up()
     t = asked.turn
     (called,) = line.of(ev.ToolCalled, turn=t)
@@ -265,10 +294,10 @@ async def test_a_slow_tool_is_covered_by_a_filler_that_is_heard_before_its_resul
 # ------------------------------------------------------------------------------------------ 2. read back
 async def test_a_value_heard_with_low_confidence_is_read_back_and_kept_on_yes(order_desk: Served) -> None:
     """The order desk's address field has ``confirm_below: 0.85``. Moonshine hears espeak's "twelve
-    Maple Street" with a confidence of 0.66 to 0.78 (measured over 18 renderings, offline and on
-    live calls), and not always as "Maple Street" ("twelve maples, three"): the real folder
-    exercises the low-confidence path with real recognition. The value is read back as heard and
-    kept only once the caller says yes."""
+    Maple Street" with a confidence of 0.61 to 0.81 (measured: 48 renderings offline, 6 on live
+    calls at 0.66 to 0.74), and not always as "Maple Street" ("twelve maple-streets", "twelve
+    maples, three"), so the real folder exercises the low-confidence path with real recognition.
+    The value is read back as heard, and kept only once the caller says yes."""
     async with CallClient(order_desk.ws(), caller="+14155550143") as client:
         line = Line(client)
         await line.greeted()
@@ -306,16 +335,18 @@ async def test_talking_over_a_booking_leaves_exactly_one_booking(recovery_line: 
         line = Line(client)
         await line.greeted()
         await line.say("I want to book a call with a nurse")
-        when = await line.answer("Friday at three in the afternoon", field="when")
+        when = await line.answer("on Friday at three p m", field="when")
         assert line.texts(when.turn)[0].startswith("I heard Friday"), line.story()  # high stakes: read back
         await line.say("yes it is")
 
         # The reason starts the booking, and a filler covers it. Over the filler, the caller asks again.
-        filler = lambda e: isinstance(e, ev.AgentText) and e.text == "I'm booking that with the nurse team now."  # noqa: E731
-        reason = await line.say("when can I drive again", until=filler)
-        start = reason.start
+        def filler(e: Any) -> bool:
+            return isinstance(e, ev.AgentText) and e.text == "I'm booking that with the nurse team now."
+
+        told = await line.say("when can I drive again", until=filler)
+        start = told.start
         (called,) = line.of(ev.ToolCalled, since=start)
-        await line.until_audio_after(line.at(reason.reply))
+        await line.until_audio_after(line.at(told.reply))
         await client.silence(0.2)  # a moment into the filler
         await client.speak(caller_says("I want to book a call with a nurse"))
         barge = await line.listen_for(lambda e: isinstance(e, ev.BargeIn), since=start)
@@ -323,7 +354,7 @@ async def test_talking_over_a_booking_leaves_exactly_one_booking(recovery_line: 
 
         # Asked again, the caller gives the same time and reason (typed: the voice steps came before).
         assert line.of(ev.FormField, since=line.index(barge), field="when", status="asked"), line.story()
-        when_again = await line.type("Friday at three in the afternoon")
+        when_again = await line.type("on Friday at three p m")
         assert line.of(ev.FormField, since=when_again.start, field="when", status="confirm"), line.story()
         await line.type("yes")
         (reason,) = line.of(ev.FormField, since=start, field="reason", status="filled")
@@ -350,7 +381,7 @@ async def test_talking_over_a_booking_leaves_exactly_one_booking(recovery_line: 
     rota = tools.bookings(recovery_line.data / "agents" / "recovery-line")
     assert [phone for phone, _, _ in rota] == [ROBERT], rota
     assert rota[0][1].startswith(results[0].result["when"][:13])
-    store = await open_store(f"sqlite:///{recovery_line.data}/callwright.db")
+    store = await open_store(recovery_line.store_url)
     try:
         texts = [m for m in await store.messages(ROBERT) if m.purpose != "form_link"]
     finally:
@@ -374,15 +405,14 @@ async def test_a_returning_caller_is_greeted_by_name_and_asked_about_the_last_or
     assert ended.reason == "hangup" and opened.detail.startswith("your order of 2 "), opened
     product = opened.detail.removeprefix("your order of 2 ")  # "loaves sourdough bread", as recognised
 
-    # The background job places the order and texts Sam once; wait for it.
-    store = await open_store(f"sqlite:///{order_desk.data}/callwright.db")
+    # The background job places the order and texts Sam; wait for the text.
+    store = await open_store(order_desk.store_url)
     try:
         with anyio.fail_after(60):
-            while not (sms := [m for m in await store.messages(SAM) if m.purpose != "form_link"]):
+            while not [m for m in await store.messages(SAM) if m.purpose != "form_link"]:
                 await anyio.sleep(0.2)
     finally:
         await store.close()
-    assert len(sms) == 1 and "is confirmed" in sms[0].body
 
     async with CallClient(order_desk.ws(), caller=SAM) as client:
         second = Line(client)
@@ -403,6 +433,12 @@ async def test_a_returning_caller_is_greeted_by_name_and_asked_about_the_last_or
     (result,) = second.of(ev.ToolResult, since=recalled.start)
     assert called.name == "latest_order" and result.status == "ok"
     assert product in recalled.reply.text, second.story()  # the order the job placed, found by Sam's number
+    store = await open_store(order_desk.store_url)
+    try:
+        sms = [m for m in await store.messages(SAM) if m.purpose != "form_link"]
+    finally:
+        await store.close()
+    assert len(sms) == 1 and "is confirmed" in sms[0].body, sms  # texted exactly once
 
 
 # ------------------------------------------------------------------------------------------ 5. scope
@@ -439,8 +475,8 @@ async def test_over_twilio_the_out_of_scope_transfer_dials_the_nurse(recovery_li
     <Connect action> URL answers Twilio with <Dial> to the nurse line."""
     peer = await TwilioPeer.answer(f"{recovery_line.base}/twilio/voice", caller=DANIEL)
     async with peer:
-        with anyio.fail_after(TURN_TIMEOUT):  # the greeting arrives and plays out
-            while not (peer.log.of("media") and not peer._buffer):
+        with anyio.fail_after(TURN_TIMEOUT):  # Daniel's one-sentence greeting plays out: its mark comes back
+            while not any(name.startswith("0:") for name in peer.log.marks_echoed):
                 await peer.silence(0.1)
         await peer.silence(0.3)
         await peer.speak(caller_says("can I stop taking my tablets", 8000))
@@ -465,6 +501,10 @@ async def test_over_twilio_the_out_of_scope_transfer_dials_the_nurse(recovery_li
 
 # ------------------------------------------------------------------------------------------ 6. style
 async def test_an_angry_caller_is_answered_in_the_calm_style(order_desk: Served) -> None:
+    """Anger in the caller's words (and voice) gives the calm style: a slower, slightly lower voice
+    from the first word of the reply. (Not asserted: that the calm audio is measurably slower. At
+    rate 0.92 and pitch 0.97 Piper's speech comes out only about 4 % longer, within its own
+    run-to-run duration spread of several per cent, so a comparison would be flaky.)"""
     async with CallClient(order_desk.ws(), caller="+14155550144") as client:
         line = Line(client)
         await line.greeted()
