@@ -26,6 +26,24 @@ ToolFn = Callable[..., Awaitable[Any]]
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
+def round_choice(round_: int, last: int, first: str | None) -> str | None:
+    """tool_choice for one request: forced on the first round if asked, "none" on the last, so what
+    the tools found is told, never dropped unheard."""
+    return "none" if round_ == last else first if round_ == 0 else None
+
+
+async def model_round(
+    llm: LanguageModel, messages: Sequence[Message], tools: Sequence[ToolSpec], choice: str | None, calls: list[ToolCallRequest]
+) -> AsyncIterator[Say]:
+    """One request: speak the text as it streams, collect the tool calls into ``calls``."""
+    stream = llm.stream(messages, tools, tool_choice=choice) if choice else llm.stream(messages, tools)  # type: ignore[call-arg]
+    async for delta in stream:
+        if delta.text:
+            yield Say(delta.text)
+        if delta.tool_call is not None:
+            calls.append(delta.tool_call)
+
+
 @dataclass(frozen=True, slots=True)
 class Tool:
     fn: ToolFn
@@ -70,18 +88,9 @@ class LlmAgent:
         by_name = {t.spec.name: t for t in self.tools}
         for round_ in range(self.max_tool_rounds + 1):
             calls: list[ToolCallRequest] = []
-            # The last round may not call a tool, so what the tools found is told, never dropped unheard.
-            choice = "none" if round_ == self.max_tool_rounds else self.first_tool_choice if round_ == 0 else None
-            stream = (
-                self.llm.stream(messages, [t.spec for t in self.tools], tool_choice=choice)  # type: ignore[call-arg]
-                if choice
-                else self.llm.stream(messages, [t.spec for t in self.tools])
-            )
-            async for delta in stream:
-                if delta.text:
-                    yield Say(delta.text)
-                if delta.tool_call is not None:
-                    calls.append(delta.tool_call)
+            choice = round_choice(round_, self.max_tool_rounds, self.first_tool_choice)
+            async for say in model_round(self.llm, messages, [t.spec for t in self.tools], choice, calls):
+                yield say
             if not calls:
                 return
             messages.append(Message("assistant", "", tool_calls=tuple(calls)))

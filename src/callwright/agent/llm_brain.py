@@ -21,7 +21,7 @@ from .. import events as ev
 from ..engines.base import Message, ToolCallRequest, ToolSpec
 from .base import Act, Listen, Say, Turn
 from .forms import PATIENCE, FormState, judge, parse_answer, wants_patience
-from .llm import VOICE_RULES
+from .llm import VOICE_RULES, model_round, round_choice
 from .runtime import AgentApp, SpecAgent, Task, Waiting, fill
 from .tools import Outcome
 
@@ -133,14 +133,9 @@ class LlmSpecAgent(SpecAgent):
         by_name = self.app.definition.tools
         for round_ in range(self.max_tool_rounds + 1):
             calls: list[ToolCallRequest] = []
-            # The last round may not call a tool, so what the tools found is told, never dropped unheard.
-            choice = "none" if round_ == self.max_tool_rounds else self.first_tool_choice if round_ == 0 else None
-            stream = self.llm.stream(messages, tools, tool_choice=choice) if choice else self.llm.stream(messages, tools)  # type: ignore[call-arg]
-            async for delta in stream:
-                if delta.text:
-                    yield Say(delta.text)
-                if delta.tool_call is not None:
-                    calls.append(delta.tool_call)
+            choice = round_choice(round_, self.max_tool_rounds, self.first_tool_choice)
+            async for say in model_round(self.llm, messages, tools, choice, calls):
+                yield say
             if not calls:
                 return
             messages.append(Message("assistant", "", tool_calls=tuple(calls)))
