@@ -8,6 +8,7 @@ to do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 
@@ -73,6 +74,29 @@ class EngineTimeout(EngineError):
 
     def __init__(self, message: str, *, engine: str, **kw: object) -> None:
         super().__init__(message, engine=engine, retryable=True, **kw)
+
+
+class ToolArgumentError(CallwrightError):
+    """A tool was called with arguments its signature does not accept: the caller's (a language
+    model's, a form's) mistake, not the tool's, so the tool is not run. ``missing`` names the
+    required parameters not given, ``invalid`` says what is wrong with each bad argument; the
+    message names the tool and is written to be sent back to the model as the tool's result."""
+
+    category = "tool"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str,
+        missing: Sequence[str] = (),
+        invalid: Mapping[str, str] | None = None,
+        **kw: object,
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.tool = tool
+        self.missing = tuple(missing)
+        self.invalid = dict(invalid or {})
 
 
 class CapacityError(CallwrightError):

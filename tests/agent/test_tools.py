@@ -3,17 +3,26 @@ idempotency. A small agent folder is written per test; calls run through a real 
 
 from __future__ import annotations
 
+import enum
+import json
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import anyio
 import pytest
+from pydantic import BaseModel, Field
 
 from callwright import events as ev
-from callwright.agent.runtime import AgentApp, Services
+from callwright.agent.base import Context, Say, Turn
+from callwright.agent.llm import LlmAgent, Tool
+from callwright.agent.app import AgentApp, Services
 from callwright.agent.spec import load_definition
-from callwright.agent.tools import ToolContext, tool, tool_spec
+from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
+from callwright.engines.base import ToolCallRequest
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
+from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
+from callwright.errors import ToolArgumentError
 from callwright.testing import LocalCall, TextCall, silence, tone
 from callwright.voice.call import CallOptions, Engines
 
@@ -162,12 +171,173 @@ def test_schema_comes_from_type_hints() -> None:
     spec = tool_spec(find.fn, "Find things.")
     assert spec.parameters == {
         "type": "object",
-        "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}, "fresh": {"type": "boolean"}},
+        "properties": {
+            "query": {"type": "string"},
+            "limit": {"type": "integer", "default": 3},
+            "fresh": {"anyOf": [{"type": "boolean"}, {"type": "null"}], "default": None},
+        },
         "required": ["query"],
     }
+    assert spec.description == "Find things."
     assert find.options.waits is False
 
 
 def test_a_sync_function_is_refused() -> None:
     with pytest.raises(TypeError, match="must be 'async def'"):
         tool(lambda ctx: None)  # type: ignore[arg-type]
+
+
+class Size(enum.Enum):
+    SMALL = "small"
+    LARGE = "large"
+
+
+class Address(BaseModel):
+    street: str
+    zip_code: Annotated[str, Field(description="Five digits.")]
+
+
+@tool
+async def place_order(
+    ctx: ToolContext,
+    product: Annotated[str, Field(description="The product name as the caller said it.")],
+    quantity: int,
+    size: Size = Size.SMALL,
+    gift: bool = False,
+    note: str | None = None,
+    tags: list[int] | None = None,
+    key: int | str = 0,
+    extras: dict[str, int] | None = None,
+    colour: Literal["red", "blue"] = "red",
+    ship_to: Address | None = None,
+) -> str:
+    """Place an order for a product.
+
+    The second paragraph is for people, not for the model.
+    """
+    return f"{product} x{quantity}"
+
+
+def test_schema_describes_unions_lists_enums_and_nested_models() -> None:
+    params = place_order.spec.parameters
+    props = params["properties"]
+    assert place_order.spec.description == "Place an order for a product."
+    assert params["required"] == ["product", "quantity"]
+    assert place_order.required == ("product", "quantity")
+    assert place_order.parameters == ("product", "quantity", "size", "gift", "note", "tags", "key", "extras", "colour", "ship_to")
+    assert props["product"] == {"type": "string", "description": "The product name as the caller said it."}
+    assert props["quantity"] == {"type": "integer"}
+    assert props["size"] == {"type": "string", "enum": ["small", "large"], "default": "small"}
+    assert props["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    assert props["tags"]["anyOf"][0] == {"type": "array", "items": {"type": "integer"}}
+    assert props["key"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "default": 0}
+    assert props["extras"]["anyOf"][0] == {"type": "object", "additionalProperties": {"type": "integer"}}
+    assert props["colour"] == {"type": "string", "enum": ["red", "blue"], "default": "red"}
+    # Nested models are written in place: no $ref for a small model to follow, no titles.
+    assert props["ship_to"]["anyOf"][0] == {
+        "type": "object",
+        "properties": {"street": {"type": "string"}, "zip_code": {"type": "string", "description": "Five digits."}},
+        "required": ["street", "zip_code"],
+    }
+    assert "$ref" not in json.dumps(params) and "$defs" not in params and "title" not in json.dumps(params)
+
+
+def test_parameters_may_have_any_name() -> None:
+    async def lookup(ctx: ToolContext, json: str, model_id: int = 1) -> None: ...
+
+    spec = tool_spec(lookup)
+    assert list(spec.parameters["properties"]) == ["json", "model_id"]
+    assert spec.parameters["required"] == ["json"]
+    assert spec.description == "lookup"
+
+
+def test_validation_converts_to_the_declared_types_and_drops_unknown_keys() -> None:
+    given = {
+        "product": "tea",
+        "quantity": "2",
+        "size": "large",
+        "gift": "yes",
+        "tags": ["1", 2],
+        "ship_to": {"street": "1 Main St", "zip_code": "02134"},
+        "unknown": "x",
+    }
+    args = place_order.validate(given)
+    assert args == {
+        "product": "tea",
+        "quantity": 2,
+        "size": Size.LARGE,
+        "gift": True,
+        "tags": [1, 2],
+        "ship_to": Address(street="1 Main St", zip_code="02134"),
+    }
+    assert place_order.validate({"product": 7, "quantity": 3.0}) == {"product": "7", "quantity": 3}
+
+
+def test_validation_errors_name_the_tool_the_argument_and_what_is_missing() -> None:
+    with pytest.raises(ToolArgumentError) as info:
+        place_order.validate({"quantity": "two", "colour": "green", "tags": [1, "x"]})
+    error = info.value
+    assert error.category == "tool" and not error.retryable
+    assert error.tool == "place_order"
+    assert error.missing == ("product",)
+    assert set(error.invalid) == {"quantity", "colour", "tags[1]"}
+    assert error.invalid["quantity"] == "Input should be a valid integer, unable to parse string as an integer (got 'two')"
+    assert str(error).startswith("place_order: argument 'quantity': Input should be a valid integer")
+    assert str(error).endswith("; missing required argument 'product'")
+    with pytest.raises(ToolArgumentError, match=r"argument 'quantity': .*\(got '2\.5'\)"):
+        place_order.validate({"product": "tea", "quantity": "2.5"})  # no silent truncation
+
+
+async def test_the_runner_refuses_bad_arguments_with_one_error_result() -> None:
+    ran: list[dict[str, Any]] = []
+
+    @tool(side_effects=True)
+    async def book(ctx: ToolContext, room: str, nights: int) -> str:
+        ran.append({"room": room, "nights": nights})
+        return "booked"
+
+    events: list[Any] = []
+    runner = ToolRunner()
+
+    async def run(arguments: dict[str, Any]) -> list[Say | Outcome]:
+        async with anyio.create_task_group() as tasks:
+            context = Context(call_id="c1", tasks=tasks, emit=events.append)
+            return [item async for item in runner.run(book, arguments, turn=1, context=context)]
+
+    items = await run({"room": "blue", "nights": "many"})
+    error = "book: argument 'nights': Input should be a valid integer, unable to parse string as an integer (got 'many')"
+    assert items == [Outcome("book", "error", error=error)]
+    assert [(r.status, r.error) for r in events if isinstance(r, ev.ToolResult)] == [("error", error)]
+    assert ran == []
+
+    events.clear()
+    items = await run({"room": "blue", "nights": "2", "pets": "no"})
+    assert items[-1] == Outcome("book", "ok", "booked")
+    assert ran == [{"room": "blue", "nights": 2}]
+    called = next(e for e in events if isinstance(e, ev.ToolCalled))
+    assert called.arguments == {"room": "blue", "nights": 2}
+    assert [r.status for r in events if isinstance(r, ev.ToolResult)] == ["ok"]
+
+
+async def test_an_llm_agent_sends_argument_errors_back_to_the_model() -> None:
+    seen: list[int] = []
+
+    async def add_guests(count: int) -> dict[str, int]:
+        """Add guests to the booking."""
+        seen.append(count)
+        return {"guests": count}
+
+    llm = ScriptedLlm([
+        ScriptedReply(tool_calls=(ToolCallRequest("t1", "add_guests", {"count": "a few"}),)),
+        ScriptedReply(tool_calls=(ToolCallRequest("t2", "add_guests", {"count": "3"}),)),
+        "Three guests added.",
+    ])
+    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(add_guests)])
+    said = [act.text async for act in agent.respond(Turn(0, "add a few guests"), Context()) if isinstance(act, Say)]
+    assert "".join(said) == "Three guests added."
+    assert seen == [3]
+    assert [result for _, result in agent.tool_log] == [
+        {"error": "add_guests: argument 'count': Input should be a valid integer, unable to parse string as an integer (got 'a few')"},
+        {"guests": 3},
+    ]
+    assert llm.requests[0].tools[0].parameters == {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}

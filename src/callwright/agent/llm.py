@@ -7,14 +7,15 @@ prompt, because what reads well is not what sounds well.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any
 
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from ..errors import ToolArgumentError
 from .base import Act, Context, Say, Turn
+from .tools import ToolSignature, tool_spec
 
 VOICE_RULES = (
     "You are speaking on a phone call. Reply in one to three short spoken sentences. "
@@ -23,7 +24,6 @@ VOICE_RULES = (
 )
 
 ToolFn = Callable[..., Awaitable[Any]]
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 def round_choice(round_: int, last: int, first: str | None) -> str | None:
@@ -48,20 +48,15 @@ async def model_round(
 class Tool:
     fn: ToolFn
     spec: ToolSpec
+    signature: ToolSignature = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signature", ToolSignature.of(self.fn))
 
     @classmethod
     def from_function(cls, fn: ToolFn, description: str | None = None) -> Tool:
-        """Derive the JSON Schema of the arguments from the function's type hints."""
-        hints = get_type_hints(fn)
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        for name, param in inspect.signature(fn).parameters.items():
-            props[name] = {"type": _JSON_TYPES.get(hints.get(name, str), "string")}
-            if param.default is inspect.Parameter.empty:
-                required.append(name)
-        schema = {"type": "object", "properties": props, "required": required}
-        doc = description or inspect.getdoc(fn) or fn.__name__
-        return cls(fn, ToolSpec(fn.__name__, doc, schema))
+        """Derive the JSON Schema of the arguments from the function's type hints (as agent tools do)."""
+        return cls(fn, tool_spec(fn, description))
 
 
 @dataclass
@@ -100,8 +95,10 @@ class LlmAgent:
                     result: Any = {"error": f"no tool named {call.name!r}"}
                 else:
                     try:
-                        result = await tool.fn(**call.arguments)
-                    except TypeError as exc:
-                        result = {"error": f"bad arguments: {exc}"}
+                        arguments = tool.signature.validate(call.arguments)
+                    except ToolArgumentError as exc:
+                        result = {"error": exc.message}  # the model reads what was wrong and may call again
+                    else:
+                        result = await tool.fn(**arguments)
                 self.tool_log.append((call, result))
                 messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))

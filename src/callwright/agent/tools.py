@@ -1,7 +1,10 @@
 """Tools: async Python functions an agent calls, run so that the caller is never left in silence.
 
 A tool is an ``async def`` whose first parameter is a :class:`ToolContext` and whose other
-parameters are typed; their JSON Schema (for LLM function calling) comes from the type hints.
+parameters are typed. :class:`ToolSignature` turns those type hints into a pydantic model: the JSON
+Schema a language model calls the tool by (array items, enums, unions, nested models and
+``Annotated[..., Field(description=...)]`` included), and the validation of the arguments it
+sends, whose errors (:class:`~callwright.errors.ToolArgumentError`) go back to the model.
 The :func:`tool` decorator says how the tool behaves on a live call::
 
     @tool(slow_after=0.8, timeout=8, filler="Let me pull up that order.")
@@ -15,6 +18,7 @@ The :func:`tool` decorator says how the tool behaves on a live call::
   finish (its result is kept and told on the next turn). Tools with side effects wait by default;
 * ``timeout`` ends in a spoken fallback, never in silence;
 * every call gets exactly one ``tool.result`` event (ok, error, timeout, cancelled or queued);
+  arguments the signature does not accept end the call in an error before the tool runs;
 * a tool with ``side_effects`` gets an idempotency key derived from the call, the tool and its
   arguments: a repeat (the caller asks again after a barge-in) returns the stored result and the
   side effect is not repeated. Pass ``ctx.idempotency_key`` on to the system that does the work.
@@ -28,20 +32,24 @@ import json
 import logging
 import math
 import time
-import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Protocol, get_type_hints
 
 import anyio
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
+from pydantic_core import to_jsonable_python
 
 from .. import events as ev
 from ..engines.base import ToolSpec
+from ..errors import ToolArgumentError
 from .base import Context, Say
 
 log = logging.getLogger("callwright.tools")
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
+# Lax validation: "2" is 2 for an int, "yes" is True for a bool, 42 is "42" for a str (slot and form
+# values are text, models send numbers as strings); "2.5" is not an int. Unknown keys are dropped.
+_LAX = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +76,29 @@ class AgentTool:
     fn: ToolFn
     options: ToolOptions
     spec: ToolSpec
+    signature: ToolSignature = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signature", ToolSignature.of(self.fn))
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The names of the arguments the tool takes, in order."""
+        return self.signature.parameters
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The names of the arguments the tool cannot do without (no default)."""
+        return self.signature.required
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """``arguments`` converted to the declared types, keys the tool does not take dropped.
+        Raises :class:`~callwright.errors.ToolArgumentError`."""
+        return self.signature.validate(arguments)
 
     async def __call__(self, ctx: ToolContext, **arguments: Any) -> Any:
         return await self.fn(ctx, **arguments)
@@ -100,33 +127,114 @@ def tool(
     return wrap(fn) if fn is not None else wrap
 
 
-def _json_type(hint: Any) -> dict[str, Any]:
-    origin = get_origin(hint)
-    if origin is Literal:
-        return {"type": "string", "enum": [str(a) for a in get_args(hint)]}
-    if origin in (Union, types.UnionType):
-        inner = [a for a in get_args(hint) if a is not type(None)]
-        return _json_type(inner[0]) if len(inner) == 1 else {"type": "string"}
-    if origin in (list, tuple):
-        return {"type": "array"}
-    if origin is dict:
-        return {"type": "object"}
-    return {"type": _JSON_TYPES.get(hint, "string")}
+@dataclass(frozen=True, slots=True)
+class ToolSignature:
+    """The parameters of a tool function (a first context parameter excluded) as a pydantic model:
+    their JSON Schema for function calling, and the validation of the arguments a call brings."""
+
+    tool: str
+    model: type[BaseModel]
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> ToolSignature:
+        hints = get_type_hints(fn, include_extras=True)
+        fields: dict[str, Any] = {}
+        for index, (name, param) in enumerate(inspect.signature(fn).parameters.items()):
+            if index == 0 and (name == "ctx" or hints.get(name) is ToolContext):
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            default = ... if param.default is param.empty else param.default
+            # A neutral field name with the parameter's name as alias: a parameter may be called
+            # anything (`json`, `model_id`, `_key`) without clashing with BaseModel's own names.
+            fields[f"p{len(fields)}"] = (hints.get(name, Any), Field(default, alias=name))
+        try:
+            model = create_model(f"{fn.__name__}_arguments", __config__=_LAX, **fields)
+            model.model_json_schema()
+        except PydanticUserError as exc:
+            raise TypeError(f"tool {fn.__name__!r}: its parameter types cannot be described as JSON Schema: {exc.message}") from None
+        return cls(fn.__name__, model)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(info.alias or key for key, info in self.model.model_fields.items())
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(info.alias or key for key, info in self.model.model_fields.items() if info.is_required())
+
+    def schema(self) -> dict[str, Any]:
+        """An OpenAI function-calling schema: an object with properties and required, titles left
+        out, definitions of nested models written in place (kept in ``$defs`` only if recursive)."""
+        raw = self.model.model_json_schema()
+        defs: dict[str, Any] = raw.get("$defs", {})
+        recursive: list[str] = []
+        properties = {name: _inline(prop, defs, (), recursive) for name, prop in raw.get("properties", {}).items()}
+        schema: dict[str, Any] = {"type": "object", "properties": properties, "required": list(raw.get("required", []))}
+        if recursive:
+            schema["$defs"] = {name: _inline(d, defs, (name,), recursive) for name, d in defs.items()}
+        return schema
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments given, converted to the declared types (nested models as their classes);
+        defaults are left to the function. Raises :class:`~callwright.errors.ToolArgumentError`."""
+        try:
+            valid = self.model.model_validate(dict(arguments))
+        except ValidationError as exc:
+            raise _argument_error(self.tool, exc) from None
+        given = valid.model_fields_set
+        return {info.alias or key: getattr(valid, key) for key, info in self.model.model_fields.items() if key in given}
 
 
 def tool_spec(fn: ToolFn, description: str | None = None) -> ToolSpec:
-    """The JSON Schema of a tool's arguments, from its type hints (the context parameter excluded)."""
-    hints = get_type_hints(fn)
-    props: dict[str, Any] = {}
-    required: list[str] = []
-    for index, (name, param) in enumerate(inspect.signature(fn).parameters.items()):
-        if index == 0 and (name == "ctx" or hints.get(name) is ToolContext):
+    """The name, description and JSON Schema of a tool's arguments (the context parameter excluded).
+    The description is ``description`` if given, else the docstring's first paragraph."""
+    doc = inspect.getdoc(fn)
+    summary = description or (doc.split("\n\n")[0] if doc else fn.__name__)
+    return ToolSpec(fn.__name__, summary.strip(), ToolSignature.of(fn).schema())
+
+
+def _inline(schema: Any, defs: Mapping[str, Any], seen: tuple[str, ...], recursive: list[str]) -> Any:
+    """``schema`` with its ``$ref`` to ``defs`` replaced by the definitions and ``title`` dropped."""
+    if isinstance(schema, list):
+        return [_inline(item, defs, seen, recursive) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if name in seen:
+            recursive.append(name)
+            out["$ref"] = ref
+        else:
+            out.update(_inline(defs[name], defs, (*seen, name), recursive))
+    for key, value in schema.items():
+        if key in ("$ref", "title"):
             continue
-        props[name] = _json_type(hints.get(name, str))
-        if param.default is inspect.Parameter.empty:
-            required.append(name)
-    doc = description or inspect.getdoc(fn) or fn.__name__
-    return ToolSpec(fn.__name__, doc.strip().split("\n\n")[0], {"type": "object", "properties": props, "required": required})
+        if key in ("properties", "patternProperties"):
+            out[key] = {name: _inline(sub, defs, seen, recursive) for name, sub in value.items()}
+        elif key in ("default", "enum", "const", "examples"):
+            out[key] = value  # values, not schemas
+        else:
+            out[key] = _inline(value, defs, seen, recursive)
+    return out
+
+
+def _argument_error(tool: str, exc: ValidationError) -> ToolArgumentError:
+    missing: list[str] = []
+    invalid: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+        if error["type"] == "missing" and len(error["loc"]) == 1:
+            missing.append(path)
+        else:
+            got = repr(error["input"])
+            invalid.setdefault(path, f"{error['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})")
+    parts = [f"argument {path!r}: {problem}" for path, problem in invalid.items()]
+    if missing:
+        parts.append(f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}")
+    return ToolArgumentError(f"{tool}: {'; '.join(parts)}", tool=tool, missing=missing, invalid=invalid)
 
 
 @dataclass
@@ -190,7 +298,7 @@ class Outcome:
 
 
 def idempotency_key(call_id: str, name: str, arguments: Mapping[str, Any]) -> str:
-    canonical = json.dumps({"call": call_id, "tool": name, "args": arguments}, sort_keys=True, default=str)
+    canonical = json.dumps({"call": call_id, "tool": name, "args": arguments}, sort_keys=True, default=_plain)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -205,15 +313,24 @@ class ToolRunner:
     _count: int = 0
 
     async def run(self, tool: AgentTool, arguments: dict[str, Any], *, turn: int, context: Context) -> AsyncIterator[Say | Outcome]:
-        """Yield spoken lines while the tool works, then exactly one :class:`Outcome`."""
+        """Yield spoken lines while the tool works, then exactly one :class:`Outcome`.
+        Arguments the tool's signature does not accept end the call in an error; the tool does not run."""
         emit = context.emit or (lambda event: None)
         self._count += 1
         call = f"{turn}.{self._count}"
         opts = tool.options
-        key = idempotency_key(context.call_id, tool.name, arguments) if opts.side_effects else None
-        emit(ev.ToolCalled(turn=turn, call=call, name=tool.name, arguments=arguments, idempotency_key=key))
+        try:
+            arguments = tool.validate(arguments)
+        except ToolArgumentError as exc:
+            emit(ev.ToolCalled(turn=turn, call=call, name=tool.name, arguments=_plain(arguments)))
+            emit(ev.ToolResult(turn=turn, call=call, name=tool.name, status="error", error=exc.message))
+            yield Outcome(tool.name, "error", error=exc.message)
+            return
+        plain = _plain(arguments)
+        key = idempotency_key(context.call_id, tool.name, plain) if opts.side_effects else None
+        emit(ev.ToolCalled(turn=turn, call=call, name=tool.name, arguments=plain, idempotency_key=key))
         if key is not None:
-            claim = await self.ledger.claim_tool(key, tool.name, arguments, context.caller)
+            claim = await self.ledger.claim_tool(key, tool.name, plain, context.caller)
             if claim.status != "new":
                 # Done before (or still running after a crash): never run a side effect twice.
                 status: Literal["ok", "error"] = "ok" if claim.status == "done" else "error"
@@ -303,6 +420,11 @@ class ToolRunner:
 def _sentence(text: str) -> str:
     text = text.strip()
     return text + ("" if text.endswith((".", "!", "?")) else ".") + " "
+
+
+def _plain(value: Any) -> Any:
+    """Arguments as JSON values (nested models as objects, dates as ISO text), for events and keys."""
+    return to_jsonable_python(value, fallback=str)
 
 
 def _jsonable(value: Any) -> Any:
