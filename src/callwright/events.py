@@ -349,13 +349,40 @@ class MemoryUpdated(_Event):
     detail: str = ""
 
 
+class Misheard(_Event):
+    """The agent did not trust what it heard and asked again (or, after another miss, offered another way)."""
+
+    type: Literal["misheard"] = "misheard"
+    turn: int
+    text: str  # what the recogniser wrote
+    confidence: float | None = None
+    attempt: int = 1  # misses in a row
+    offered: Literal["dtmf", "link", "person"] | None = None  # the other way offered after a second miss
+
+
+class SafetyFlag(_Event):
+    """A safety rule of the agent fired: emergency advice was spoken first and a person takes over.
+
+    ``rule`` names the agent's rule (``red_flags[].name`` in agent.yaml, or ``person_request``);
+    ``cues`` are the words that triggered it, from this turn and, for a combination, earlier ones.
+    """
+
+    type: Literal["safety"] = "safety"
+    turn: int
+    rule: str
+    level: Literal["emergency", "urgent", "person"]
+    cues: list[str] = Field(default_factory=list)
+    action: Literal["transfer", "booking", "advice_only"] = "transfer"
+
+
 ClientEvent = Annotated[
     CallStart | PlaybackMark | CallerText | Dtmf | Hangup, Field(discriminator="type")
 ]
 ServerEvent = Annotated[
     CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup
     | CallerIdentified | IntentRecognized | ToolCalled | ToolProgress | ToolResult | EmotionEstimated | StyleChosen
-    | FormField | TurnPatience | KnowledgeCited | Transfer | JobQueued | MessageSent | MemoryUpdated,
+    | FormField | TurnPatience | KnowledgeCited | Transfer | JobQueued | MessageSent | MemoryUpdated
+    | Misheard | SafetyFlag,
     Field(discriminator="type"),
 ]
 Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations)
@@ -363,7 +390,7 @@ Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations
     TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
     Latency, ErrorEvent, CallEnded, CallerIdentified, IntentRecognized, ToolCalled, ToolProgress, ToolResult,
     EmotionEstimated, StyleChosen, FormField, TurnPatience, KnowledgeCited, Transfer, JobQueued, MessageSent,
-    MemoryUpdated,
+    MemoryUpdated, Misheard, SafetyFlag,
 ]
 
 _client = TypeAdapter(ClientEvent)

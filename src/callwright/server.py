@@ -42,7 +42,7 @@ class AgentHost:
     store, the notifier and the background job queue (opened in the server's event loop)."""
 
     def __init__(self, settings: Settings, folder: str) -> None:
-        from .agent.runtime import AgentApp, Services
+        from .agent.app import AgentApp, Services
         from .agent.spec import load_definition
 
         self.settings = settings

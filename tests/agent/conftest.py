@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callwright.agent.runtime import AgentApp, Services
+from callwright.agent.app import AgentApp, Services
 from callwright.agent.spec import load_definition
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"

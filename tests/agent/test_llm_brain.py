@@ -28,8 +28,9 @@ import pytest
 from anyio.abc import SocketAttribute, SocketStream
 
 from callwright import events as ev
-from callwright.agent.llm_brain import LlmSpecAgent
-from callwright.agent.runtime import AgentApp, Services
+from callwright.agent.app import AgentApp, Services
+from callwright.agent.llm_brain import LlmBrain
+from callwright.agent.spec_agent import SpecAgent
 from callwright.engines.base import ToolCallRequest
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
@@ -52,13 +53,13 @@ def app(order_desk_definition: Any) -> AgentApp:
 
 
 @pytest.fixture
-def brain(app: AgentApp, services: Services) -> Callable[[Any], LlmSpecAgent]:
+def brain(app: AgentApp, services: Services) -> Callable[[Any], SpecAgent]:
     """A fresh call's agent with ``llm`` as its brain and this test's store, outbox and link signer."""
 
-    def make(llm: Any) -> LlmSpecAgent:
+    def make(llm: Any) -> SpecAgent:
         app.services = dataclasses.replace(services, llm=llm)
         agent = app.agent()
-        assert isinstance(agent, LlmSpecAgent)
+        assert isinstance(agent.brain, LlmBrain)
         return agent
 
     return make
@@ -147,12 +148,13 @@ def each_tool_call_has_one_result(c: TextCall) -> None:
 
 @pytest.mark.slow
 async def test_forced_tool_call_runs_through_the_tool_runner_and_the_reply_is_spoken(
-    llm_server: str, brain: Callable[[Any], LlmSpecAgent]
+    llm_server: str, brain: Callable[[Any], SpecAgent]
 ) -> None:
     async with real_model(llm_server) as (llm, spy):
         agent = brain(llm)
-        agent.first_tool_choice = "order_status"
-        agent.max_tool_rounds = 1  # one tool round, then the model words what it found
+        assert isinstance(agent.brain, LlmBrain)
+        agent.brain.first_tool_choice = "order_status"
+        agent.brain.max_tool_rounds = 1  # one tool round, then the model words what it found
         async with TextCall(agent, caller=STRANGER) as c:
             await c.greeting()
             reply = await c.say("where is my order 4567", timeout=SLOW)
@@ -192,11 +194,12 @@ async def test_forced_tool_call_runs_through_the_tool_runner_and_the_reply_is_sp
 
 @pytest.mark.slow
 async def test_form_value_from_the_model_goes_through_our_parser(
-    llm_server: str, brain: Callable[[Any], LlmSpecAgent]
+    llm_server: str, brain: Callable[[Any], SpecAgent]
 ) -> None:
     async with real_model(llm_server) as (llm, spy):
         agent = brain(llm)
-        agent.first_tool_choice = "set_form_field"
+        assert isinstance(agent.brain, LlmBrain)
+        agent.brain.first_tool_choice = "set_form_field"
         async with TextCall(agent, caller=STRANGER) as c:
             await c.greeting()
             reply = await c.say("my delivery address is 12 Oak Street, Springfield", timeout=SLOW)
@@ -220,7 +223,7 @@ async def test_form_value_from_the_model_goes_through_our_parser(
 
 
 @pytest.mark.slow
-async def test_plain_turn_gets_a_spoken_reply(llm_server: str, brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_plain_turn_gets_a_spoken_reply(llm_server: str, brain: Callable[[Any], SpecAgent]) -> None:
     async with real_model(llm_server) as (llm, spy):
         async with TextCall(brain(llm), caller=STRANGER) as c:
             await c.greeting()
@@ -230,7 +233,7 @@ async def test_plain_turn_gets_a_spoken_reply(llm_server: str, brain: Callable[[
 
     assert reply.strip()
     assert all(r["tool_choice"] == "auto" and r["stream"] is False for r in spy.requests[:-1])
-    assert len(spy.requests) <= LlmSpecAgent.max_tool_rounds + 1
+    assert len(spy.requests) <= LlmBrain.max_tool_rounds + 1
 
 
 def _tool_calls(answer: str) -> list[dict[str, Any]]:
@@ -257,7 +260,7 @@ def set_field(value: str, *, form: str = "delivery", field: str = "address", cal
     )
 
 
-async def test_the_requests_carry_the_tools_json_schemas(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_the_requests_carry_the_tools_json_schemas(brain: Callable[[Any], SpecAgent]) -> None:
     llm = ScriptedLlm(["Hi! How can I help?"])
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
@@ -271,7 +274,7 @@ async def test_the_requests_carry_the_tools_json_schemas(brain: Callable[[Any], 
     assert [m.role for m in request.messages] == ["system", "assistant", "user"]
 
 
-async def test_valid_address_is_parsed_and_filled_then_the_model_goes_on(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_valid_address_is_parsed_and_filled_then_the_model_goes_on(brain: Callable[[Any], SpecAgent]) -> None:
     llm = ScriptedLlm([set_field("twelve oak street springfield"), "Thanks. What would you like delivered?"])
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
@@ -284,7 +287,7 @@ async def test_valid_address_is_parsed_and_filled_then_the_model_goes_on(brain: 
     assert reply == "Thanks. What would you like delivered?"
 
 
-async def test_unsure_value_is_read_back_and_confirmed_by_our_code(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_unsure_value_is_read_back_and_confirmed_by_our_code(brain: Callable[[Any], SpecAgent]) -> None:
     llm = ScriptedLlm([set_field("oak street springfield"), "Thanks."])  # no house number: parsed, but unsure
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
@@ -298,7 +301,7 @@ async def test_unsure_value_is_read_back_and_confirmed_by_our_code(brain: Callab
 
 
 async def test_wrong_form_name_goes_back_to_the_model_and_the_call_goes_on(
-    brain: Callable[[Any], LlmSpecAgent],
+    brain: Callable[[Any], SpecAgent],
 ) -> None:
     llm = ScriptedLlm([set_field("12 Oak Street", form="shipping"), "Sorry, what's the delivery address?"])
     async with TextCall(brain(llm), caller=STRANGER) as c:
@@ -312,7 +315,7 @@ async def test_wrong_form_name_goes_back_to_the_model_and_the_call_goes_on(
     assert reply == "Sorry, what's the delivery address?"
 
 
-async def test_value_failing_twice_is_texted_as_a_link(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_value_failing_twice_is_texted_as_a_link(brain: Callable[[Any], SpecAgent]) -> None:
     llm = ScriptedLlm(
         [set_field("no idea"), "Sorry, what's the delivery address?", set_field("i told you", call_id="c2")]
     )
@@ -338,32 +341,33 @@ async def test_value_failing_twice_is_texted_as_a_link(brain: Callable[[Any], Ll
     assert thanks.startswith("Thanks, I have your delivery address now.")
 
 
-async def test_transfer_to_human_transfers_the_call(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_transfer_to_human_transfers_the_call(brain: Callable[[Any], SpecAgent]) -> None:
     call = ToolCallRequest("c1", "transfer_to_human", {"reason": "the caller asked for a person"})
     llm = ScriptedLlm([ScriptedReply(tool_calls=(call,))])
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
-        reply = await c.say("can I talk to a real person please")
+        reply = await c.say("I would rather sort this out with your team")
         ended = await c.ended()
         [transfer] = c.events(ev.Transfer)
     assert transfer.to == "+15551230000" and transfer.mode == "transfer"
-    assert transfer.reason == "the caller asked for a person"
+    assert transfer.reason == "the caller asked for a person"  # the model's reason
     assert ended.reason == "transfer"
     assert reply == "Of course. I'm connecting you to a colleague now."
     assert len(llm.requests) == 1
 
 
-async def test_after_the_caller_confirms_a_value_the_agent_goes_on(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_after_the_caller_confirms_a_value_the_agent_goes_on(brain: Callable[[Any], SpecAgent]) -> None:
     llm = ScriptedLlm([set_field("oak street springfield"), "Great. What would you like delivered?"])
     async with TextCall(brain(llm), caller=STRANGER) as c:
         await c.greeting()
         await c.say("it's oak street in springfield")
         after_yes = await c.say("yes")
     assert after_yes == "Great. What would you like delivered?"
-    assert "The caller confirmed address: Oak Street, Springfield." in llm.requests[1].messages[0].content
+    system = llm.requests[1].messages[0].content
+    assert "The caller confirmed the delivery details: address Oak Street, Springfield." in system
 
 
-async def test_a_side_effect_the_model_picks_is_confirmed_with_the_caller_first(brain: Callable[[Any], LlmSpecAgent]) -> None:
+async def test_a_side_effect_the_model_picks_is_confirmed_with_the_caller_first(brain: Callable[[Any], SpecAgent]) -> None:
     order = ScriptedReply(
         tool_calls=(ToolCallRequest("c1", "place_order", {"product": "oat milk", "quantity": 2, "address": "12 Oak Street"}),)
     )

@@ -206,6 +206,19 @@ _UNNEGATE = {"stop", "help", "quit"}
 _analyzer: Any = None
 
 
+# Words that are positive to a sentiment lexicon but describe a product or a fact, not a feeling:
+# "gluten free", "free range", "is it safe for a peanut allergy" are questions, not good news.
+_NOT_FEELINGS = re.compile(
+    r"\b(?:gluten|sugar|dairy|nut|peanut|fat|lactose|caffeine|alcohol|salt|egg|soy|wheat|meat|cruelty|pain|hands|"
+    r"toll|duty|tax|fee|cage|scent|fragrance|smoke|crease|care|risk|fuss)[- ]free\b|\bfree[- ](?:range|delivery|of charge|"
+    r"trial|sample|returns?|shipping|parking)\b|\bfor free\b|\b(?:safe|okay|ok|fine|good|alright) (?:for|to|with)\b"
+)
+_GOOD_NEWS = _cues(
+    r"thank(?:s| you)", r"cheers", r"great", r"brilliant", r"wonderful", r"fantastic", r"perfect", r"love", r"glad",
+    r"happy", r"pleased", r"relieved", r"much better", r"feeling better", r"(?:it )?worked", r"excellent", r"amazing",
+)
+
+
 def _vader(text: str) -> float:
     global _analyzer
     if _analyzer is None:  # 45 ms to load the lexicon, once per process
@@ -213,6 +226,12 @@ def _vader(text: str) -> float:
 
         _analyzer = SentimentIntensityAnalyzer()
     return float(_analyzer.polarity_scores(text)["compound"]) if text.strip() else 0.0
+
+
+def _asks(text: str) -> bool:
+    return text.rstrip().endswith("?") or bool(
+        re.match(r"(?:(?:and|so|um|uh|hi|hello|hey|ok|okay|also)[, ]+)*(?:do|does|is|are|can|could|will|would|have|has|what|when|where|how|which|who|why)\b", text)
+    )
 
 
 def _syllables(text: str) -> int:
@@ -296,7 +315,9 @@ class EmotionTracker:
     def estimate(self, text: str, audio: np.ndarray | None = None, sample_rate: int = 16000) -> Estimate:
         normalised = " ".join(text.lower().replace("’", "'").split())
         words = _vader(text)
-        base = _vader(_PLEASANTRY.sub(" ", normalised))
+        base = _vader(_PLEASANTRY.sub(" ", _NOT_FEELINGS.sub(" ", normalised)))
+        if _asks(normalised) and not _GOOD_NEWS.search(normalised):
+            base = min(base, 0.2)  # a question is not good news, however positive its words
         cues = [cue for kind, pattern in _LEXICON.items() for cue in _find(pattern, normalised, kind)]
         sarcastic = _ALWAYS_SARCASTIC.search(normalised)
         if sarcastic is None and _GRIEVANCE.search(normalised):

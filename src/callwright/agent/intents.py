@@ -6,9 +6,9 @@ turn shares with them (speech recognisers keep nouns better than phrasing). Out-
 are matched the same way, as a pseudo-intent, so a request the agent must not take on is
 recognised as such rather than squeezed into the nearest real intent.
 
-Slots are typed values read from the same turn with :func:`callwright.agent.values.parse_value`;
-a ``text`` slot is what remains once the words of the intent's own examples are removed
-("do you have oat milk" -> "oat milk").
+Slots are read from the same turn by :func:`callwright.agent.reading.find_values`; the words an
+intent's examples share (:meth:`IntentMatcher.frame_words`) are how callers phrase the request,
+so a ``text`` slot is what is left of the turn without them ("do you have oat milk" -> "oat milk").
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import numpy as np
 
 from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
-from .values import parse_value
 
 OUT_OF_SCOPE = "out_of_scope"
 _WORD = re.compile(r"[a-z0-9']+")
@@ -96,6 +93,10 @@ class IntentMatcher:
         ranked = self.rank(text, allowed)
         return ranked[0] if ranked and ranked[0].score >= self.threshold else None
 
+    def frame_words(self, intent: str) -> set[str]:
+        """Words an intent's examples share: how callers phrase the request, not what they ask for."""
+        return set(self._frame_words.get(intent, set()))
+
     def text_slot(self, intent: str, text: str) -> str | None:
         """What the caller said beyond the intent's own words ("do you have oat milk" -> "oat milk")."""
         skip = self._frame_words.get(intent, set()) | _STOP
@@ -110,20 +111,3 @@ def _frame_words(examples: Sequence[str]) -> set[str]:
         for word in set(_WORD.findall(example.lower())):
             counts[word] = counts.get(word, 0) + 1
     return {w for w, n in counts.items() if n >= 2}
-
-
-def extract_slots(
-    intent: IntentSpec, text: str, matcher: IntentMatcher, *, now: datetime, region: str = "US"
-) -> dict[str, Any]:
-    """The intent's slots found in ``text``; a slot not found is absent (the agent will ask)."""
-    found: dict[str, Any] = {}
-    for name, kind in intent.slots.items():
-        if kind == "text":
-            value = matcher.text_slot(intent.name, text)
-            if value:
-                found[name] = value
-            continue
-        parsed = parse_value(kind, text, now=now, region=region)
-        if parsed is not None and parsed.certainty >= 0.5:
-            found[name] = parsed.text
-    return found

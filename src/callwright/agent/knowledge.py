@@ -55,6 +55,7 @@ class Passage:
     doc: str
     section: str  # heading path ("Catheter care > Cleaning around the catheter"), "page 2" or ""
     text: str
+    warnings: tuple[str, ...] = ()  # its sentences that are safety advice, marked when indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class Knowledge:
         embedder: Embedder | None = None,
         min_score: float = MIN_SCORE,
         cache_dir: Path | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
         if not passages:
             raise ConfigError("knowledge: no passages to index")
@@ -96,10 +98,12 @@ class Knowledge:
 
         self.passages: list[Passage] = []
         seen: set[str] = set()  # a disclaimer repeated in every file is indexed once, for its first file
+        warning = _warning_pattern(warnings)
         for passage in passages:
             if passage.text not in seen:
                 seen.add(passage.text)
-                self.passages.append(passage)
+                marked = tuple(s for s in _sentences(passage.text) if warning.search(s.lower()))
+                self.passages.append(Passage(passage.doc, passage.section, passage.text, marked))
         self.embedder: Embedder = embedder or shared_embedder()
         self.min_score = min_score
         self._sentence_vectors: dict[Passage, tuple[list[str], Vectors]] = {}
@@ -116,6 +120,7 @@ class Knowledge:
         embedder: Embedder | None = None,
         min_score: float = MIN_SCORE,
         cache_dir: Path | None = None,
+        warnings: Sequence[str] = (),
     ) -> Knowledge:
         """Read every .md, .markdown, .txt and .pdf file under ``folder`` (hidden files are skipped).
 
@@ -144,7 +149,7 @@ class Knowledge:
                 hint = " (a scanned PDF has no text layer: export it with text)" if path.suffix.lower() == ".pdf" else ""
                 raise ConfigError(f"knowledge file {path}: no text found{hint}")
             passages.extend(found)
-        return cls(passages, embedder=embedder, min_score=min_score, cache_dir=cache_dir)
+        return cls(passages, embedder=embedder, min_score=min_score, cache_dir=cache_dir, warnings=warnings)
 
     def search(self, query: str, k: int = 3) -> Answer:
         """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
@@ -179,6 +184,19 @@ class Knowledge:
         windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
         start = int(np.argmax(windows))
         return " ".join(sentences[start : start + width])
+
+    def spoken_answer(self, answer: Answer, max_sentences: int = 2) -> str:
+        """:meth:`best_sentences`, plus every warning sentence of the same passage it left out.
+
+        A short answer must never drop the safety advice of the very section it comes from ("If the
+        bleeding is heavy and you feel faint, call emergency services"): warnings are said after the
+        answer, in the document's order, whatever ``max_sentences`` is.
+        """
+        best = self.best_sentences(answer, max_sentences)
+        if not best:
+            return ""
+        missing = [w for w in answer.hits[0].passage.warnings if w not in best]
+        return " ".join([best, *missing])
 
     def _scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float64]]:
         vector = self.embedder.embed([query])[0]
@@ -281,6 +299,21 @@ def _paragraphs(text: str) -> list[str]:
         if joined:
             out.append(joined)
     return out
+
+
+# Sentences that tell the reader to get help are safety advice: kept in every spoken answer.
+WARNING_PHRASES = (
+    r"call (?:your |the |an? )?(?:care team|team|doctor|gp|surgeon|nurse|out of hours service|emergency services|"
+    r"911|999|112|ambulance)",
+    r"emergency services", r"go to (?:a ?& ?e|the emergency (?:room|department)|the er|hospital)",
+    r"seek (?:urgent |immediate |emergency )?(?:medical )?(?:help|care|advice|attention)",
+    r"(?:do not|don't) (?:wait|rely on)", r"severe allergy", r"straight away", r"right away", r"call (?:us|them) now",
+)
+
+
+def _warning_pattern(extra: Sequence[str]) -> re.Pattern[str]:
+    phrases = [*WARNING_PHRASES, *(re.escape(p.lower()) for p in extra)]
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")

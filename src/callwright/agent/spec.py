@@ -12,7 +12,6 @@ The schema is documented field by field in ``docs/agents.md``.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import re
 import sys
@@ -20,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
+from ..yamlfile import did_you_mean, load_model, message
+from .replies import CALLER_VALUES, PLACEHOLDERS, REPLIES, placeholders
 from .tools import AgentTool
 
 FieldKind = Literal["phone", "date", "time", "datetime", "number", "money", "email", "address", "choice", "yes_no", "text"]
@@ -102,6 +104,35 @@ class EscalationSpec(_Spec):
 class KnowledgeSpec(_Spec):
     folder: str = "knowledge"
     min_score: float | None = Field(default=None, ge=0, le=1)
+    # Phrases that mark a document sentence as safety advice, spoken whatever the answer's length
+    # (added to the built-in ones: "call emergency services", "call your care team", ...).
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RedFlagSpec(_Spec):
+    """A warning sign the agent acts on in code, before any brain: advice first, then a person."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    level: Literal["emergency", "urgent", "watch"]
+    when: list[str] = Field(min_length=1)  # patterns: "calf|leg + swollen|swelling|hot" (see docs/agents.md)
+    advice: str | None = None  # said first; default per level ("Please hang up and call emergency services ...")
+    after: list[str] = Field(default_factory=list)  # fire only if one of these flags was seen in the call
+    then: Literal["transfer", "booking", "advice_only"] | None = None  # default: safety.then
+
+
+class SafetySpec(_Spec):
+    person_requests: bool = True  # "a person, please" transfers at once, in any state
+    then: Literal["transfer", "booking"] = "transfer"  # what follows a red flag's advice
+    emergency_number: str = "911"
+    red_flags: list[RedFlagSpec] = Field(default_factory=list)
+
+
+class UnderstandingSpec(_Spec):
+    """How sure the embedded understanding must be. The defaults suit the bundled MiniLM embedder."""
+
+    misheard_below: float = Field(default=0.6, ge=0, le=1)  # recognition confidence under which a turn that matches nothing is asked again
+    intent_threshold: float = Field(default=0.55, ge=0, le=1)  # an intent below this is no match
+    strong_match: float = Field(default=0.75, ge=0, le=1)  # an intent above this wins over the documents
 
 
 class MemorySpec(_Spec):
@@ -136,6 +167,8 @@ class AgentSpec(_Spec):
     scope: ScopeSpec = ScopeSpec()
     knowledge: KnowledgeSpec | None = None
     escalation: EscalationSpec = EscalationSpec()
+    safety: SafetySpec = SafetySpec()
+    understanding: UnderstandingSpec = UnderstandingSpec()
     memory: MemorySpec = MemorySpec()
     emotion: EmotionSpec = EmotionSpec()
     replies: dict[str, str] = Field(default_factory=dict)  # override built-in lines (see docs/agents.md)
@@ -175,20 +208,7 @@ def load_definition(folder: str | Path) -> Definition:
         raise ConfigError(f"{folder}: no such agent folder (it should contain agent.yaml and tools.py)")
     if not path.is_file():
         raise ConfigError(f"{path}: missing; an agent folder needs an agent.yaml")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields (name, persona, greeting, ...), got {type(data).__name__}")
-    try:
-        spec = AgentSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_explain(path, root, exc)) from None
+    spec, root = load_model(path, AgentSpec, known_fields=_ALL_FIELDS, what="fields (name, persona, greeting, ...)")
     tools, hooks = _load_tools(folder, spec)
     definition = Definition(folder, spec, tools, hooks)
     _cross_check(path, root, definition)
@@ -221,13 +241,34 @@ def _tools_needed(spec: AgentSpec) -> bool:
 
 
 def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
+    """What one field cannot say alone: names that refer to each other, templates, numbers, tools."""
     spec = d.spec
     problems: list[str] = []
+
+    def problem(loc: tuple[str | int, ...], what: str) -> None:
+        problems.append(message(path, root, loc, what))
 
     def check(loc: tuple[str | int, ...], value: str | None, known: list[str], what: str) -> None:
         if value is None or value in known:
             return
-        problems.append(_message(path, root, loc, f"{what} {value!r} is not defined{_did_you_mean(value, known)}"))
+        problem(loc, f"{what} {value!r} is not defined{did_you_mean(value, known)}")
+
+    def check_template(loc: tuple[str | int, ...], template: str | None, allowed: set[str] | frozenset[str]) -> None:
+        for name in placeholders(template or ""):
+            base = name.split(".", 1)[0]
+            if name in allowed or (base == "result" and "result" in allowed):
+                continue
+            problem(loc, f"placeholder {{{name}}} has no value here{did_you_mean(name, sorted(allowed))}")
+
+    def check_parameters(loc: tuple[str | int, ...], tool_name: str | None, provided: set[str]) -> None:
+        tool = d.tools.get(tool_name or "")
+        if tool is None:
+            return
+        required = [str(p) for p in tool.spec.parameters.get("required", [])]
+        for parameter in required:
+            if parameter not in provided:
+                problem(loc, f"tool {tool.name!r} needs parameter {parameter!r}, which no slot or form field here provides"
+                        f" (provided: {', '.join(sorted(provided)) or 'nothing'})")
 
     for i, intent in enumerate(spec.intents):
         check(("intents", i, "tool"), intent.tool, list(d.tools), "tool")
@@ -235,62 +276,69 @@ def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
         check(("intents", i, "follow_up"), intent.follow_up, [x.name for x in spec.intents], "intent")
         for slot in intent.ask:
             check(("intents", i, "ask", slot), slot, list(intent.slots), "slot")
-    check(("escalation", "booking_tool"), spec.escalation.booking_tool, list(d.tools), "tool")
-    check(("escalation", "booking_form"), spec.escalation.booking_form, list(spec.forms), "form")
+        fields = {f.name for f in spec.forms[intent.form].fields} if intent.form in spec.forms else set()
+        values = set(intent.slots) | fields | CALLER_VALUES
+        for key in ("confirm", "error_reply"):
+            check_template(("intents", i, key), getattr(intent, key), values)
+        for key in ("reply", "summary", "sms"):
+            check_template(("intents", i, key), getattr(intent, key), values | ({"result"} if intent.tool else set()))
+        check_parameters(("intents", i, "tool"), intent.tool, values)
+    e = spec.escalation
+    check(("escalation", "booking_tool"), e.booking_tool, list(d.tools), "tool")
+    check(("escalation", "booking_form"), e.booking_form, list(spec.forms), "form")
+    booking_fields = {f.name for f in spec.forms[e.booking_form].fields} if e.booking_form in spec.forms else set()
+    for key in ("booking_reply", "booking_sms"):
+        check_template(("escalation", key), getattr(e, key), booking_fields | CALLER_VALUES | {"result"})
+    check_parameters(("escalation", "booking_tool"), e.booking_tool, booking_fields | CALLER_VALUES)
+    if e.transfer_to is not None and not _is_e164(e.transfer_to):
+        problem(("escalation", "transfer_to"), f"{e.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
     check(("identity", "lookup"), spec.identity.lookup, list(d.hooks), "hook")
+    check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary"})
+    for key, line in spec.replies.items():
+        if key not in REPLIES:
+            problem(("replies", key), f"unknown line {key!r}{did_you_mean(key, sorted(REPLIES))}")
+        else:
+            check_template(("replies", key), line, PLACEHOLDERS.get(key, frozenset()))
     if spec.knowledge is not None and not (d.folder / spec.knowledge.folder).is_dir():
-        problems.append(_message(path, root, ("knowledge", "folder"), f"folder {d.folder / spec.knowledge.folder} does not exist"))
+        problem(("knowledge", "folder"), f"folder {d.folder / spec.knowledge.folder} does not exist")
     for name, form in spec.forms.items():
+        check_template(("forms", name, "done"), form.done, {f.name for f in form.fields} | CALLER_VALUES)
         for j, f in enumerate(form.fields):
             if f.type == "choice" and not f.choices:
-                problems.append(_message(path, root, ("forms", name, "fields", j, "choices"), "a 'choice' field needs choices"))
+                problem(("forms", name, "fields", j, "choices"), "a 'choice' field needs choices")
+    _check_safety(spec, problem)
     if problems:
         raise ConfigError("\n".join(problems))
 
 
-def _explain(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors()[:5]:
-        loc = tuple(error["loc"])
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            name = str(loc[-1])
-            what = f"unknown field {name!r}{_did_you_mean(name, _ALL_FIELDS)}"
-        elif kind == "literal_error":
-            expected = re.findall(r"'([^']+)'", str(error.get("ctx", {}).get("expected", "")))
-            what = f"{error['input']!r} is not one of {', '.join(expected)}{_did_you_mean(str(error['input']), expected)}"
-        elif kind == "missing":
-            what = "is required"
-        else:
-            what = f"{error['msg']} (got {error.get('input')!r})"
-        lines.append(_message(path, root, loc, what))
-    return "\n".join(lines)
+def _check_safety(spec: AgentSpec, problem: Any) -> None:
+    from .safety import Pattern
+
+    names = [f.name for f in spec.safety.red_flags]
+    wants = {spec.safety.then} | {f.then for f in spec.safety.red_flags if f.then}
+    e = spec.escalation
+    if spec.safety.red_flags or spec.safety.person_requests:
+        if "transfer" in wants and not e.transfer_to and not e.booking_tool and spec.safety.red_flags:
+            problem(("safety", "then"), "red flags hand over to a person, but escalation has no transfer_to or booking_tool")
+        if "booking" in wants and not e.booking_tool:
+            problem(("safety", "then"), "'booking' needs escalation.booking_tool")
+    for i, flag in enumerate(spec.safety.red_flags):
+        if names.count(flag.name) > 1:
+            problem(("safety", "red_flags", i, "name"), f"red flag name {flag.name!r} is used twice")
+        for name in flag.after:
+            if name not in names:
+                problem(("safety", "red_flags", i, "after"), f"red flag {name!r} is not defined{did_you_mean(name, names)}")
+        for j, pattern in enumerate(flag.when):
+            try:
+                Pattern.parse(pattern)
+            except ConfigError as exc:
+                problem(("safety", "red_flags", i, "when", j), str(exc))
 
 
-def _message(path: Path, root: yaml.Node | None, loc: tuple[Any, ...], what: str) -> str:
-    line = _line_of(root, loc)
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    return f"{path}{f':{line}' if line else ''}: field '{where}': {what}"
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _did_you_mean(value: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; expected one of: {', '.join(known)}" if known and len(known) <= 12 else ""
+def _is_e164(number: str) -> bool:
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))  # fictional 555 numbers are fine
+    except phonenumbers.NumberParseException:
+        return False

@@ -18,9 +18,10 @@ One :class:`StylePolicy` per call; it remembers the call's earlier estimates. Ru
 
 Humour is allowed only with the upbeat style (so never right after a negative turn) and never once
 escalated. ``prefix`` is a short acknowledgement of the caller's state that the agent may say
-first ("I'm sorry about that." when upset): none for a neutral caller, nor for a happy one unless
-the style is upbeat; never the same line twice within four turns, and left out after two
-acknowledgements in a row, so the caller does not hear the same empathy line every turn.
+first ("I'm sorry about that." when upset): none for a neutral or a happy caller (a canned "Glad to
+hear it!" fits good news, not a question about bread, and the answer is reply enough); never the
+same line twice within four turns, and left out after two acknowledgements in a row, so the
+caller does not hear the same empathy line every turn.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ _ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {  # by the caller's state
     "upset": ("I'm sorry about that.", "I'm sorry to hear that.", "That's disappointing, I know."),
     "anxious": ("I understand, let's take this one step at a time.", "That sounds worrying.", "I'm here to help."),
     "emergency": ("Let's get you help right away.", "I'm getting you help now."),
-    "happy": ("Glad to hear it!", "Wonderful.", "That's great."),
 }
 
 
@@ -116,7 +116,7 @@ class StylePolicy:
         self._last_style = style
         rate, pitch = _VOICE[style]
         key = "emergency" if emergency else estimate.label
-        prefix = self._prefix(key) if key != "happy" or style == "upbeat" else ""
+        prefix = self._prefix(key)  # no line for happy or neutral callers: the answer itself is the reply
         self._prefixes.append(prefix)
         return StyleDecision(
             style=style,

@@ -15,11 +15,11 @@ from typing import Any
 import anyio
 import numpy as np
 
-from . import events as ev
-from .agent.base import Agent
-from .audio.pcm import Pcm
-from .transport.memory import MemoryIO
-from .voice.call import Call, CallOptions, Engines
+from .. import events as ev
+from ..agent.base import Agent
+from ..audio.pcm import Pcm
+from ..transport.memory import MemoryIO
+from ..voice.call import Call, CallOptions, Engines
 
 
 def tone(seconds: float, rate: int = 16000, hz: float = 440.0, amplitude: float = 0.25) -> Pcm:
@@ -97,7 +97,7 @@ class TextCall:
     """
 
     def __init__(self, agent: Agent, *, caller: str | None = None, options: CallOptions | None = None) -> None:
-        from .engines.fakes import EnergyVad, FakeStt, FakeTts
+        from ..engines.fakes import EnergyVad, FakeStt, FakeTts
 
         engines = Engines(stt=FakeStt([]), tts=FakeTts(ms_per_char=0.5, amplitude=0.0), vad=EnergyVad())
         self.local = LocalCall(agent, engines, options=options, caller=caller)
@@ -122,10 +122,20 @@ class TextCall:
         turn = await self.local.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout)
         return str(turn.text)
 
-    async def say(self, text: str, *, timeout: float = 30.0) -> str:
-        """Send a typed caller turn; return the agent's reply once spoken ("" if it said nothing)."""
-        self.call.push_text(text)
+    async def say(self, text: str, *, confidence: float = 1.0, timeout: float = 30.0) -> str:
+        """Send a typed caller turn; return the agent's reply once spoken ("" if it said nothing).
+
+        ``confidence`` is the recognition confidence the turn carries, as if a recogniser had heard
+        it (1.0: typed, certain).
+        """
+        self.call.push_text(text, confidence=confidence)
         return await self._reply(timeout)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the call has finished what the last turn started (a transfer, a hang-up)."""
+        with anyio.fail_after(timeout):
+            while self.call.ending and self.local.ended is None:
+                await anyio.sleep(0.005)
 
     async def web_value(self, form: str, field: str, value: str, *, timeout: float = 30.0) -> str:
         """A value arriving from a web form link, as the server delivers it to the live call."""

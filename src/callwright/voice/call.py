@@ -130,6 +130,7 @@ class _Typed:
     source: str = "text"
     at: float = 0.0  # clock time it arrived: latency is measured from here
     data: dict[str, str] | None = None
+    confidence: float = 1.0  # typed text is certain; a test may say how sure a recogniser would have been
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +219,15 @@ class Call:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-    def push_text(self, text: str, source: str = "text") -> None:
-        """A caller turn that arrived as text (typed, or DTMF digits)."""
+    def push_text(self, text: str, source: str = "text", *, confidence: float = 1.0) -> None:
+        """A caller turn that arrived as text (typed, or DTMF digits).
+
+        ``confidence`` stands in for a recogniser's: tests of what an agent does with a turn it may
+        have misheard type the turn with the confidence speech would have had.
+        """
         self._last_activity = self.clock.now()
         try:
-            self._turns_tx.send_nowait(_Typed(text, source, self.clock.now()))
+            self._turns_tx.send_nowait(_Typed(text, source, self.clock.now(), confidence=confidence))
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self.emit(ev.ErrorEvent(code="busy", message="caller text dropped: the call is still busy with earlier turns"))
 
@@ -243,6 +248,11 @@ class Call:
             self.end_reason = reason
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
+
+    @property
+    def ending(self) -> bool:
+        """The call is over or will end once the agent's last words have played (a hang-up, a transfer)."""
+        return self.end_reason is not None or self._hangup_after is not None
 
     @property
     def elapsed_ms(self) -> float:
@@ -610,10 +620,10 @@ class Call:
                 self._pending_user_text = ""
             self.emit(
                 ev.TranscriptFinal(
-                    turn=self._turn_index, text=text, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
+                    turn=self._turn_index, text=text, confidence=item.confidence, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
                 )
             )
-            return Turn(self._turn_index, text, 1.0, item.source, self.caller, data=dict(item.data or {}))
+            return Turn(self._turn_index, text, item.confidence, item.source, self.caller, data=dict(item.data or {}))
         seg = item.segment
         self._turn_index += 1
         index = self._turn_index

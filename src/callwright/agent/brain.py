@@ -1,0 +1,100 @@
+"""The embedded brain: new requests understood without a language model.
+
+A turn that answers nothing the agent asked is a new request. The embedded brain ranks it
+against the agent's intents (MiniLM example phrases plus shared content words, see
+:mod:`.intents`) and then weighs the evidence of the words themselves: an intent whose slots or
+form fields the turn fills ("two oat milks to 12 Baker Street" holds a quantity and an address:
+an order) gains :data:`EVIDENCE` per value found. A strong match starts that intent; a weak one
+gives way to the documents when they answer the turn; otherwise the documents are asked, and
+when they do not know, the agent says so and offers a person. "And what about 1234?" after an
+order lookup repeats the last request with the new value. Scope is checked by the dialogue
+before any brain is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .base import Act, Turn
+from .intents import OUT_OF_SCOPE, Match
+from .reading import find_values, question_part
+from .values import FieldKind
+
+if TYPE_CHECKING:
+    from .app import AgentApp
+    from .dialogue import Dialogue, Reading
+    from .spec import FormSpec, IntentSpec
+
+EVIDENCE = 0.1  # score added per typed value (not free text) the turn gives for an intent
+MAX_EVIDENCE = 0.2
+_ELLIPSIS = re.compile(r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b")
+
+
+class EmbeddedBrain:
+    def __init__(self, app: AgentApp) -> None:
+        self.app = app
+
+    async def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]:
+        ranked = self._weigh(reading, dialogue)
+        best = ranked[0] if ranked and ranked[0].score >= reading.threshold else None
+        if best is not None and best.intent == OUT_OF_SCOPE:
+            async for act in dialogue.out_of_scope(turn):
+                yield act
+            return
+        again = self._ellipsis(reading, dialogue)
+        if again is not None and (best is None or best.score < reading.strong):
+            async for act in dialogue.start(again, turn, reading):
+                yield act
+            return
+        knowledge = self.app.knowledge
+        question = question_part(reading.resolved)
+        if best is not None and best.score < reading.strong and knowledge is not None:
+            # A weak intent match may be a question the documents answer ("is there a minimum order?").
+            answer = await knowledge.asearch(question)
+            if answer.confident:
+                best = None
+        if best is None:
+            async for act in dialogue.answer_from_documents(turn, question):
+                yield act
+            return
+        intent = next(i for i in self.app.spec.intents if i.name == best.intent)
+        async for act in dialogue.start(intent, turn, reading, score=best.score):
+            yield act
+
+    def _weigh(self, reading: Reading, dialogue: Dialogue) -> list[Match]:
+        """The ranking, with each intent's score raised by the values the turn gives for it."""
+        weighed = []
+        for match in reading.intents[:4]:
+            intent = self._intent(match.intent)
+            gain = 0.0
+            if intent is not None and match.score >= reading.threshold - 0.15:
+                wanted = _typed_values(intent, self.app.spec.forms)
+                if wanted:
+                    found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
+                    gain = min(MAX_EVIDENCE, EVIDENCE * len(found))
+            weighed.append(replace(match, score=round(match.score + gain, 3)))
+        return sorted(weighed, key=lambda m: -m.score)
+
+    def _ellipsis(self, reading: Reading, dialogue: Dialogue) -> IntentSpec | None:
+        """"And what about 1234?": the last request again, when the turn gives a new value for it."""
+        last = dialogue.last_intent
+        if last is None or not _ELLIPSIS.search(reading.text.lower().strip()):
+            return None
+        wanted = {k: v for k, v in last.slots.items() if v != "text"}
+        found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region) if wanted else {}
+        return last if found else None
+
+    def _intent(self, name: str) -> IntentSpec | None:
+        return next((i for i in self.app.spec.intents if i.name == name), None)
+
+
+def _typed_values(intent: IntentSpec, forms: Mapping[str, FormSpec]) -> dict[str, FieldKind]:
+    wanted: dict[str, FieldKind] = {k: v for k, v in intent.slots.items() if v != "text"}
+    form = forms.get(intent.form or "")
+    for f in form.fields if form is not None else ():
+        if f.type != "text":
+            wanted[f.name] = f.type
+    return wanted

@@ -1,0 +1,942 @@
+"""The dialogue manager: what the agent is doing, what it asked, and how to read the answer.
+
+One :class:`Dialogue` per call. It holds the :class:`Task` being carried out (an intent with its
+slots, form and confirmation), the :class:`Question` the agent last asked, what it last said
+(for "say that again") and the thing last talked about (for "two of those"). Brains call its
+operations (start an intent, answer from the documents, run a tool, hand over to a person); it
+reads every caller turn in the light of the open question:
+
+* every fact a turn gives is taken at once (intent, slots and form fields, each from its own words);
+* a correction ("actually make it three", "no, I said Tuesday") changes only what it names, at
+  any point of a task, and the agent carries on from where it was;
+* short answers are read against the question they answer: "yeah" confirms a read-back, but an
+  "ok thanks" after an offer of a person does not accept it; "no" at the read-back of an order
+  asks what to change instead of throwing the order away;
+* a side question in the middle of a form is answered, then the agent returns to its question;
+* a turn recognised with low confidence that matches nothing confidently is asked again, never
+  acted on as a guess; a second miss offers another way (keypad, texted link, a person).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import anyio
+
+from .. import events as ev
+from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
+from .escalation import Escalation, Mode
+from .forms import PATIENCE, FormState, judge, wants_patience
+from .intents import OUT_OF_SCOPE, Match
+from .reading import (
+    Found,
+    YesNo,
+    coverage,
+    find_values,
+    is_correction,
+    is_question,
+    question_part,
+    resolve_references,
+    yes_no,
+)
+from .replies import fill
+from .safety import Verdict
+from .spec import PATIENT_KINDS, IntentSpec
+from .text import normalise
+from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
+from .values import FieldKind, Parsed
+
+if TYPE_CHECKING:
+    from .app import AgentApp
+    from .memory import CallerMemory
+
+QuestionKind = Literal[
+    "slot", "field", "read_back", "confirm", "change_what", "forget", "recall", "offer_person", "confirm_person",
+    "anything_else",
+]
+_ = Found  # re-exported for brains that read values themselves
+
+
+@dataclass
+class Task:
+    """An intent being carried out: its slots, its form, whether the caller confirmed it."""
+
+    intent: IntentSpec
+    slots: dict[str, str] = field(default_factory=dict)
+    form: FormState | None = None
+    confirmed: bool = False
+    pending: dict[str, Parsed] = field(default_factory=dict)  # values heard but still to be read back
+    hand_back: bool = False  # when done, the brain goes on (a form an LLM asked the dialogue to finish)
+
+
+@dataclass
+class Question:
+    """What the agent last asked, so the next turn is read as its answer."""
+
+    kind: QuestionKind
+    text: str = ""  # as it was said, to ask again
+    name: str = ""  # the slot or field
+    value: str | None = None  # a value being read back
+    spoken: str | None = None
+
+
+@dataclass
+class Reading:
+    """One caller turn as the dialogue reads it."""
+
+    text: str
+    resolved: str  # references resolved ("two of those" -> "2 oat milk")
+    intents: list[Match]  # best first, above nothing: scores as ranked
+    yes: YesNo
+    correction: bool
+    question: bool
+    threshold: float
+    strong: float
+
+    @property
+    def best(self) -> Match | None:
+        return self.intents[0] if self.intents and self.intents[0].score >= self.threshold else None
+
+    @property
+    def strong_intent(self) -> Match | None:
+        best = self.best
+        return best if best is not None and best.score >= self.strong else None
+
+
+class Brain(Protocol):
+    """Understanding and wording of a new request: the part of an agent that can be swapped.
+
+    Everything around it is code (:class:`~callwright.agent.spec_agent.SpecAgent`): safety runs
+    before it, the dialogue answers what it asked, and it acts only through the dialogue's
+    operations, so a brain cannot skip a confirmation, a scope rule or an escalation.
+    """
+
+    def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]: ...
+
+
+class Dialogue:
+    def __init__(self, app: AgentApp, memory: CallerMemory, runner: ToolRunner) -> None:
+        self.app = app
+        self.spec = app.spec
+        self.replies = app.replies
+        self.memory = memory
+        self.runner = runner
+        self.escalation = Escalation(app.spec.escalation)
+        self.context: Context | None = None
+        self.task: Task | None = None
+        self.question: Question | None = None
+        self.referent: str | None = None  # the thing last talked about ("oat milk")
+        self.misses = 0  # turns in a row not understood
+        self.escalated = False
+        self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
+        self.dtmf = ""  # keypad digits typed so far
+        self.last_intent: IntentSpec | None = None  # the last request carried out ("and what about 1234?")
+        self.suspended: list[tuple[Task, Question]] = []  # tasks put aside for a side request, resumed after it
+        self.note = ""  # what the brain should know on its next request ("the caller confirmed the address")
+        self.style = "neutral"  # the reply style chosen for this turn (calm, warm, upbeat, neutral)
+        self._hand_back = False
+
+    # ------------------------------------------------------------------ helpers
+    def emit(self, event: ev.Event) -> None:
+        if self.context is not None and self.context.emit is not None:
+            self.context.emit(event)
+
+    def now(self) -> Any:
+        return self.app.services.now()
+
+    def ask(self, question: Question) -> Say:
+        self.question = question
+        return Say(question.text)
+
+    async def read(self, turn: Turn) -> Reading:
+        resolved = resolve_references(turn.text, self.referent)
+        intents = await anyio.to_thread.run_sync(self.app.matcher.rank, resolved)
+        u = self.spec.understanding
+        return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
+                       u.intent_threshold, u.strong_match)
+
+    def values(self, task: Task) -> dict[str, Any]:
+        values: dict[str, Any] = {"name": self.memory.name or "", "phone": self.memory.phone or "", **task.slots}
+        if task.form is not None:
+            values.update(task.form.values)
+        return values
+
+    def _wanted(self, task: Task, *, missing_only: bool) -> dict[str, FieldKind]:
+        wanted: dict[str, FieldKind] = {}
+        for name, kind in task.intent.slots.items():
+            if not missing_only or name not in task.slots:
+                wanted[name] = kind
+        if task.form is not None:
+            for f in task.form.spec.fields:
+                if not missing_only or (f.name not in task.form.values and f.name not in task.pending):
+                    wanted[f.name] = f.type
+        return wanted
+
+    def _frame(self, intent: IntentSpec) -> frozenset[str]:
+        return frozenset(self.app.matcher.frame_words(intent.name))
+
+    # ------------------------------------------------------------------ one turn
+    async def respond(self, turn: Turn, brain: Brain, *, prefix: str = "") -> AsyncIterator[Act]:
+        """Read the turn and answer it. ``prefix`` (an acknowledgement of the caller's mood) is said
+        first, unless the turn was misheard: then we do not know what we would acknowledge."""
+        if turn.source == "dtmf":
+            async for act in self._keypad(turn, brain):
+                yield act
+            return
+        reading = await self.read(turn)
+        if await self._misheard(turn, reading):
+            async for act in self._say_misheard(turn):
+                yield act
+            return
+        self.misses = 0
+        if prefix:
+            yield Say(prefix + " ")
+        if self.task is not None and reading.correction and self.question is not None and self.question.kind in ("slot", "field"):
+            changed = self._apply(self.task, turn, reading)
+            if changed:
+                async for act in self._after_correction(turn, changed):
+                    yield act
+                return
+        question, self.question = self.question, None
+        ending = False
+        acts = self.new_request(turn, reading, brain) if question is None else self._answer(question, turn, reading, brain)
+        async for act in acts:
+            ending = ending or isinstance(act, (Hangup, TransferCall))
+            yield act
+        if self._hand_back and not ending:
+            self._hand_back = False
+            async for act in self.new_request(turn, reading, brain):
+                yield act
+        if self.question is None and self.task is None and self.suspended and not ending:
+            task, q = self.suspended.pop()  # a side request is done: back to what we were doing
+            self.task = task
+            yield Say(" " + fill(self.replies["back_to"], {"question": _lower_first(q.text)}))
+            self.question = q
+
+    async def new_request(self, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        """A turn that answers nothing we asked. Scope is decided here, in code, for every brain."""
+        best = reading.best
+        if best is not None and best.intent == OUT_OF_SCOPE:
+            async for act in self.out_of_scope(turn):
+                yield act
+            return
+        async for act in brain.respond(turn, reading, self):
+            yield act
+
+    async def _misheard(self, turn: Turn, reading: Reading) -> bool:
+        """Low recognition confidence, and nothing in the turn that we understand with confidence."""
+        threshold = self.spec.understanding.misheard_below
+        if turn.source != "speech" and turn.source != "text":
+            return False
+        if turn.confidence is None or turn.confidence >= threshold:
+            return False
+        q = self.question
+        if q is not None:
+            if q.kind in ("slot", "field") and self.task is not None:
+                found = self._find(self.task, reading, missing_only=True, whole=q.name)
+                value = found.get(q.name)
+                kind = self._kind(self.task, q.name)
+                if value is not None and kind != "text" and value.certainty >= 0.75 and coverage(value, turn.text) > 0.5:
+                    return False
+            elif reading.yes.value is not None and reading.yes.clear:
+                return False
+        if reading.strong_intent is not None:
+            return False
+        knowledge = self.app.knowledge
+        if knowledge is not None:
+            answer = await knowledge.asearch(reading.resolved)
+            if answer.hits and answer.hits[0].score >= knowledge.min_score + 0.15:
+                return False
+        return True
+
+    async def _say_misheard(self, turn: Turn) -> AsyncIterator[Act]:
+        self.misses += 1
+        q = self.question
+        offered: Literal["dtmf", "link", "person"] | None = None
+        if self.misses == 1:
+            line = f"{self.replies['retry']} {q.text}" if q is not None and q.text else self.replies["misheard"]
+            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=1))
+            yield Say(line)
+            return
+        kind = self._asked_kind()
+        if kind in ("number", "phone", "money") and q is not None:
+            offered = "dtmf"
+            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
+            yield Say(self.replies["misheard_keypad"] + " Then press the hash key.")
+            return
+        if q is not None and q.kind == "field" and self.task is not None and self.task.form is not None and self._can_link():
+            offered = "link"
+            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
+            async for act in self.send_link(self.task.form, q.name):
+                yield act
+            return
+        offered = "person" if self.escalation.possible else None
+        self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
+        if offered:
+            yield self.ask(Question("offer_person", self.replies["misheard_person"]))
+        else:
+            yield Say(self.replies["misheard"])
+
+    def _asked_kind(self) -> str | None:
+        q, task = self.question, self.task
+        if q is None or task is None:
+            return None
+        if q.kind == "slot":
+            return task.intent.slots.get(q.name)
+        if q.kind == "field" and task.form is not None:
+            return task.form.field(q.name).type
+        return None
+
+    async def _keypad(self, turn: Turn, brain: Brain) -> AsyncIterator[Act]:
+        """Digits typed on the keypad: collected until '#', then read as the answer."""
+        digit = turn.text.strip()
+        if digit not in ("#", "*"):
+            self.dtmf += digit
+            return
+        digits, self.dtmf = self.dtmf, ""
+        if not digits:
+            return
+        typed = Turn(turn.index, digits, 1.0, "text", turn.caller)
+        async for act in self.respond(typed, brain):
+            yield act
+
+    # ------------------------------------------------------------------ answers to what we asked
+    async def _answer(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        yes = reading.yes
+        if q.kind in ("slot", "field"):
+            async for act in self._answer_value(q, turn, reading, brain):
+                yield act
+        elif q.kind == "read_back":
+            async for act in self._answer_read_back(q, turn, reading, brain):
+                yield act
+        elif q.kind == "confirm":
+            async for act in self._answer_confirm(q, turn, reading, brain):
+                yield act
+        elif q.kind == "change_what":
+            async for act in self._answer_change(q, turn, reading, brain):
+                yield act
+        elif q.kind == "forget":
+            if yes.value is True and yes.clear:
+                await self.memory.forget()
+                yield Say(self.replies["forgotten"])
+            else:
+                yield Say(self.replies["not_forgotten"])
+        elif q.kind == "recall":
+            if yes.value is True:
+                ref = await self.memory.close_issue()
+                intent = next((i for i in self.spec.intents if i.name == ref.get("intent")), None)
+                if intent is not None:
+                    async for act in self.start(intent, turn, reading, slots=ref.get("slots", {})):
+                        yield act
+                    return
+                yield Say(self.replies["recall_no"])
+            elif yes.value is False and not reading.question and len(reading.text.split()) <= 4:
+                yield Say(self.replies["recall_no"])
+            else:
+                async for act in self.new_request(turn, reading, brain):
+                    yield act
+        elif q.kind in ("offer_person", "confirm_person"):
+            if yes.value is True and (yes.clear or q.kind == "confirm_person"):
+                async for act in self.escalate(turn, "the caller accepted a person"):
+                    yield act
+            elif yes.value is True:  # a bare "ok": ask once more, plainly
+                yield self.ask(Question("confirm_person", self.replies["confirm_person"]))
+            elif yes.ack or yes.value is False:
+                yield self.ask(Question("anything_else", self.replies["anything_else"]))
+            else:
+                async for act in self.new_request(turn, reading, brain):
+                    yield act
+        elif q.kind == "anything_else":
+            if yes.value is False or (yes.ack and yes.value is None):
+                yield Say(self.replies["goodbye"])
+                yield Hangup("goodbye")
+            elif yes.value is True and len(reading.text.split()) <= 3:
+                yield self.ask(Question("anything_else", self.replies["what_else"]))
+            else:
+                async for act in self.new_request(turn, reading, brain):
+                    yield act
+
+    async def _answer_value(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        task = self.task
+        if task is None:
+            async for act in self.new_request(turn, reading, brain):
+                yield act
+            return
+        if _cancels(reading.text) and not reading.question:
+            async for act in self.cancel():
+                yield act
+            return
+        found = self._find(task, reading, missing_only=True, whole=q.name)
+        mine = found.get(q.name)
+        text_question = self._kind(task, q.name) == "text" and reading.question and reading.strong_intent is not None
+        if mine is not None and self._acceptable(task, q.name, mine) and not text_question:
+            self._apply_found(task, turn, found)
+            async for act in self.advance(turn):
+                yield act
+            return
+        if self._is_side_request(reading, task):
+            async for act in self._side_request(q, turn, reading, brain):
+                yield act
+            return
+        other = {k: v for k, v in found.items() if k != q.name}
+        if other:  # they gave something else we need ("two please" when asked the address)
+            self._apply_found(task, turn, other)
+        async for act in self._retry(task, q, turn):
+            yield act
+
+    def _acceptable(self, task: Task, name: str, parsed: Parsed) -> bool:
+        kind = self._kind(task, name)
+        if kind == "text":
+            return bool(parsed.text.strip())
+        return parsed.certainty >= 0.5
+
+    def _kind(self, task: Task, name: str) -> FieldKind:
+        if name in task.intent.slots:
+            return task.intent.slots[name]
+        assert task.form is not None
+        return task.form.field(name).type
+
+    def _is_side_request(self, reading: Reading, task: Task) -> bool:
+        best = reading.best
+        if best is not None and best.intent != task.intent.name and (reading.question or best.score >= reading.strong):
+            return True
+        return reading.question
+
+    async def _side_request(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        """Answer something else mid-task; the task and its question are resumed once that is done."""
+        if self.task is not None:
+            self.suspended.append((self.task, q))
+            self.task = None
+        async for act in self.new_request(turn, reading, brain):
+            yield act
+
+    async def _retry(self, task: Task, q: Question, turn: Turn) -> AsyncIterator[Act]:
+        if q.kind == "slot":
+            yield self.ask(Question("slot", f"{self.replies['retry']} {q.text}", q.name))
+            self.question = Question("slot", q.text, q.name)
+            return
+        assert task.form is not None
+        tries = task.form.failed(q.name)
+        self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", tries=tries))
+        async for act in self._ask_field(task.form, q.name, retry=True):
+            yield act
+
+    async def _answer_read_back(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        task = self.task
+        if task is None or task.form is None:
+            return
+        yes = reading.yes
+        correction = self._find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
+        if correction is None and q.value and self._kind(task, q.name) == "datetime":
+            correction = _part_of_datetime(reading.text, q.value, self.now(), self.spec.identity.region)
+        if correction is not None and correction.text == q.value:
+            correction = None
+        if yes.value is True and correction is None:
+            task.form.values[q.name] = q.value or ""
+            task.pending.pop(q.name, None)
+            self.emit(ev.FormField(form=task.form.name, field=q.name, status="confirmed", value=q.value))
+            async for act in self.advance(turn):
+                yield act
+            return
+        if correction is not None and self._acceptable(task, q.name, correction):
+            self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=task.form.tries.get(q.name, 0)))
+            task.pending[q.name] = correction
+            async for act in self.advance(turn):
+                yield act
+            return
+        if yes.value is False:
+            task.pending.pop(q.name, None)
+            tries = task.form.failed(q.name)
+            self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=tries))
+            async for act in self._ask_field(task.form, q.name):
+                yield act
+            return
+        if self._is_side_request(reading, task):
+            async for act in self._side_request(q, turn, reading, brain):
+                yield act
+            return
+        yield Say(self.replies["retry"] + " ")
+        yield self.ask(q)
+
+    async def _answer_confirm(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        task = self.task
+        if task is None:
+            return
+        yes = reading.yes
+        changed = self._apply(task, turn, reading) if not (yes.value is True and not reading.correction) else {}
+        if changed:
+            async for act in self._after_correction(turn, changed):
+                yield act
+            return
+        if yes.value is True:
+            task.confirmed = True
+            async for act in self.advance(turn):
+                yield act
+            return
+        if yes.value is False:
+            if _cancels(reading.text):
+                async for act in self.cancel():
+                    yield act
+                return
+            yield self.ask(Question("change_what", self.replies["change_what"]))
+            return
+        if self._is_side_request(reading, task):
+            async for act in self._side_request(q, turn, reading, brain):
+                yield act
+            return
+        yield Say(self.replies["retry"] + " ")
+        yield self.ask(q)
+
+    async def _answer_change(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+        task = self.task
+        if task is None:
+            return
+        changed = self._apply(task, turn, reading)
+        if changed:
+            async for act in self._after_correction(turn, changed):
+                yield act
+            return
+        named = self._named_field(task, reading.text)
+        if named is not None:
+            self._clear(task, named)
+            async for act in self.advance(turn):
+                yield act
+            return
+        if _cancels(reading.text) or reading.yes.value is False:
+            async for act in self.cancel():
+                yield act
+            return
+        if reading.yes.value is True:  # "yes" to "what would you like to change? or cancel?": it was right after all
+            task.confirmed = True
+            async for act in self.advance(turn):
+                yield act
+            return
+        async for act in self._side_request(q, turn, reading, brain):
+            yield act
+
+    def _named_field(self, task: Task, text: str) -> str | None:
+        said = text.lower()
+        for name in self._wanted(task, missing_only=False):
+            label = name.replace("_", " ")
+            field_label = task.form.field(name).label if task.form is not None and name in {f.name for f in task.form.spec.fields} else None
+            if label in said or (field_label and field_label.lower() in said) or (name == "quantity" and ("how many" in said or "amount" in said)):
+                return name
+        return None
+
+    def _clear(self, task: Task, name: str) -> None:
+        task.slots.pop(name, None)
+        task.pending.pop(name, None)
+        if task.form is not None:
+            task.form.values.pop(name, None)
+        task.confirmed = False
+
+    async def cancel(self) -> AsyncIterator[Act]:
+        self.task = None
+        yield self.ask(Question("anything_else", self.replies["cancelled"]))
+
+    # ------------------------------------------------------------------ values from a turn
+    def _find(self, task: Task, reading: Reading, *, missing_only: bool, whole: str | None) -> dict[str, Parsed]:
+        choices = {f.name: f.choices for f in task.form.spec.fields} if task.form is not None else {}
+        wanted = self._wanted(task, missing_only=missing_only)
+        if whole is not None and whole not in wanted:
+            wanted[whole] = self._kind(task, whole)
+        about = {f.name for f in task.form.spec.fields if f.type == "text"} if task.form is not None else set()
+        return find_values(
+            reading.resolved, wanted, now=self.now(), region=self.spec.identity.region, choices=choices,
+            frame=self._frame(task.intent), whole=whole, about=about,
+        )
+
+    def _apply(self, task: Task, turn: Turn, reading: Reading) -> dict[str, Parsed]:
+        """Values the task already had that the turn states anew (a correction): applied, and returned."""
+        found = self._find(task, reading, missing_only=False, whole=None)
+        current = self.values(task) | {k: p.text for k, p in task.pending.items()}
+        changed = {
+            k: v for k, v in found.items()
+            if k in current and str(current[k]) != v.text and self._kind(task, k) != "text"
+        }
+        # a text value (a product) changes only when the caller names it as the correction's object
+        for name, parsed in found.items():
+            if self._kind(task, name) == "text" and name in current and reading.correction and parsed.text not in ("", current[name]):
+                if len(parsed.text.split()) <= 4 and not any(p.text == parsed.text for p in changed.values()):
+                    changed[name] = parsed
+        if changed:
+            task.confirmed = False
+            self._apply_found(task, turn, changed)
+        return changed
+
+    def _apply_found(self, task: Task, turn: Turn, found: dict[str, Parsed]) -> None:
+        for name, parsed in found.items():
+            kind = self._kind(task, name)
+            if name in task.intent.slots:
+                task.slots[name] = parsed.text
+                if kind == "text":
+                    self.referent = parsed.text
+                continue
+            assert task.form is not None
+            spec = task.form.field(name)
+            verdict = judge(spec, parsed, turn.confidence)
+            if verdict == "fill":
+                task.form.values[name] = parsed.text
+                task.pending.pop(name, None)
+                self.emit(ev.FormField(form=task.form.name, field=name, status="filled", value=parsed.text, confidence=turn.confidence))
+            elif verdict == "confirm":
+                task.form.values.pop(name, None)
+                task.pending[name] = parsed
+
+    async def _after_correction(self, turn: Turn, changed: dict[str, Parsed]) -> AsyncIterator[Act]:
+        said = ", ".join(p.spoken for p in changed.values())
+        yield Say(f"Okay, {said}. ")
+        q = self.question
+        if q is not None and q.kind in ("slot", "field") and q.name not in changed:
+            self.question = None
+            yield self.ask(q)
+            return
+        self.question = None
+        async for act in self.advance(turn):
+            yield act
+
+    # ------------------------------------------------------------------ carrying out an intent
+    async def start(
+        self, intent: IntentSpec, turn: Turn, reading: Reading | None = None, slots: dict[str, Any] | None = None, *, score: float | None = None
+    ) -> AsyncIterator[Act]:
+        """Take on a request: every value the turn already gives, then ask for the rest, confirm, act."""
+        if intent.action is not None:
+            async for act in self._builtin(intent, turn, reading):
+                yield act
+            return
+        form = FormState(intent.form, self.spec.forms[intent.form]) if intent.form else None
+        task = Task(intent, {k: str(v) for k, v in (slots or {}).items()}, form)
+        if self.task is not None and self.question is not None:
+            self.suspended.append((self.task, self.question))
+        self.task = task
+        found: dict[str, Parsed] = {}
+        if slots is None and reading is not None:
+            found = self._find(task, reading, missing_only=True, whole=None)
+            for name, kind in intent.slots.items():  # "I'll take two": the thing is the one just talked about
+                if kind == "text" and name not in found and self.referent and _refers(reading.text):
+                    found[name] = Parsed(self.referent, self.referent, self.referent, 0.9)
+        recognized = score if score is not None else (reading.best.score if reading and reading.best else 1.0)
+        self.emit(ev.IntentRecognized(turn=turn.index, name=intent.name, score=recognized, slots={k: v.text for k, v in found.items()}))
+        self._apply_found(task, turn, found)
+        async for act in self.advance(turn):
+            yield act
+
+    async def _builtin(self, intent: IntentSpec, turn: Turn, reading: Reading | None) -> AsyncIterator[Act]:
+        if intent.action in ("transfer", "book_human"):
+            mode: Mode = "booking" if intent.action == "book_human" else "transfer"
+            async for act in self.escalate(turn, f"the caller asked ({intent.name})", mode=mode, reading=reading):
+                yield act
+        elif intent.action == "forget_me":
+            yield self.ask(Question("forget", self.replies["forget_confirm"]))
+        elif intent.action == "goodbye":
+            yield Say(fill(intent.reply or self.replies["goodbye"], {"name": self.memory.name or ""}))
+            yield Hangup("goodbye")
+        elif intent.action == "knowledge":
+            async for act in self.answer_from_documents(turn, question_part(reading.resolved) if reading else turn.text):
+                yield act
+
+    async def advance(self, turn: Turn) -> AsyncIterator[Act]:
+        """Ask for the next missing thing, read back what needs it, confirm, or do the task."""
+        task = self.task
+        if task is None:
+            return
+        intent = task.intent
+        for name, kind in intent.slots.items():
+            if name not in task.slots:
+                text = intent.ask.get(name, f"What's the {name.replace('_', ' ')}?")
+                if kind in PATIENT_KINDS:
+                    yield Listen(PATIENCE, f"{intent.name}.{name}")
+                yield self.ask(Question("slot", text, name))
+                return
+        if task.form is not None:
+            for name, parsed in list(task.pending.items()):
+                self.emit(ev.FormField(form=task.form.name, field=name, status="confirm", value=parsed.text, confidence=turn.confidence))
+                yield self.ask(Question("read_back", fill(self.replies["confirm_value"], {"value": parsed.spoken}), name, parsed.text, parsed.spoken))
+                return
+            missing = task.form.missing()
+            if missing is not None:
+                async for act in self._ask_field(task.form, missing.name):
+                    yield act
+                return
+        if intent.confirm and not task.confirmed:
+            yield self.ask(Question("confirm", fill(intent.confirm, self.values(task))))
+            return
+        async for act in self.execute(task, turn):
+            yield act
+
+    async def _ask_field(self, form: FormState, name: str, retry: bool = False) -> AsyncIterator[Act]:
+        spec = form.field(name)
+        if spec.other_modality or form.tries.get(name, 0) >= spec.max_tries:
+            async for act in self.send_link(form, name):
+                yield act
+            return
+        self.emit(ev.FormField(form=form.name, field=name, status="asked", tries=form.tries.get(name, 0)))
+        if wants_patience(spec):
+            yield Listen(PATIENCE, f"{form.name}.{name}")
+        if retry:
+            yield Say(self.replies["retry"] + " ")
+        yield self.ask(Question("field", spec.prompt, name))
+
+    def _can_link(self) -> bool:
+        s = self.app.services
+        return bool(self.memory.phone and s.links is not None and s.notifier is not None and self.context is not None)
+
+    async def send_link(self, form: FormState, name: str) -> AsyncIterator[Act]:
+        """Text the caller a signed link to a web form for this field; its value comes back to the call."""
+        spec = form.field(name)
+        label = spec.label or name.replace("_", " ")
+        links, notifier, phone = self.app.services.links, self.app.services.notifier, self.memory.phone
+        if links is None or notifier is None or phone is None or self.context is None:
+            self.emit(ev.FormField(form=form.name, field=name, status="failed", tries=form.tries.get(name, 0)))
+            yield Say(fill(self.replies["link_no_phone"], {"label": label}) + " ")
+            self.task = None
+            if self.escalation.possible:
+                yield self.ask(Question("offer_person", self.spec.escalation.offer))
+            return
+        token = links.make(self.context.call_id, form.name, name, spec.type, label)
+        url = f"{self.app.services.public_url.rstrip('/')}/f/{token}"
+        body = f"{self.spec.description or self.spec.name}: please enter your {label} here: {url}"
+        message = await notifier.send_sms(phone, body, dedupe_key=f"link:{self.context.call_id}:{form.name}:{name}", purpose="form_link")
+        form.linked.add(name)
+        if self.task is not None:
+            self.link_tasks[(form.name, name)] = self.task  # the value may arrive after other talk
+        self.emit(ev.MessageSent(message_id=message.id, to=phone, body=body, purpose="form_link"))
+        self.emit(ev.FormField(form=form.name, field=name, status="link_sent", tries=form.tries.get(name, 0)))
+        yield Say(fill(self.replies["link_sent"], {"label": label}))
+
+    async def web_value(self, turn: Turn) -> AsyncIterator[Act]:
+        """A value typed into a texted form: it fills the field of the task the link was sent for."""
+        from .values import parse_value
+
+        form_name, name, value = turn.data.get("form"), turn.data.get("field"), turn.data.get("value", turn.text)
+        task = self.link_tasks.pop((str(form_name), str(name)), None)
+        if task is None or task.form is None:
+            return  # a late or foreign link: nothing waits for it
+        self.task = task  # back to the task the link was sent for, even if the caller talked about other things
+        spec = task.form.field(str(name))
+        parsed = parse_value(spec.type, str(value), now=self.now(), choices=spec.choices, region=self.spec.identity.region)
+        task.form.values[spec.name] = parsed.text if parsed is not None else str(value).strip()
+        task.pending.pop(spec.name, None)
+        self.emit(ev.FormField(form=task.form.name, field=spec.name, status="link_filled", value=task.form.values[spec.name]))
+        self.question = None
+        yield Say(fill(self.replies["link_filled"], {"label": spec.label or spec.name.replace("_", " ")}) + " ")
+        async for act in self.advance(turn):
+            yield act
+
+    # ------------------------------------------------------------------ doing it
+    async def execute(self, task: Task, turn: Turn) -> AsyncIterator[Act]:
+        intent = task.intent
+        values = self.values(task)
+        if intent.tool is None:
+            if intent.reply:
+                yield Say(fill(intent.reply, values))
+            if task.hand_back and task.form is not None:
+                given = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in task.form.values.items())
+                self.note = f"The caller confirmed the {task.form.name} details: {given}. Go on from there."
+                self._hand_back = True
+            self.finish(task, values)
+            if intent.hangup:
+                yield Hangup("goodbye")
+            return
+        tool = self.app.definition.tools[intent.tool]
+        arguments = _arguments(tool, values)
+        if tool.options.background and self.app.services.jobs is not None:
+            async for act in self._background(tool, arguments, task, turn):
+                yield act
+            return
+        outcome: Outcome | None = None
+        async for item in self.run_tool(tool, arguments, turn):
+            if isinstance(item, Outcome):
+                outcome = item
+            else:
+                yield item
+        assert outcome is not None and self.context is not None
+        if outcome.status == "ok":
+            values["result"] = outcome.result
+            if intent.reply:
+                yield Say(fill(intent.reply, values))
+            elif isinstance(outcome.result, str):
+                yield Say(outcome.result)
+            else:
+                yield Say(self.replies["anything_else"])
+            if intent.sms:
+                await self.text(fill(intent.sms, values), f"sms:{idempotency_key(self.context.call_id, tool.name, arguments)}", intent.name)
+            self.finish(task, values)
+        else:
+            line = (tool.options.timeout_reply or self.replies["tool_timeout"]) if outcome.status == "timeout" else (intent.error_reply or self.replies["tool_error"])
+            yield Say(line)
+            self.task = None
+        if intent.hangup:
+            yield Hangup("goodbye")
+
+    async def run_tool(self, tool: AgentTool, arguments: dict[str, Any], turn: Turn) -> AsyncIterator[Say | Outcome]:
+        assert self.context is not None
+        async for item in self.runner.run(tool, arguments, turn=turn.index, context=self.context):
+            yield item
+
+    async def _background(self, tool: AgentTool, arguments: dict[str, Any], task: Task, turn: Turn) -> AsyncIterator[Act]:
+        jobs = self.app.services.jobs
+        assert self.context is not None and jobs is not None
+        key = idempotency_key(self.context.call_id, tool.name, arguments)
+        call = f"{turn.index}.job"
+        phone = self.memory.phone
+        self.emit(ev.ToolCalled(turn=turn.index, call=call, name=tool.name, arguments=arguments, idempotency_key=key, background=True))
+        payload = {"agent": str(self.app.definition.folder), "tool": tool.name, "arguments": arguments, "key": key, "call_id": self.context.call_id, "caller": phone}
+        job_id = await jobs.submit(f"{self.spec.name}.{tool.name}", payload, job_id=key, phone=phone)
+        self.emit(ev.JobQueued(job_id=job_id, name=tool.name, notify=phone))
+        self.emit(ev.ToolResult(turn=turn.index, call=call, name=tool.name, status="queued", result={"job_id": job_id}))
+        yield Say(self.replies["background" if phone else "background_no_phone"])
+        values = self.values(task)
+        values["result"] = {"job_id": job_id}
+        self.finish(task, values)
+
+    async def text(self, body: str, dedupe_key: str, purpose: str) -> None:
+        notifier = self.app.services.notifier
+        phone = self.memory.phone
+        if notifier is None or not phone:
+            return
+        message = await notifier.send_sms(phone, body, dedupe_key=dedupe_key, purpose=purpose)
+        self.emit(ev.MessageSent(message_id=message.id, to=phone, body=body, purpose=purpose))
+
+    def finish(self, task: Task, values: dict[str, Any]) -> None:
+        intent = task.intent
+        topic = fill(intent.summary, values) if intent.summary else intent.name.replace("_", " ")
+        self.memory.done.append(topic)
+        if intent.slots:
+            self.last_intent = intent
+        if intent.follow_up:
+            self.memory.follow_ups.append((topic, {"intent": intent.follow_up, "slots": _plain(values)}))
+        if self.task is task:
+            self.task = None
+
+    # ------------------------------------------------------------------ documents, scope, not knowing
+    async def answer_from_documents(self, turn: Turn, question: str) -> AsyncIterator[Act]:
+        knowledge = self.app.knowledge
+        if knowledge is not None:
+            answer = await knowledge.asearch(question)
+            self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
+            if answer.confident:
+                yield Say(knowledge.spoken_answer(answer) + " ")
+                self.memory.done.append(f"asked: {turn.text}")
+                return
+        async for act in self.dont_know(turn):
+            yield act
+
+    async def out_of_scope(self, turn: Turn) -> AsyncIterator[Act]:
+        scope = self.spec.scope
+        self.emit(ev.IntentRecognized(turn=turn.index, name=OUT_OF_SCOPE, score=1.0))
+        if scope.action == "escalate" and self.escalation.possible:
+            yield Say(scope.reply + " ")
+            async for act in self.escalate(turn, "out of scope"):
+                yield act
+            return
+        yield Say(scope.reply + " ")
+        yield self.ask(Question("anything_else", self.replies["anything_else"]))
+
+    async def dont_know(self, turn: Turn) -> AsyncIterator[Act]:
+        yield Say(self.replies["dont_know"] + " ")
+        if self.escalation.possible:
+            yield self.ask(Question("offer_person", self.spec.escalation.offer))
+
+    # ------------------------------------------------------------------ a person takes over
+    async def escalate(self, turn: Turn, reason: str, mode: Mode | None = None, reading: Reading | None = None) -> AsyncIterator[Act]:
+        chosen = self.escalation.mode(mode)
+        self.question = None
+        if chosen is None:
+            yield Say(self.replies["no_escalation"])
+            return
+        self.escalated = True
+        e = self.spec.escalation
+        if chosen == "booking":
+            assert e.booking_tool is not None
+            self.emit(ev.Transfer(to=e.booking_tool, reason=reason, mode="booking"))
+            async for act in self.start(self.escalation.booking_intent(), turn, reading):
+                yield act
+            return
+        assert e.transfer_to is not None
+        self.task = None
+        self.memory.done.append(f"transferred to a person ({reason})")
+        yield Say(e.transfer_reply)
+        yield TransferCall(e.transfer_to, reason)
+
+    async def safety(self, turn: Turn, verdict: Verdict) -> AsyncIterator[Act]:
+        """A red flag or a request for a person: advice first, then a person, whatever was going on."""
+        mode: Mode | None = None if verdict.action == "advice_only" else verdict.action
+        self.emit(ev.SafetyFlag(turn=turn.index, rule=verdict.rule, level=verdict.level, cues=list(verdict.cues), action=verdict.action))
+        self.question = None
+        if verdict.advice:
+            yield Say(verdict.advice + " ")
+        if verdict.action == "advice_only":
+            if self.task is not None:
+                self.question = None
+            return
+        reason = "the caller asked for a person" if verdict.level == "person" else f"red flag: {verdict.rule}"
+        async for act in self.escalate(turn, reason, mode=mode):
+            yield act
+
+
+def _arguments(tool: AgentTool, values: dict[str, Any]) -> dict[str, Any]:
+    """The tool's arguments from slots and form values, converted to its declared types.
+
+    A value that does not convert is passed as it is: the ToolRunner validates again and ends the
+    call in one ``tool.result`` error naming the argument, instead of running the tool.
+    """
+    from ..errors import ToolArgumentError
+
+    given = {k: v for k, v in values.items() if k in tool.parameters and v not in (None, "")}
+    try:
+        return tool.validate(given)
+    except ToolArgumentError:
+        return given
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool))}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+_REFERRING = ("it", "that", "those", "them", "these", "this", "one", "ones", "same")
+
+
+def _refers(text: str) -> bool:
+    said = text.lower().replace("?", " ").replace(",", " ").split()
+    return any(w in _REFERRING for w in said) or len(said) <= 4
+
+
+def _cancels(text: str) -> bool:
+    s = text.lower()
+    return any(w in s for w in ("cancel", "never mind", "nevermind", "forget it", "forget about it", "don't bother", "scrap", "not anymore", "changed my mind", "leave it"))
+
+
+def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
+    """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
+    import datetime as dt
+
+    from .dates import say_date, say_time
+    from .values import parse_value
+
+    try:
+        before = dt.datetime.strptime(previous, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    clock = parse_value("time", text, now=now, region=region)
+    day = parse_value("date", text, now=now, region=region)
+    if clock is None and day is None:
+        bare = re.search(r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b", normalise(text))
+        if bare is None:
+            return None
+        hour = int(bare.group(1))  # "eleven": the hour nearest the one heard before (10 a.m. -> 11 a.m.)
+        hour = min((hour, hour + 12), key=lambda h: abs(h - before.hour)) % 24
+        clock = Parsed(dt.time(hour, int(bare.group(2) or 0)), "", "", 0.8)
+    date = day.value if day is not None else before.date()
+    time = clock.value if clock is not None else before.time()
+    when = dt.datetime.combine(date, time, tzinfo=now.tzinfo)
+    spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
+    certainty = min(p.certainty for p in (clock, day) if p is not None)
+    return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, certainty)

@@ -1,0 +1,134 @@
+"""What an agent remembers about a caller across calls: identity, summaries, open issues.
+
+:class:`CallerMemory` belongs to one call. :meth:`open` identifies the caller by number (E.164)
+from the store and the agent's lookup hook, counts the call and returns the greeting (by name
+for a known caller, with the open issue to ask about); :meth:`close` writes this call's summary
+and the issues it leaves open; :meth:`forget` deletes everything kept for the number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import phonenumbers
+
+from .. import events as ev
+from .replies import fill
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+    from .app import AgentApp
+
+
+def e164(raw: str | None, region: str) -> str | None:
+    """The caller's number in E.164, or None when it is missing or not a valid number."""
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass
+class CallerMemory:
+    app: AgentApp
+    emit: Any  # Callable[[ev.Event], Any]
+    phone: str | None = None
+    name: str | None = None
+    open_issue: Any = None  # the issue the greeting asks about
+    recall_question: str = ""  # how the greeting asked about it
+    done: list[str] = field(default_factory=list)  # what happened in this call, for its summary
+    follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (topic, ref) to open as issues
+    forgotten: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._kept() is not None
+
+    def _kept(self) -> tuple[Store, str] | None:
+        """The store and the caller's number, when this caller is remembered."""
+        store = self.app.services.store
+        if store is None or self.phone is None or not self.app.spec.memory.enabled:
+            return None
+        return store, self.phone
+
+    async def open(self, caller: str | None) -> str:
+        """Identify the caller and return the greeting; sets :attr:`open_issue` when there is one to ask about."""
+        spec = self.app.spec
+        self.phone = e164(caller, spec.identity.region)
+        kept = self._kept()
+        known = None
+        calls_before = 0
+        last_summary = ""
+        if kept is not None:
+            store, phone = kept
+            known = await store.get_caller(phone)
+            calls_before = known.calls if known else 0
+            self.name = known.name if known else None
+            summaries = await store.summaries(phone) if known else []
+            last_summary = summaries[0].summary if summaries else ""
+        hook = self.app.definition.hooks.get(spec.identity.lookup or "")
+        if self.phone and self.name is None and hook is not None:
+            info = await hook(self.phone)
+            if info:
+                self.name = info.get("name") if isinstance(info, dict) else str(info)
+        if kept is not None:
+            await kept[0].upsert_caller(kept[1], self.name)
+            await kept[0].count_call(kept[1])
+        self.emit(ev.CallerIdentified(phone=self.phone, name=self.name, known=self.name is not None or known is not None, calls_before=calls_before))
+        if not self.name:
+            return spec.greeting
+        replies = self.app.replies
+        greeting = fill(spec.greeting_known or replies["welcome_back"] + " " + spec.greeting, {"name": self.name, "last_summary": last_summary})
+        if kept is not None:
+            issues = await kept[0].open_issues(kept[1])
+            if issues:
+                self.open_issue = issues[-1]
+                opened = self.open_issue.opened_at
+                day = opened.strftime("%A")
+                if opened.date() == self.app.services.now().date():
+                    day = "earlier today"
+                self.recall_question = fill(replies["recall"], {"topic": self.open_issue.text, "day": day})
+                greeting += " " + self.recall_question
+        return greeting
+
+    async def close_issue(self) -> dict[str, Any]:
+        """The open issue the caller confirmed they call about: closed, and its reference returned."""
+        issue, self.open_issue = self.open_issue, None
+        if issue is None:
+            return {}
+        if self.app.services.store is not None:
+            await self.app.services.store.close_issue(issue.id)
+            self.emit(ev.MemoryUpdated(action="issue_closed", detail=issue.text))
+        ref: dict[str, Any] = json.loads(issue.ref or "{}")
+        return ref
+
+    async def forget(self) -> int:
+        deleted = 0
+        if self.app.services.store is not None and self.phone:
+            deleted = await self.app.services.store.forget(self.phone)
+        self.forgotten = True
+        self.emit(ev.MemoryUpdated(action="forgotten", detail=f"{deleted} records deleted"))
+        return int(deleted)
+
+    async def close(self, call_id: str, now: datetime) -> None:
+        """Remember this call: a summary, and an open issue for anything that follows up."""
+        kept = self._kept()
+        if kept is None or self.forgotten:
+            return
+        store, phone = kept
+        summary = "; ".join(self.done) or "called without a request"
+        with anyio.CancelScope(shield=True):
+            await store.add_summary(phone, call_id, summary, now)
+            self.emit(ev.MemoryUpdated(action="summary", detail=summary))
+            for topic, ref in self.follow_ups:
+                await store.open_issue(phone, topic, json.dumps(ref))
+                self.emit(ev.MemoryUpdated(action="issue_opened", detail=topic))

@@ -1,0 +1,387 @@
+"""Reading a caller turn the way a person would: the small signals around the facts.
+
+People do not answer in forms. They say several things at once ("two oat milks to 12 Baker
+Street"), hedge ("um, I think it's..."), correct themselves ("actually make it three", "no, I said
+Tuesday"), point back ("two of those", "how much is it?"), ask the agent to repeat or slow down,
+or just say "ok". The functions here read those signals from one turn; the dialogue manager
+(:mod:`.dialogue`) decides what they mean in the state of the conversation.
+
+* :func:`meta_request`: "say that again", "slower please", "hold on";
+* :func:`yes_no`: yes, no, or a mere acknowledgement ("ok thanks"), with how clear it was;
+* :func:`is_correction`, :func:`is_question`, :func:`drop_negated`;
+* :func:`strip_fillers`: "I just said, 12 Baker Street" -> "12 Baker Street";
+* :func:`resolve_references`: "two of those" -> "two oat milk" when oat milk was just discussed;
+* :func:`find_values`: every typed value a turn gives, each taken from its own span of the words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from .text import clauses, normalise, words
+from .values import FieldKind, Parsed, parse_value
+
+Meta = Literal["repeat", "slower", "wait"]
+
+# ------------------------------------------------------------------ fillers
+_FILLER_WORDS = r"(?:um+|uh+|uhm|erm?|ah+|hmm+|mm+|oh|so|well|like|right|yeah|yes|ok|okay|sorry|actually|basically|look|listen|now)"
+_LEAD_INS = (
+    r"(?:i(?: just)? said|like i said|as i said|i told you|i already (?:said|told you)|i think|i guess|i believe|"
+    r"i suppose|i mean|maybe|probably|let me think|let's see|let me see|you know|it's|its|it is|it'll be|that's|that is|"
+    r"it should be|should be|make it|make that|change it to|change that to|i'd say|how about|what about|"
+    r"my (?:\w+ )?(?:is|would be)|the (?:\w+ )?is)"
+)
+_LEADING = re.compile(rf"^(?:(?:{_FILLER_WORDS}|{_LEAD_INS})\b[\s,.:;!-]*)+")
+_TRAILING = re.compile(
+    r"(?:[\s,.]+(?:please|thanks|thank you|cheers|i think|i guess|i believe|if that's ok(?:ay)?|if possible|"
+    r"or so|you know|ok|okay|right|yeah))+[\s.!?]*$"
+)
+
+
+def strip_fillers(text: str) -> str:
+    """The value part of an answer: hesitations, lead-ins ("I just said", "I think it's") and
+    polite tails ("please") removed. Returns the text unchanged when nothing else would be left."""
+    s = " ".join(text.replace("’", "'").split()).strip(" ,.!?")
+    stripped = _TRAILING.sub("", _LEADING.sub("", s.lower()))
+    if not stripped.strip(" ,.!?"):
+        return s
+    # keep the caller's capitals: cut the same number of characters from the original
+    start = s.lower().find(stripped.strip(" ,.!?")[:12]) if stripped else 0
+    kept = s[max(0, start) : max(0, start) + len(stripped.strip(" ,.!?"))]
+    return kept.strip(" ,.!?") or s
+
+
+# ------------------------------------------------------------------ talk about the talk
+_REPEAT = re.compile(
+    r"\b(?:say (?:that|it|this) again|repeat (?:that|it|this|yourself)|(?:can|could|would) you repeat|come again|"
+    r"pardon(?: me)?|what (?:was|did) (?:that|you say)|what did you (?:just )?say|(?:didn't|did not) (?:catch|hear|get) (?:that|it|you|what)|"
+    r"missed (?:that|it|what you said)|one more time|say again|once more|i beg your pardon)\b"
+)
+_BARE_WHAT = re.compile(r"^(?:sorry|what|huh|eh|pardon|excuse me|sorry what|what's that|you what)\W*$")
+_SLOWER = re.compile(r"\b(?:slow(?:er| down)|more slowly|too fast|(?:so|very|really) fast|speak slowly)\b")
+_WAIT = re.compile(
+    r"\b(?:hold on|hang on|wait(?: a (?:sec(?:ond)?|moment|minute|mo))?|one (?:sec(?:ond)?|moment|minute|mo)|"
+    r"just a (?:sec(?:ond)?|moment|minute|mo)|give me a (?:sec(?:ond)?|moment|minute|mo)|let me (?:find|check|get|look))\b"
+)
+_NOT_META = re.compile(r"[a-z]{3,}")
+
+
+def meta_request(text: str) -> Meta | None:
+    """A request about the conversation itself, when that is all the turn says."""
+    s = normalise(text, digits=False).strip()
+    for kind, pattern in (("slower", _SLOWER), ("repeat", _REPEAT), ("wait", _WAIT)):
+        match = pattern.search(s)
+        if match is None:
+            continue
+        rest = (s[: match.start()] + " " + s[match.end() :]).strip()
+        rest = re.sub(rf"\b(?:{_FILLER_WORDS}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|again|bit|and|say)\b", " ", rest)
+        if not _NOT_META.search(rest):
+            return kind  # type: ignore[return-value]
+    if _BARE_WHAT.match(s):
+        return "repeat"
+    return None
+
+
+# ------------------------------------------------------------------ yes, no, ok
+_ACK = re.compile(
+    r"^(?:(?:ok(?:ay)?|alright|all right|right|thanks|thank you|cheers|got it|i see|great|cool|fine|lovely|"
+    r"mm+|mhm|uh huh|hmm+|oh)[\s,.!]*)+$"
+)
+_AMBIGUOUS = re.compile(r"^(?:ok(?:ay)?|alright|all right|right|fine|mm+|mhm|uh huh|i guess|maybe|sure i guess)[\s,.!]*$")
+_STRONG_YES = re.compile(
+    r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
+    r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class YesNo:
+    value: bool | None  # None: neither (or both)
+    clear: bool  # a clear answer ("yes please") rather than an acknowledgement ("ok") or a hedge
+    ack: bool  # only an acknowledgement: "ok", "ok thanks", "cheers"
+
+
+def yes_no(text: str) -> YesNo:
+    s = normalise(text, digits=False).strip(" .!?,")
+    if _ACK.match(s):
+        return YesNo(True if _AMBIGUOUS.match(s) else None, False, True)
+    parsed = parse_value("yes_no", text)
+    if parsed is None:
+        return YesNo(None, False, False)
+    clear = parsed.value is False or bool(_STRONG_YES.search(s))
+    return YesNo(bool(parsed.value), clear, False)
+
+
+# ------------------------------------------------------------------ corrections, questions
+_CORRECTION = re.compile(
+    r"^(?:no|nope|nah|not|sorry|oops|wait)\b.*?\b(?:i said|i meant|i mean|it's|its|it is|it should be|should be|"
+    r"make it|make that|change|instead|not|i want|i wanted|i asked for)\b"
+    r"|\b(?:actually|i meant|i mean|sorry i meant|make (?:it|that)|change (?:it|that|the \w+) to|instead|rather|"
+    r"correction|not \w+(?: \w+)?,? (?:but|it's|its)|i said|i asked for|scratch that|on second thought)\b"
+)
+_QUESTION_START = re.compile(
+    r"^(?:(?:and|but|so|oh|wait|sorry|also|um|uh|er|erm|quick question|one more thing|actually|hey|hang on|hold on|"
+    r"by the way|before that|just|ok|okay|right|well|then)[\s,]+)*"
+    r"(?:what|what's|whats|when|where|where's|how|how's|why|which|who|whose|is|are|do|does|did|can|could|will|would|"
+    r"should|shall|have|has|any|is there|are there)\b"
+)
+
+
+def is_correction(text: str) -> bool:
+    return bool(_CORRECTION.search(normalise(text, digits=False)))
+
+
+def is_question(text: str) -> bool:
+    s = normalise(text, digits=False).strip()
+    return s.endswith("?") or any(_QUESTION_START.match(c) for c in clauses(s) or [s])
+
+
+_DENIAL = re.compile(r"^(?:(?:and|but|so|um|uh|well)\s+)*(?:i (?:don't|do not|haven't|have not|didn't) (?:have|got|get|feel)|no |not |there's no |there is no |i've not got)")
+_LEAD_IN = re.compile(r"^(?:(?:and|but|so|um|uh|well|hi|hello|ok|okay)\s+)*(?:i (?:just )?(?:wanted|want|would like|was wondering|wonder) (?:to (?:know|ask|check) )?|i have a question(?: about)?|quick question|can you tell me)\s*")
+
+
+def question_part(text: str) -> str:
+    """What a turn asks, for searching the documents: denials ("I don't have a fever") and lead-ins
+    ("I just wanted to know") removed, so the words of the question decide what is found."""
+    s = normalise(text, digits=False)
+    parts = [c for c in clauses(s) if not _DENIAL.match(c)] or clauses(s) or [s]
+    asked = [c for c in parts if _QUESTION_START.match(c) or _LEAD_IN.match(c)] or parts
+    return " ".join(_LEAD_IN.sub("", c) for c in asked).strip() or text
+
+
+_NOT_THIS_BUT = re.compile(r"\bnot\s+(?P<wrong>[^,.;]+?)\s*(?:,|\bbut\b|\bit's\b|\bits\b)\s*(?P<right>.+)$", re.I)
+_THIS_NOT = re.compile(r"^(?P<right>.+?)[\s,]+not\s+(?P<wrong>[^,.;]+)$", re.I)
+
+
+def drop_negated(text: str) -> str:
+    """The part of a correction that is meant: "not Elm Street, Elm Road" -> "Elm Road"."""
+    if m := _NOT_THIS_BUT.search(text):
+        return m.group("right").strip(" ,.")
+    if m := _THIS_NOT.search(text):
+        return m.group("right").strip(" ,.")
+    return text
+
+
+# ------------------------------------------------------------------ references
+_PRONOUN = r"(?:those|them|these|that one|this one|that|this|it|they|the same)"
+_REFERENCES = [
+    re.compile(rf"\b(?P<n>\d+|a couple|a few|some|one|two|three|four|five|six|seven|eight|nine|ten|a dozen) of {_PRONOUN}\b"),
+    re.compile(rf"\b(?P<verb>take|have|get|order|buy|want|try|grab|add) (?:one of )?{_PRONOUN}\b"),
+    re.compile(rf"\bhow much (?P<verb>is|are|does|do|would|will) {_PRONOUN}\b"),
+    re.compile(rf"\b(?P<verb>is|are|was|were) {_PRONOUN}\b(?= (?:in stock|available|gluten|vegan|organic|fresh|any good|on sale|nut|dairy|free))"),
+]
+
+
+def resolve_references(text: str, referent: str | None) -> str:
+    """Put the thing just talked about in place of "those", "it" or "one" ("two of those" ->
+    "2 oat milk"). Unchanged when there is no referent or no reference."""
+    if not referent:
+        return text
+    s = normalise(text, digits=False)
+    out = s
+    for pattern in _REFERENCES:
+        match = pattern.search(out)
+        if match is None:
+            continue
+        head = match.group("n") if "n" in pattern.groupindex else match.group("verb")
+        replacement = f"{head} {referent}" if pattern is not _REFERENCES[2] else f"how much {head} {referent}"
+        out = out[: match.start()] + replacement + out[match.end() :]
+        break
+    return out
+
+
+# ------------------------------------------------------------------ values from one turn
+_STREET = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|terrace|circle|highway|"
+    r"hwy|parkway|pkwy|square|sq|crescent|close|trail|alley|plaza|row|walk|grove|hill|gardens|mews"
+)
+_ADDRESS_SPAN = re.compile(rf"\b(?P<addr>\d+[a-z]?(?: [a-z][a-z']*){{1,4}}? (?:{_STREET})\b(?:,? (?:apartment|apt|flat|unit|suite) \w+)?)")
+_CITY_AFTER = re.compile(r"^,\s*(?P<city>[a-z][a-z ]{2,30}?)(?=$|[,.;!?]| and | please| tomorrow| today| at | thanks)")
+_CITY_AFTER_ANSWER = re.compile(r"^,?\s*(?P<city>[a-z][a-z ]{2,30}?)(?=$|[,.;!?]| and | please| tomorrow| today| at | thanks)")
+_WHEN_SPAN = re.compile(
+    r"\b(?:(?:on|this|next|coming|for|by)\s+)?(?:day after tomorrow|tomorrow|today|tonight|next week|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+(?:morning|afternoon|evening|night))?\b"
+    r"|\b(?:at|by|around|about|from|after|before)\s+\d{1,2}(?:[:.]\d{2})?(?:\s*(?:[ap]\.?\s?m\.?|o'?clock))?"
+    r"(?:\s+(?:in the (?:morning|afternoon|evening)|tonight|at night))?\b"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?\s?m\.?|o'?clock)\b"
+    r"|\bin the (?:morning|afternoon|evening)\b|\b(?:noon|midday|midnight)\b"
+)
+_PHONE_SPAN = re.compile(r"\+?\d[\d\s-]{8,}\d")
+_EMAIL_SPAN = re.compile(r"\S+@\S+|\b\S+ at \S+ dot \S+")
+_QUANTITY_WORDS = {"a": 1, "an": 1, "one": 1, "a couple of": 2, "a couple": 2, "couple of": 2, "a pair of": 2,
+                   "half a dozen": 6, "a dozen": 12, "dozen": 12, "a few": 3}  # fmt: skip
+_QUANTITY = re.compile(r"\b(?:half a dozen|a couple of|a couple|couple of|a pair of|a dozen|a few|an?|one)\b(?= [a-z])")
+_ABOUT = re.compile(r"\b(?:about|regarding|concerning|because of|because|to discuss|to talk about)\s+(?P<topic>.{3,})$")
+_QUANTITY_NAMES = ("quantity", "qty", "count", "how_many", "number_of", "amount_of", "items")
+# where a noun phrase ends ("oat milk | delivered to ...")
+_BOUNDARY = frozenset(
+    "delivered deliver delivery deliveries sent send shipped to for at by on in from please thanks thank tomorrow today "
+    "tonight and asap now instead then but because so if with when which that who".split()
+)
+_GENERIC_FRAME = frozenset(
+    "i i'd i'll i'm id ill im me my we our you your can could would will may might please just want wanted wanna need like "
+    "love get got have has had buy order ordering purchase take grab looking look find search searching for sell "
+    "sells selling stock stocked there is are any some do does did a an the of to um uh er so well ok okay "
+    "yeah yes also and maybe think guess hi hello hey actually still great cool lovely perfect thanks "
+    "no nope nah not make change changed instead said meant mean sorry rather wait oops correction it that them "
+    "those these this one ones same but only what about how".split()
+)
+_CONTAINERS = frozenset(
+    "box boxes loaf loaves bottle bottles pack packs packet packets carton cartons bag bags tin tins can cans jar jars "
+    "bunch bunches tub tubs case cases dozen punnet punnets slice slices piece pieces".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A value found in a turn, and the characters of the normalised turn it came from."""
+
+    parsed: Parsed
+    span: tuple[int, int] | None = None
+
+
+def noun_phrase(text: str, frame: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """The thing a request names: "can I buy two loaves of sourdough please" -> "loaves of sourdough"."""
+    tokens = words(normalise(text, digits=True))
+    skip = _GENERIC_FRAME | set(frame)
+    i = 0
+    while i < len(tokens) and (tokens[i] in skip or tokens[i].replace(".", "").isdigit() or tokens[i] in _BOUNDARY):
+        i += 1
+    phrase: list[str] = []
+    while i < len(tokens):
+        token = tokens[i]
+        if token in _BOUNDARY and not (token == "of" or (phrase and phrase[-1] in _CONTAINERS)):
+            break
+        if token in ("of",) and not (phrase and phrase[-1] in _CONTAINERS):
+            break
+        if token.isdigit():
+            break
+        phrase.append(token)
+        i += 1
+    while phrase and phrase[-1] in _GENERIC_FRAME | {"of"}:
+        phrase.pop()
+    return " ".join(phrase) or None
+
+
+def coverage(value: Parsed, text: str) -> float:
+    """How much of an answer (fillers aside) a value accounts for: "4 5 6 7" all of it, "sick 7" half."""
+    said = words(normalise(strip_fillers(text)))
+    if not said:
+        return 0.0
+    value_words = words(normalise(value.text))
+    digits = "".join(w for w in said if w.isdigit())
+    if value.text.isdigit() and value.text in digits:
+        used = sum(1 for w in said if w.isdigit())
+    else:
+        used = sum(1 for w in said if w in value_words)
+    return used / len(said)
+
+
+def find_values(
+    text: str,
+    wanted: Mapping[str, FieldKind],
+    *,
+    now: datetime,
+    region: str = "US",
+    choices: Mapping[str, Sequence[str]] | None = None,
+    frame: frozenset[str] | set[str] = frozenset(),
+    whole: str | None = None,
+    about: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Parsed]:
+    """Every value of ``wanted`` (name -> kind) the turn gives, each from its own words.
+
+    Distinctive values are taken first and their words removed, so that the rest cannot be read
+    twice: e-mail, phone, address, date and time, then money, numbers, choices, and last the free
+    text ("two oat milks to 12 Baker Street tomorrow at 3": the address and the time are taken, 2 is
+    the quantity, "oat milks" the product). ``whole`` names the one field the caller was asked
+    for: its value may take the whole answer ("Baker Street" is an address when it answers
+    "what's the address?", not when it is said in passing). Text fields named in ``about`` (a
+    form's "reason") are taken only from "about ..." ("ring me tomorrow about my wound").
+    """
+    s = normalise(text)
+    found: dict[str, Parsed] = {}
+    order = ["email", "phone", "address", "datetime", "date", "time", "money", "number", "choice", "yes_no", "text"]
+    names = sorted(wanted, key=lambda n: (order.index(wanted[n]) if wanted[n] in order else 99, n != whole))
+    for name in names:
+        kind = wanted[name]
+        value, s = _take(
+            kind, name, s, text, now=now, region=region, choices=(choices or {}).get(name, ()), frame=frame,
+            whole=name == whole, about=name in about,
+        )
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def _take(
+    kind: FieldKind, name: str, s: str, original: str, *, now: datetime, region: str, choices: Sequence[str],
+    frame: frozenset[str] | set[str], whole: bool, about: bool = False,
+) -> tuple[Parsed | None, str]:
+    """One value of ``kind`` from ``s``, and ``s`` without the words it used."""
+    if kind == "address":
+        match = _ADDRESS_SPAN.search(s)
+        if match is not None:
+            end = match.end()
+            city = (_CITY_AFTER_ANSWER if whole else _CITY_AFTER).match(s[end:])
+            if city is not None:
+                end += city.end()
+            parsed = parse_value("address", s[match.start() : end])
+            return parsed, _cut(s, match.start(), end)
+        if whole:
+            answer = strip_fillers(drop_negated(s))
+            parsed = parse_value("address", answer)
+            if parsed is not None and parsed.certainty >= 0.6:
+                return parsed, ""
+        return None, s
+    if kind in ("datetime", "date", "time"):
+        parsed = parse_value(kind, s, now=now, region=region)
+        rest = _WHEN_SPAN.sub(" ", s)
+        return (parsed if parsed is not None and parsed.certainty >= 0.5 else None), rest
+    if kind == "phone":
+        parsed = parse_value("phone", s, region=region)
+        return parsed, _PHONE_SPAN.sub(" ", s) if parsed else s
+    if kind == "email":
+        parsed = parse_value("email", original)
+        return parsed, _EMAIL_SPAN.sub(" ", s) if parsed else s
+    if kind == "money":
+        parsed = parse_value("money", s)
+        return (parsed if parsed is not None and parsed.certainty >= 0.8 else None), s
+    if kind == "number":
+        target = drop_negated(s) if whole else s
+        parsed = parse_value("number", target)
+        if parsed is None and any(part in name for part in _QUANTITY_NAMES):
+            match = _QUANTITY.search(target)
+            if match is not None:
+                n = _QUANTITY_WORDS[match.group(0)]
+                return Parsed(n, str(n), str(n), 0.9), _cut(s, match.start(), match.end()) if target is s else s
+        if parsed is None:
+            return None, s
+        digits = re.search(re.escape(parsed.text.lstrip("-")), s)
+        rest = _cut(s, digits.start(), digits.end()) if digits else s
+        return (parsed if parsed.certainty >= 0.5 else None), rest
+    if kind == "choice":
+        parsed = parse_value("choice", s, choices=choices)
+        return parsed, s
+    if kind == "yes_no":
+        parsed = parse_value("yes_no", s)
+        return parsed, s
+    # text
+    if whole:
+        answer = strip_fillers(drop_negated(s if s.strip() else original))
+        return (Parsed(answer, answer, answer, 1.0) if answer else None), ""
+    if about:
+        match = _ABOUT.search(s)
+        if match is None:
+            return None, s
+        topic = match.group("topic").strip(" ,.")
+        return (Parsed(topic, topic, topic, 0.8) if topic else None), s[: match.start()]
+    phrase = noun_phrase(s, frame)
+    return (Parsed(phrase, phrase, phrase, 0.8) if phrase else None), s
+
+
+def _cut(s: str, start: int, end: int) -> str:
+    return (s[:start] + " " + s[end:]).strip()

@@ -1,0 +1,62 @@
+"""Words and sentences of what a caller said: the one tokenizer the agent layer reads turns with.
+
+Speech recognisers write numbers as words or digits, use curly apostrophes or none ("dont"), and
+rarely punctuate. :func:`normalise` makes one form of all that (lower case, straight apostrophes,
+"don't" for "dont", number words as digits); :func:`words` cuts it into words; :func:`clauses` cuts
+it where a new thought may start ("but", "and then", punctuation), so a rule about one symptom is
+not satisfied by words from two different thoughts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .numbers import words_to_digits
+
+_WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
+_CONTRACTIONS = {
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "wont": "won't", "isnt": "isn't",
+    "arent": "aren't", "wasnt": "wasn't", "havent": "haven't", "hasnt": "hasn't", "im": "i'm", "ive": "i've",
+    "couldnt": "couldn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't", "id": "i'd", "ill": "i'll",
+}  # fmt: skip
+_NEGATORS = frozenset({"not", "no", "never", "without", "hardly", "nor", "none", "neither"})
+_CLAUSE = re.compile(r"[!?;,]+\s*|\.(?!\d)\s*|\s+(?:but|although|though|however|except)\s+")
+
+
+def normalise(text: str, *, digits: bool = True) -> str:
+    """Lower case, straight apostrophes, one space between words, number words as digits."""
+    s = text.lower().replace("’", "'").replace("‘", "'")
+    s = " ".join(_CONTRACTIONS.get(w, w) for w in s.split())
+    if digits:
+        s = words_to_digits(s)
+    return s
+
+
+def words(text: str) -> list[str]:
+    """The words of already normalised text (apostrophes and decimal points kept inside a word)."""
+    return _WORD.findall(text)
+
+
+def clauses(text: str) -> list[str]:
+    """Normalised text cut into clauses."""
+    return [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+
+
+def is_negator(word: str) -> bool:
+    return word in _NEGATORS or (word.endswith("n't") and word not in ("can't", "couldn't"))
+
+
+def negated(tokens: list[str], index: int, *, window: int = 3) -> bool:
+    """Whether the word at ``index`` is negated by one of the ``window`` words before it.
+
+    "can't" and "couldn't" do not negate: "I can't breathe" and "I couldn't stop shaking" report a
+    symptom. "not sure"/"don't know" hedges are not negations of what follows them either.
+    """
+    before = tokens[max(0, index - window) : index]
+    for position, word in enumerate(before):
+        if is_negator(word):
+            rest = before[position + 1 :]
+            if word in ("not", "don't") and rest[:1] in (["sure"], ["know"], ["think"]):
+                continue
+            return True
+    return False
