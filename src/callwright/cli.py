@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
@@ -19,6 +19,9 @@ import click
 from . import events as ev
 from .errors import CallwrightError, ConfigError
 from .settings import ENV_PREFIX, Settings
+
+if TYPE_CHECKING:
+    from .client import CallClient, CallClosed
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -198,22 +201,33 @@ def outbox(store_url: str | None, to: str | None, limit: int) -> None:
 
 
 # ---------------------------------------------------------------------------- call
+END_GRACE_S = 0.5  # after the last reply: an agent that hangs up or transfers ends the call milliseconds after it
+
+
+class CallFailed(CallwrightError):
+    """``callwright call`` could not finish: no reply in time, the line dropped, or the server ended the call."""
+
+    category = "call"
+
+
 @main.command()
 @click.option("--url", default="ws://127.0.0.1:8000/ws", show_default=True, help="Agent's native WebSocket URL.")
-@click.option("--wav", "wav_path", type=click.Path(dir_okay=False), help="WAV file the caller says.")
-@click.option("--say", "text", help="Text the caller says (spoken by espeak-ng).")
+@click.option("--say", "texts", multiple=True, help="Text the caller says (spoken by espeak-ng); repeat for several turns, in order.")
+@click.option("--wav", "wav_paths", multiple=True, type=click.Path(dir_okay=False), help="WAV file the caller says; repeat for several turns, in order.")
 @click.option("--voice", default="en-us", show_default=True, help="espeak-ng voice for --say.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Save the agent's reply audio as WAV.")
-@click.option("--rate", default=16000, show_default=True, type=click.Choice(["8000", "16000", "24000", "48000"]), help="Sample rate to negotiate.")
+@click.option("--pause", default=0.5, show_default=True, type=click.FloatRange(min=0), help="Seconds of silence after each agent reply before the next utterance.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Save all the agent's audio of the call (greeting and replies) as WAV.")
+@click.option("--rate", default="16000", show_default=True, type=click.Choice(["8000", "16000", "24000", "48000"]), help="Sample rate to negotiate.")
 @click.option("--caller", default=None, help="Caller phone number.")
 @click.option("--token", default=None, envvar=f"{ENV_PREFIX}TOKEN", help="Server token, if it requires one.")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the agent's reply.")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for each thing the agent should do (greet, hear, reply).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def call(
     url: str,
-    wav_path: str | None,
-    text: str | None,
+    texts: tuple[str, ...],
+    wav_paths: tuple[str, ...],
     voice: str,
+    pause: float,
     out_path: str | None,
     rate: str,
     caller: str | None,
@@ -221,62 +235,49 @@ def call(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Phone a running agent: send a WAV file or spoken text, print what each side heard and the latencies."""
-    if bool(wav_path) == bool(text):
-        _fail("give exactly one of --wav FILE or --say TEXT", 2)
-    from .audio import read_wav, resample, write_wav
-    from .audio.pcm import speech_end
-    from .client import CallClient
+    """Phone a running agent: say one or more turns (spoken text or WAV files), print what each side heard and the latencies."""
+    if texts and wav_paths:
+        _fail("--say and --wav cannot be mixed in one call: give exactly one of --wav FILE or --say TEXT, repeated for several turns", 2)
+    if not texts and not wav_paths:
+        _fail("nothing to say: give exactly one of --wav FILE or --say TEXT, repeated for several turns", 2)
+    import websockets
+
+    from .audio import write_wav
+    from .client import CallClient, CallClosed
 
     sample_rate = int(rate)
-    try:
-        if wav_path:
-            if not Path(wav_path).exists():
-                _fail(f"--wav: no such file: {wav_path}", 2)
-            pcm, wav_rate = read_wav(wav_path)
-        else:
-            from .engines.tts.espeak import speak  # GPL engine: imported only for --say
-
-            pcm, wav_rate = speak(text or "", voice=voice)
-        pcm = resample(pcm, wav_rate, sample_rate)
-    except CallwrightError as exc:
-        _fail(str(exc), 2)
-        return
+    utterances = _utterances(texts, wav_paths, voice, sample_rate)
 
     async def dial() -> dict[str, Any]:
-        async with CallClient(url, sample_rate=sample_rate, caller=caller, token=token) as client:
-            greeting_turn = None
-            if _has_greeting(client):
-                greeting_turn = await client.listen_until(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout=timeout)
-            t0 = time.perf_counter()
-            end_s = speech_end(pcm, sample_rate)
-            await client.speak(pcm)
-            spoke_end = t0 + end_s
-            final = await client.listen_until(lambda e: isinstance(e, ev.TranscriptFinal), timeout=timeout)
-            reply = await client.listen_until(lambda e: isinstance(e, ev.AgentTurn) and e.turn == final.turn, timeout=timeout)
-            first = client.received.first_audio_after(spoke_end)
-            latencies = {e.stage: e.ms for e in client.received.of(ev.Latency) if e.turn == final.turn}
-            if first is not None:
-                latencies["heard_by_caller"] = round((first - spoke_end) * 1000, 1)
-            audio = client.received.agent_audio(after=spoke_end)
-            await client.hangup()
-            return {
-                "greeting": greeting_turn.text if greeting_turn else None,
-                "caller_said": text or wav_path,
-                "agent_heard": final.text,
-                "confidence": final.confidence,
-                "agent_said": reply.text,
-                "latency_ms": latencies,
-                "audio": audio,
-            }
+        client = CallClient(url, sample_rate=sample_rate, caller=caller, token=token)
+        try:
+            async with client:
+                report = await _converse(client, utterances, timeout=timeout, pause=pause, echo=not as_json)
+        except CallClosed as exc:
+            raise CallFailed(_dropped(client, url, exc)) from None
+        except websockets.InvalidHandshake as exc:  # e.g. HTTP 403: a wrong or missing token
+            raise CallFailed(f"{url} refused the call: {exc}. Check --url and --token.") from None
+        except websockets.InvalidURI as exc:
+            raise ConfigError(f"--url: {exc}; it looks like ws://127.0.0.1:8000/ws") from None
+        report["audio"] = client.received.agent_audio()
+        return report
 
     try:
         result = anyio.run(dial)
-    except TimeoutError:  # before OSError: TimeoutError is one
-        _fail(f"no reply within {timeout:.0f} s from {url}")
+    except ConfigError as exc:
+        _fail(str(exc), 2)
         return
-    except (OSError, ConnectionError) as exc:
+    except CallFailed as exc:
+        _fail(str(exc))
+        return
+    except TimeoutError:  # before OSError: TimeoutError is one. Only the wait for call.started gets here
+        _fail(f"{url} took the connection but did not start the call (no call.started)")
+        return
+    except OSError as exc:
         _fail(f"cannot reach {url}: {exc}. Is 'callwright run' running?")
+        return
+    except KeyboardInterrupt:
+        _fail("call interrupted")
         return
     audio = result.pop("audio")
     if out_path:
@@ -285,19 +286,167 @@ def call(
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
-    if result["greeting"]:
-        click.echo(f"agent (greeting): {result['greeting']}")
-    click.echo(f"caller said:      {result['caller_said']}")
-    click.echo(f"agent heard:      {result['agent_heard']}  (confidence {result['confidence']})")
-    click.echo(f"agent said:       {result['agent_said']}")
-    for stage, ms in result["latency_ms"].items():
-        click.echo(f"  {stage:<18} {ms:8.1f} ms")
+    _echo_ending(result)
     if out_path:
-        click.echo(f"agent reply saved to {out_path}")
+        click.echo(f"agent audio saved to {out_path}")
 
 
-def _has_greeting(client: Any) -> bool:
-    return bool(client.started and client.started.greeting)
+def _utterances(texts: tuple[str, ...], wav_paths: tuple[str, ...], voice: str, sample_rate: int) -> list[tuple[str, Any]]:
+    """(what the caller says, its audio at ``sample_rate``) for each --say or --wav, in order; usage errors exit 2."""
+    from .audio import read_wav, resample
+    from .audio.pcm import speech_end
+
+    utterances = []
+    for said in wav_paths or texts:
+        flag = "--wav" if wav_paths else "--say"
+        try:
+            if wav_paths:
+                if not Path(said).exists():
+                    _fail(f"--wav: no such file: {said}", 2)
+                pcm, rate = read_wav(said)
+            else:
+                from .engines.tts.espeak import speak  # GPL engine: imported only for --say
+
+                pcm, rate = speak(said, voice=voice)
+        except CallwrightError as exc:
+            _fail(f"{flag} {said!r}: {exc}", 2)
+        pcm = resample(pcm, rate, sample_rate)
+        if speech_end(pcm, sample_rate) == 0:
+            _fail(f"{flag} {said!r}: no speech in it (nothing louder than -40 dBFS)", 2)
+        utterances.append((said, pcm))
+    return utterances
+
+
+async def _converse(client: CallClient, utterances: list[tuple[str, Any]], *, timeout: float, pause: float, echo: bool) -> dict[str, Any]:
+    """Hear the greeting, then say each utterance and wait for the agent's reply to it, until the
+    list is done (the caller hangs up) or the agent ends the call (hang-up or transfer)."""
+    report: dict[str, Any] = {"greeting": None, "exchanges": [], "ended": None, "not_played": []}
+    if client.started is not None and client.started.greeting:
+        greeting = await _wait(client, lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout, "the agent did not greet")
+        if isinstance(greeting, ev.AgentTurn):
+            report["greeting"] = greeting.text
+            if echo:
+                click.echo(f"agent (greeting): {greeting.text}")
+    for i, (said, pcm) in enumerate(utterances):
+        if i or report["greeting"] is not None:
+            await _listen(client, pause, timeout)
+        if _ended(client) is not None:
+            report["not_played"] = [s for s, _ in utterances[i:]]
+            break
+        exchange = await _exchange(client, said, pcm, timeout)
+        report["exchanges"].append(exchange)
+        if echo:
+            _echo_exchange(exchange, first=not i)
+    else:
+        await _listen(client, max(pause, END_GRACE_S), timeout)
+    ended = _ended(client)
+    if ended is None:
+        await client.hangup()
+    report["ended"] = _ending(client, ended)
+    return report
+
+
+async def _exchange(client: CallClient, said: str, pcm: Any, timeout: float) -> dict[str, Any]:
+    """Say ``pcm`` and wait for what the agent heard and its reply to that turn (or for the call to end)."""
+    import websockets
+
+    from .audio.pcm import speech_end
+
+    before = max((e.turn for e in client.received.of(ev.TranscriptFinal)), default=0)
+    exchange: dict[str, Any] = dict(
+        caller_said=said, turn=None, agent_heard=None, confidence=None, agent_said=None, latency_ms={}
+    )
+    spoke_end = time.perf_counter() + speech_end(pcm, client.rate)
+    try:
+        await client.speak(pcm)
+    except websockets.ConnectionClosed:
+        await client.wait_closed()  # the call ended while the caller spoke: the waits below find out how
+    heard = await _wait(client, lambda e: isinstance(e, ev.TranscriptFinal) and e.turn > before, timeout, f"the agent heard nothing of {said!r}")
+    if not isinstance(heard, ev.TranscriptFinal):
+        return exchange
+    exchange.update(turn=heard.turn, agent_heard=heard.text, confidence=heard.confidence)
+    reply = await _wait(client, lambda e: isinstance(e, ev.AgentTurn) and e.turn == heard.turn, timeout, f"the agent did not answer {said!r}")
+    if isinstance(reply, ev.AgentTurn):
+        exchange["agent_said"] = reply.text
+    latencies = {e.stage: e.ms for e in client.received.of(ev.Latency) if e.turn == heard.turn}
+    first = client.received.first_audio_after(spoke_end)
+    if first is not None:
+        latencies["heard_by_caller"] = round((first - spoke_end) * 1000, 1)
+    exchange["latency_ms"] = latencies
+    return exchange
+
+
+async def _wait(client: CallClient, predicate: Any, timeout: float, what: str) -> Any:
+    """The first event matching ``predicate``, or ``call.ended`` if the call ends first; the line stays open meanwhile."""
+    try:
+        return await client.listen_until(lambda e: isinstance(e, ev.CallEnded) or predicate(e), timeout=timeout)
+    except TimeoutError:
+        raise CallFailed(f"{what} within {timeout:g} s (--timeout sets how long to wait)") from None
+
+
+async def _listen(client: CallClient, seconds: float, timeout: float) -> None:
+    """Keep the line open for ``seconds`` or until the call ends; once the agent has transferred the
+    call, until it ends (the server ends it when the agent's last words have played)."""
+    transferring = any(isinstance(e, ev.Transfer) and e.mode == "transfer" for e in client.received.events)
+    if transferring:
+        await _wait(client, lambda e: False, timeout, "the call did not end after the agent transferred it")
+        return
+    with anyio.move_on_after(seconds):
+        await client.listen_until(lambda e: isinstance(e, ev.CallEnded), timeout=seconds + timeout)
+
+
+def _ended(client: CallClient) -> ev.CallEnded | None:
+    return next((e for e in client.received.events if isinstance(e, ev.CallEnded)), None)
+
+
+def _ending(client: CallClient, ended: ev.CallEnded | None) -> dict[str, Any]:
+    """How the call ended, for the report; an end that is not a hang-up or a transfer is a failure."""
+    if ended is None:
+        return {"reason": "hangup", "transfer_to": None, "transfer_reason": None}  # the caller hung up
+    if ended.reason in ("hangup", "agent_hangup"):
+        return {"reason": ended.reason, "transfer_to": None, "transfer_reason": None}
+    if ended.reason == "transfer":
+        transfer = next((e for e in reversed(client.received.events) if isinstance(e, ev.Transfer) and e.mode == "transfer"), None)
+        return {"reason": "transfer", "transfer_to": transfer and transfer.to, "transfer_reason": transfer and transfer.reason}
+    errors = client.received.of(ev.ErrorEvent)
+    why = f" ({errors[-1].code}: {errors[-1].message})" if ended.reason == "error" and errors else ""
+    raise CallFailed(f"the server ended the call early, reason {ended.reason}{why}")
+
+
+def _dropped(client: CallClient, url: str, exc: CallClosed) -> str:
+    """One line for a connection the server closed without ending the call (or refused)."""
+    fatal = [e for e in client.received.of(ev.ErrorEvent) if e.fatal]
+    if fatal:
+        why = f": {fatal[-1].message}"
+    elif exc.code == 1006:
+        why = " (no close frame: did the server stop?)"
+    else:
+        why = f" ({exc.reason})" if exc.reason else ""
+    return f"{url}: the server closed the connection unexpectedly, close code {exc.code}{why}"
+
+
+def _echo_exchange(exchange: dict[str, Any], *, first: bool) -> None:
+    if not first:
+        click.echo()
+    confidence = f"  (confidence {exchange['confidence']})" if exchange["confidence"] is not None else ""
+    click.echo(f"caller said:      {exchange['caller_said']}")
+    click.echo(f"agent heard:      {exchange['agent_heard'] or '(nothing: the call ended first)'}{confidence}")
+    click.echo(f"agent said:       {exchange['agent_said'] if exchange['agent_said'] is not None else '(no reply: the call ended first)'}")
+    for stage, ms in exchange["latency_ms"].items():
+        click.echo(f"  {stage:<18} {ms:8.1f} ms")
+
+
+def _echo_ending(report: dict[str, Any]) -> None:
+    ended = report["ended"]
+    click.echo()
+    if ended["reason"] == "agent_hangup":
+        click.echo("the agent hung up")
+    elif ended["reason"] == "transfer":
+        click.echo(f"the agent transferred the call to {ended['transfer_to']} (reason: {ended['transfer_reason']})")
+    else:
+        click.echo("the caller hung up")
+    if report["not_played"]:
+        click.echo(f"not said (the call had ended): {', '.join(map(repr, report['not_played']))}")
 
 
 # ---------------------------------------------------------------------------- schema

@@ -42,6 +42,18 @@ class Received:
         return next((at for at, _ in self.audio if at >= t), None)
 
 
+class CallClosed(ConnectionError):
+    """The connection closed while the client waited for an event that had not come.
+
+    ``code`` and ``reason`` are the WebSocket close code and reason (``None``/``""`` when none came).
+    """
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"connection closed ({code}) while waiting")
+        self.code = code
+        self.reason = reason
+
+
 class CallClient:
     """One call over the native WebSocket protocol.
 
@@ -70,6 +82,7 @@ class CallClient:
         self._ws: ClientConnection | None = None
         self._tg: Any = None
         self._changed = anyio.Event()
+        self._receiving_done = anyio.Event()  # every message that arrived is in ``received``
         self.started: ev.CallStarted | None = None
         self._next_send: float | None = None
         self.sent_samples = 0
@@ -124,21 +137,32 @@ class CallClient:
     async def silence(self, seconds: float, *, realtime: bool = True) -> None:
         await self.speak(np.zeros(int(seconds * self.rate), dtype=np.int16), realtime=realtime)
 
-    async def listen_until(self, predicate: Any, *, timeout: float = 30.0) -> Any:
-        """Keep the microphone open (silence, plus any echo) until an event matches ``predicate``.
+    async def listen_until(self, predicate: Any, *, timeout: float = 30.0, start: int = 0) -> Any:
+        """Keep the microphone open (silence, plus any echo) until an event (from index ``start``)
+        matches ``predicate``.
 
         A real client never stops sending audio while it waits; use this rather than
         :meth:`wait_for` when the echo model or the server's idle timer should see a live line.
+        Raises :class:`CallClosed` if the connection closes first.
         """
         with anyio.fail_after(timeout):
             while True:
-                for e in self.received.events:
+                for e in self.received.events[start:]:
                     if predicate(e):
                         return e
-                await self.silence(0.1)
+                if self._receiving_done.is_set():
+                    raise CallClosed(self.received.close_code, self.received.close_reason)
+                try:
+                    await self.silence(0.1)
+                except websockets.ConnectionClosed:
+                    await self._receiving_done.wait()  # look once more at what arrived before the close
 
     async def hangup(self) -> None:
-        await self.send_event(ev.Hangup())
+        """End the call; nothing to do if the connection has already closed (the call is over)."""
+        try:
+            await self.send_event(ev.Hangup())
+        except websockets.ConnectionClosed:
+            pass
 
     def _with_echo(self, chunk: Pcm) -> Pcm:
         """Play 20 ms of agent audio 'in the speaker' and, with echo_gain, leak it into the mic."""
@@ -183,22 +207,27 @@ class CallClient:
             if self._ws.close_code is not None:
                 self.received.close_code = self._ws.close_code
                 self.received.close_reason = self._ws.close_reason or ""
+            self._receiving_done.set()
             self._changed.set()
 
     async def wait_for(self, predicate: Any, *, timeout: float = 30.0, start: int = 0) -> Any:
-        """Wait for the first event (from index ``start``) matching ``predicate``."""
+        """Wait for the first event (from index ``start``) matching ``predicate``.
+
+        Raises :class:`CallClosed` if the connection closes first (after every event that arrived
+        before the close has been looked at).
+        """
         with anyio.fail_after(timeout):
             while True:
                 for e in self.received.events[start:]:
                     if predicate(e):
                         return e
-                if self.received.close_code is not None or (self._ws is not None and self._ws.close_code is not None):
-                    raise ConnectionError(f"connection closed ({self.received.close_code}) while waiting")
+                if self._receiving_done.is_set():
+                    raise CallClosed(self.received.close_code, self.received.close_reason)
                 await self._changed.wait()
 
     async def wait_closed(self, timeout: float = 30.0) -> None:
+        """Wait until the connection has closed and every message that came before the close is in ``received``."""
         assert self._ws is not None
         with anyio.fail_after(timeout):
             await self._ws.wait_closed()
-            while self.received.close_code is None:
-                await anyio.sleep(0.01)
+            await self._receiving_done.wait()

@@ -10,12 +10,20 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 
+from callwright.cli import main
+
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[2]
+ORDER_DESK = ROOT / "examples" / "agents" / "order-desk"
 
 
 def free_port() -> int:
@@ -24,11 +32,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_run_then_call_with_spoken_text(tmp_path: Path) -> None:
+@contextmanager
+def serving(folder: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`callwright run` in its own process group, traces and state in ``folder``; yields (WebSocket URL, process)."""
     port = free_port()
-    env = {**os.environ, "CALLWRIGHT_TRACE_DIR": str(tmp_path / "traces")}
+    env = {**os.environ, "CALLWRIGHT_TRACE_DIR": str(folder / "traces"), "CALLWRIGHT_DATA_DIR": str(folder / "data")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "callwright.cli", "run", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "callwright.cli", "run", "--port", str(port), "--log-level", "warning", *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,36 +56,11 @@ def test_run_then_call_with_spoken_text(tmp_path: Path) -> None:
                 pass
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.2)
-        page = httpx.get(f"http://127.0.0.1:{port}/").text
-        assert "Callwright" in page
-        out = tmp_path / "reply.wav"
-        result = subprocess.run(
-            [
-                sys.executable, "-m", "callwright.cli", "call", "--url", f"ws://127.0.0.1:{port}/ws",
-                "--say", "what are your opening hours", "--out", str(out), "--json",
-            ],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        report = json.loads(result.stdout)
-        assert "opening hours" in report["agent_heard"].lower()
-        assert "eight in the morning" in report["agent_said"]
-        assert report["greeting"].startswith("Hello")
-        latency = report["latency_ms"]
-        assert 0 < latency["endpoint"] <= latency["stt_final"] <= latency["first_audio_sent"]
-        assert latency["heard_by_caller"] > 0
-        with wave.open(str(out)) as w:
-            assert w.getframerate() == 16000 and w.getnframes() > 16000  # over a second of reply
-        # a usage error: exit 2, one precise line
-        bad = subprocess.run([sys.executable, "-m", "callwright.cli", "call", "--wav", str(tmp_path / "nope.wav")],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert bad.returncode == 2 and "no such file" in bad.stderr
-        # nobody listening: exit 1 with what to do
-        down = subprocess.run([sys.executable, "-m", "callwright.cli", "call", "--url", f"ws://127.0.0.1:{free_port()}/ws",
-                               "--say", "hello"], capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert down.returncode == 1 and "callwright run" in down.stderr
+        yield f"ws://127.0.0.1:{port}/ws", server
     finally:
-        os.killpg(server.pid, signal.SIGINT)
+        if server.poll() is None:
+            with suppress(ProcessLookupError):  # a test may have killed it already
+                os.killpg(server.pid, signal.SIGINT)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -84,6 +69,132 @@ def test_run_then_call_with_spoken_text(tmp_path: Path) -> None:
         finally:
             if server.stdout:
                 server.stdout.close()
-    traces = list((tmp_path / "traces").glob("*.jsonl"))
-    assert len(traces) == 1
-    assert json.loads(traces[0].read_text().splitlines()[-1])["type"] == "call.ended"
+
+
+def call(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`callwright call --url URL FLAGS...` to the end."""
+    command = [sys.executable, "-m", "callwright.cli", "call", "--url", url, *flags]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def front_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The built-in default agent, whose goodbye rule hangs up."""
+    with serving(tmp_path_factory.mktemp("front-desk")) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def order_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example agent folder, which transfers a caller who asks for a person."""
+    with serving(tmp_path_factory.mktemp("order-desk"), "--agent", str(ORDER_DESK)) as (url, _):
+        yield url
+
+
+def test_run_then_call_with_two_spoken_turns(tmp_path: Path) -> None:
+    out = tmp_path / "call.wav"
+    with serving(tmp_path) as (url, _):
+        page = httpx.get(url.replace("ws://", "http://").removesuffix("/ws") + "/").text
+        assert "Callwright" in page
+        result = call(url, "--say", "what are your opening hours", "--say", "where is my order", "--out", str(out), "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert set(report) == {"greeting", "exchanges", "ended", "not_played", "saved"}
+        assert report["greeting"].startswith("Hello")
+        hours, order = report["exchanges"]  # both turns answered, in the order they were said
+        assert hours["caller_said"] == "what are your opening hours"
+        assert "opening hours" in hours["agent_heard"].lower()
+        assert 0 < hours["confidence"] <= 1
+        assert "eight in the morning" in hours["agent_said"]
+        assert order["caller_said"] == "where is my order"
+        assert "order" in order["agent_heard"].lower()
+        assert "twenty minutes" in order["agent_said"]
+        assert order["turn"] == hours["turn"] + 1 == 2
+        for exchange in (hours, order):
+            latency = exchange["latency_ms"]
+            assert 0 < latency["endpoint"] <= latency["stt_final"] <= latency["first_audio_sent"]
+            assert latency["heard_by_caller"] > 0
+        assert report["ended"] == {"reason": "hangup", "transfer_to": None, "transfer_reason": None}
+        assert report["not_played"] == []
+        assert report["saved"] == str(out)
+        with wave.open(str(out)) as w:  # the greeting and both replies: well over eight seconds
+            assert w.getframerate() == 16000 and w.getnframes() > 8 * 16000
+        # waiting longer than --timeout: exit 1, one line
+        slow = call(url, "--say", "hello", "--timeout", "1")
+        assert slow.returncode == 1 and slow.stderr == "callwright: the agent did not greet within 1 s (--timeout sets how long to wait)\n"
+    # usage errors: exit 2, one precise line
+    bad = call(url, "--wav", str(tmp_path / "nope.wav"))
+    assert bad.returncode == 2 and "no such file" in bad.stderr
+    mixed = call(url, "--wav", str(out), "--say", "hello")
+    assert mixed.returncode == 2 and "cannot be mixed" in mixed.stderr
+    # nobody listening: exit 1 with what to do
+    down = call(f"ws://127.0.0.1:{free_port()}/ws", "--say", "hello")
+    assert down.returncode == 1 and "callwright run" in down.stderr
+    traces = sorted((tmp_path / "traces").glob("*.jsonl"))
+    assert len(traces) == 2  # the call, and the one that timed out
+    ends = [json.loads(t.read_text().splitlines()[-1]) for t in traces]
+    assert [e["type"] for e in ends] == ["call.ended", "call.ended"]
+    assert {e["reason"] for e in ends} == {"hangup", "client_gone"}
+
+
+def test_call_ends_cleanly_when_the_agent_hangs_up_mid_list(front_desk: str) -> None:
+    result = call(front_desk, "--say", "what are your opening hours", "--say", "that's all, goodbye", "--say", "where is my order", "--pause", "0.3")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    hours, goodbye, ending = result.stdout.split("\n\n")  # one block per exchange (the first after the greeting), then the end
+    assert hours.startswith("agent (greeting): Hello")
+    assert "caller said:      what are your opening hours" in hours and "eight in the morning" in hours
+    assert "caller said:      that's all, goodbye" in goodbye
+    assert "agent said:       Thanks for calling. Goodbye!" in goodbye  # the agent's last words
+    assert ending == "the agent hung up\nnot said (the call had ended): 'where is my order'\n"
+
+
+def test_call_reports_a_transfer_and_stops(order_desk: str) -> None:
+    result = call(order_desk, "--say", "what time do you open", "--say", "can I speak to a person", "--say", "goodbye", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    opening, person = report["exchanges"]
+    assert "eight in the morning" in opening["agent_said"]
+    assert "person" in person["agent_heard"].lower()
+    assert person["agent_said"] == "Of course. I'm connecting you to a colleague now."
+    assert report["ended"]["reason"] == "transfer"
+    assert report["ended"]["transfer_to"] == "+15551230000"
+    assert report["ended"]["transfer_reason"]
+    assert report["not_played"] == ["goodbye"]
+
+
+def test_call_says_where_the_transfer_goes(order_desk: str) -> None:
+    result = call(order_desk, "--say", "I want a human", "--pause", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "agent said:       Of course. I'm connecting you to a colleague now." in result.stdout
+    assert "\nthe agent transferred the call to +15551230000 (reason: " in result.stdout
+    assert "the caller hung up" not in result.stdout
+
+
+def test_a_server_that_drops_the_call_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with serving(tmp_path) as (url, server):
+        command = [sys.executable, "-m", "callwright.cli", "call", "--url", url, "--say", "what are your opening hours"]
+        caller = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert caller.stdout is not None
+            assert caller.stdout.readline().startswith("agent (greeting): Hello")
+            os.killpg(server.pid, signal.SIGKILL)  # mid-call, with no call.ended and no close frame
+            out, err = caller.communicate(timeout=60)
+        finally:
+            if caller.poll() is None:
+                caller.kill()
+                caller.communicate()
+    assert caller.returncode == 1
+    assert err == f"callwright: {url}: the server closed the connection unexpectedly, close code 1006 (no close frame: did the server stop?)\n"
+    assert out == ""
+
+
+def test_every_flag_of_call_is_documented() -> None:
+    section = (ROOT / "docs" / "cli.md").read_text().split("## callwright call", 1)[1].split("\n## ", 1)[0]
+    flags = [opt for p in main.commands["call"].params if isinstance(p, click.Option) for opt in p.opts]
+    assert "--pause" in flags and "--say" in flags
+    for flag in flags:
+        if flag != "--help":
+            assert f"`{flag}" in section, flag
