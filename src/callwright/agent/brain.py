@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from .dialogue import Dialogue, Reading
     from .spec import FormSpec, IntentSpec
 
-EVIDENCE = 0.1  # score added per typed value (not free text) the turn gives for an intent
-MAX_EVIDENCE = 0.2
+# Score added per typed value (not free text) the turn gives for an intent: an address, a phone
+# number or a date says more about what the caller wants than a bare number does.
+EVIDENCE: dict[str, float] = {"address": 0.2, "phone": 0.2, "email": 0.2, "datetime": 0.2, "date": 0.15, "time": 0.15}
+EVIDENCE_OTHER = 0.1
+MAX_EVIDENCE = 0.3
 _ELLIPSIS = re.compile(r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b")
 
 
@@ -74,7 +77,7 @@ class EmbeddedBrain:
                 wanted = _typed_values(intent, self.app.spec.forms)
                 if wanted:
                     found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
-                    gain = min(MAX_EVIDENCE, EVIDENCE * len(found))
+                    gain = min(MAX_EVIDENCE, sum(EVIDENCE.get(wanted[name], EVIDENCE_OTHER) for name in found))
             weighed.append(replace(match, score=round(match.score + gain, 3)))
         return sorted(weighed, key=lambda m: -m.score)
 

@@ -70,6 +70,7 @@ class Task:
     confirmed: bool = False
     pending: dict[str, Parsed] = field(default_factory=dict)  # values heard but still to be read back
     hand_back: bool = False  # when done, the brain goes on (a form an LLM asked the dialogue to finish)
+    escalation: str = ""  # a call booked with a person: why (the Transfer event is emitted once it is booked)
 
 
 @dataclass
@@ -339,7 +340,12 @@ class Dialogue:
                 async for act in self.new_request(turn, reading, brain):
                     yield act
         elif q.kind in ("offer_person", "confirm_person"):
-            if yes.value is True and (yes.clear or q.kind == "confirm_person"):
+            more = reading.question or (reading.best is not None and len(reading.text.split()) > 4)
+            if more and not (yes.clear and yes.value is True and len(reading.text.split()) <= 4):
+                # "fine, do you have avocados?": a new request, not an answer to the offer
+                async for act in self.new_request(turn, reading, brain):
+                    yield act
+            elif yes.value is True and (yes.clear or q.kind == "confirm_person"):
                 async for act in self.escalate(turn, "the caller accepted a person"):
                     yield act
             elif yes.value is True:  # a bare "ok": ask once more, plainly
@@ -509,10 +515,9 @@ class Dialogue:
             async for act in self.cancel():
                 yield act
             return
-        if reading.yes.value is True:  # "yes" to "what would you like to change? or cancel?": it was right after all
-            task.confirmed = True
-            async for act in self.advance(turn):
-                yield act
+        if reading.yes.value is not None or reading.yes.ack:  # "yes" to "change it or cancel?" says neither
+            yield Say(self.replies["retry"] + " ")
+            yield self.ask(q)
             return
         async for act in self._side_request(q, turn, reading, brain):
             yield act
@@ -553,6 +558,12 @@ class Dialogue:
         """Values the task already had that the turn states anew (a correction): applied, and returned."""
         found = self._find(task, reading, missing_only=False, whole=None)
         current = self.values(task) | {k: p.text for k, p in task.pending.items()}
+        if reading.correction:
+            for name, kind in self._wanted(task, missing_only=False).items():
+                if kind == "address" and name not in found and name in current:
+                    street = _street_correction(reading.text, str(current[name]))
+                    if street is not None:
+                        found[name] = street
         changed = {
             k: v for k, v in found.items()
             if k in current and str(current[k]) != v.text and self._kind(task, k) != "text"
@@ -600,7 +611,8 @@ class Dialogue:
 
     # ------------------------------------------------------------------ carrying out an intent
     async def start(
-        self, intent: IntentSpec, turn: Turn, reading: Reading | None = None, slots: dict[str, Any] | None = None, *, score: float | None = None
+        self, intent: IntentSpec, turn: Turn, reading: Reading | None = None, slots: dict[str, Any] | None = None, *,
+        score: float | None = None, escalation: str = "",
     ) -> AsyncIterator[Act]:
         """Take on a request: every value the turn already gives, then ask for the rest, confirm, act."""
         if intent.action is not None:
@@ -608,7 +620,7 @@ class Dialogue:
                 yield act
             return
         form = FormState(intent.form, self.spec.forms[intent.form]) if intent.form else None
-        task = Task(intent, {k: str(v) for k, v in (slots or {}).items()}, form)
+        task = Task(intent, {k: str(v) for k, v in (slots or {}).items()}, form, escalation=escalation)
         if self.task is not None and self.question is not None:
             self.suspended.append((self.task, self.question))
         self.task = task
@@ -755,6 +767,8 @@ class Dialogue:
                 yield item
         assert outcome is not None and self.context is not None
         if outcome.status == "ok":
+            if task.escalation:
+                self.emit(ev.Transfer(to=tool.name, reason=task.escalation, mode="booking"))
             values["result"] = outcome.result
             if intent.reply:
                 yield Say(fill(intent.reply, values))
@@ -851,9 +865,7 @@ class Dialogue:
         self.escalated = True
         e = self.spec.escalation
         if chosen == "booking":
-            assert e.booking_tool is not None
-            self.emit(ev.Transfer(to=e.booking_tool, reason=reason, mode="booking"))
-            async for act in self.start(self.escalation.booking_intent(), turn, reading):
+            async for act in self.start(self.escalation.booking_intent(), turn, reading, escalation=reason):
                 yield act
             return
         assert e.transfer_to is not None
@@ -940,3 +952,16 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
     certainty = min(p.certainty for p in (clock, day) if p is not None)
     return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, certainty)
+
+
+def _street_correction(text: str, previous: str) -> Parsed | None:
+    """"No, I said Elm Road, not Elm Street": the street corrected, the house number kept."""
+    from .reading import drop_negated, strip_fillers
+    from .values import parse_value
+
+    said = strip_fillers(drop_negated(text))
+    parsed = parse_value("address", said)
+    number = re.match(r"\d+[A-Za-z]?\b", previous)
+    if parsed is None or parsed.certainty < 0.6 or number is None or re.match(r"\d", parsed.text):
+        return None
+    return parse_value("address", f"{number.group(0)} {parsed.text}")

@@ -105,9 +105,13 @@ class IntentMatcher:
 
 
 def _frame_words(examples: Sequence[str]) -> set[str]:
-    """Words an intent's examples share: its phrasing ("do you have", "order"), not its objects."""
+    """Words an intent's examples share: its phrasing ("do you have", "order"), not its objects.
+
+    A word counts when it is in at least two examples and a third of them: a product named in two
+    of seven examples ("oat milk") is an object, not phrasing.
+    """
     counts: dict[str, int] = {}
     for example in examples:
         for word in set(_WORD.findall(example.lower())):
             counts[word] = counts.get(word, 0) + 1
-    return {w for w, n in counts.items() if n >= 2}
+    return {w for w, n in counts.items() if n >= 2 and n * 3 >= len(examples)}

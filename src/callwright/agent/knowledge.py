@@ -155,7 +155,7 @@ class Knowledge:
         """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
         if not query.strip():
             return Answer(query=query, hits=[], confident=False)
-        scores = self._scores(query)
+        scores = self._scores(expand(query))
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
@@ -299,6 +299,38 @@ def _paragraphs(text: str) -> list[str]:
         if joined:
             out.append(joined)
     return out
+
+
+# Callers say "wee", "tummy", "smashed" and "money back"; documents say "urine", "abdomen",
+# "damaged" and "refund". Each everyday word found in a query adds the document word, for the
+# keyword score and the embedding alike (general English, not any one agent's vocabulary).
+COLLOQUIAL: dict[str, str] = {
+    r"pee|peeing|wee|weeing|weed|piss|pissing|urinate|urinating|water ?works": "urine",
+    r"poo|poop|pooing|pooed|number twos?|stools?|bowel movements?": "bowels",
+    r"belly|stomach|tum": "tummy",
+    r"windy|gassy|farting|farts|trapped wind": "wind",
+    r"loo|bog|lavatory|restroom|washroom": "toilet",
+    r"whisk(?:e)?y|beers?|wines?|pints?|booze|vodka|gin|rum|lager|cider|a drink|drinking": "alcohol",
+    r"tablets|pills|meds|medication": "medicine",
+    r"jabs?": "injection",
+    r"smashed|cracked|broken|squashed|crushed|dented|spilt|spilled|ruined": "damaged",
+    r"money back|reimburse\w*|refunded": "refund",
+    r"swap\w*|replace\w*|alternatives?": "substitute",
+    r"not in|not home|not there|out when|away when|miss the driver": "not at home",
+    r"drove|driven|car ride|car journey|road trip": "driving journey",
+    r"shopping|food shop": "groceries",
+    r"bloated|swollen belly": "bloating",
+    r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
+    r"sex|intimacy|erection\w*": "sex",
+}
+_COLLOQUIAL = [(re.compile(rf"\b(?:{k})\b"), v) for k, v in COLLOQUIAL.items()]
+
+
+def expand(query: str) -> str:
+    """The query with the document words of its everyday words added ("my wee is pink" + "urine")."""
+    lowered = query.lower()
+    extra = [word for pattern, word in _COLLOQUIAL if pattern.search(lowered) and word not in lowered]
+    return f"{query} {' '.join(extra)}" if extra else query
 
 
 # Sentences that tell the reader to get help are safety advice: kept in every spoken answer.

@@ -23,12 +23,13 @@ from datetime import datetime
 from typing import Literal
 
 from .text import clauses, normalise, words
+from .numbers import say_digits
 from .values import FieldKind, Parsed, parse_value
 
 Meta = Literal["repeat", "slower", "wait"]
 
 # ------------------------------------------------------------------ fillers
-_FILLER_WORDS = r"(?:um+|uh+|uhm|erm?|ah+|hmm+|mm+|oh|so|well|like|right|yeah|yes|ok|okay|sorry|actually|basically|look|listen|now)"
+_FILLER_WORDS = r"(?:um+|uh+|uhm|erm?|ah+|hmm+|mm+|oh|so|well|like|right|yeah|yes|no|nope|nah|oops|ok|okay|sorry|actually|basically|look|listen|now)"
 _LEAD_INS = (
     r"(?:i(?: just)? said|like i said|as i said|i told you|i already (?:said|told you)|i think|i guess|i believe|"
     r"i suppose|i mean|maybe|probably|let me think|let's see|let me see|you know|it's|its|it is|it'll be|that's|that is|"
@@ -144,13 +145,20 @@ _DENIAL = re.compile(r"^(?:(?:and|but|so|um|uh|well)\s+)*(?:i (?:don't|do not|ha
 _LEAD_IN = re.compile(r"^(?:(?:and|but|so|um|uh|well|hi|hello|ok|okay)\s+)*(?:i (?:just )?(?:wanted|want|would like|was wondering|wonder) (?:to (?:know|ask|check) )?|i have a question(?: about)?|quick question|can you tell me)\s*")
 
 
+_FEELING = re.compile(
+    r"^(?:(?:and|but|so|um|uh|oh|well)\s+)*i'?m (?:really |so |very |a bit |quite |getting )?"
+    r"(?:scared|worried|frightened|terrified|anxious|nervous|concerned|upset|confused|panicking|stressed)"
+    r"(?: about (?:this|it|that))?$"
+)
+
+
 def question_part(text: str) -> str:
-    """What a turn asks, for searching the documents: denials ("I don't have a fever") and lead-ins
-    ("I just wanted to know") removed, so the words of the question decide what is found."""
+    """What a turn asks, for searching the documents: denials ("I don't have a fever"), feelings
+    ("I'm really scared") and lead-ins ("I just wanted to know") removed; what the caller
+    describes stays, because "is that normal?" means nothing without it."""
     s = normalise(text, digits=False)
-    parts = [c for c in clauses(s) if not _DENIAL.match(c)] or clauses(s) or [s]
-    asked = [c for c in parts if _QUESTION_START.match(c) or _LEAD_IN.match(c)] or parts
-    return " ".join(_LEAD_IN.sub("", c) for c in asked).strip() or text
+    parts = [c for c in clauses(s) if not _DENIAL.match(c) and not _FEELING.match(c)] or clauses(s) or [s]
+    return " ".join(_LEAD_IN.sub("", c) for c in parts).strip() or text
 
 
 _NOT_THIS_BUT = re.compile(r"\bnot\s+(?P<wrong>[^,.;]+?)\s*(?:,|\bbut\b|\bit's\b|\bits\b)\s*(?P<right>.+)$", re.I)
@@ -228,7 +236,7 @@ _GENERIC_FRAME = frozenset(
     "sells selling stock stocked there is are any some do does did a an the of to um uh er so well ok okay "
     "yeah yes also and maybe think guess hi hello hey actually still great cool lovely perfect thanks "
     "no nope nah not make change changed instead said meant mean sorry rather wait oops correction it that them "
-    "those these this one ones same but only what about how".split()
+    "those these this one ones same but only what about how hiya morning afternoon evening there please".split()
 )
 _CONTAINERS = frozenset(
     "box boxes loaf loaves bottle bottles pack packs packet packets carton cartons bag bags tin tins can cans jar jars "
@@ -245,24 +253,34 @@ class Found:
 
 
 def noun_phrase(text: str, frame: frozenset[str] | set[str] = frozenset()) -> str | None:
-    """The thing a request names: "can I buy two loaves of sourdough please" -> "loaves of sourdough"."""
+    """The thing a request names: "hiya, can I buy two loaves of sourdough please" -> "loaves of sourdough".
+
+    The turn is cut into runs of content words (request words, numbers and fillers between them);
+    a word such as "to", "delivered" or "please" ends the search once a run was found, and the
+    last run before it is the thing.
+    """
     tokens = words(normalise(text, digits=True))
     skip = _GENERIC_FRAME | set(frame)
-    i = 0
-    while i < len(tokens) and (tokens[i] in skip or tokens[i].replace(".", "").isdigit() or tokens[i] in _BOUNDARY):
-        i += 1
-    phrase: list[str] = []
-    while i < len(tokens):
-        token = tokens[i]
-        if token in _BOUNDARY and not (token == "of" or (phrase and phrase[-1] in _CONTAINERS)):
-            break
-        if token in ("of",) and not (phrase and phrase[-1] in _CONTAINERS):
-            break
-        if token.isdigit():
-            break
-        phrase.append(token)
-        i += 1
-    while phrase and phrase[-1] in _GENERIC_FRAME | {"of"}:
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        if token == "of" and current and current[-1] in _CONTAINERS:
+            current.append(token)
+            continue
+        if token in skip or token in _BOUNDARY or token.replace(".", "").isdigit():
+            if current:
+                runs.append(current)
+                current = []
+            if token in _BOUNDARY and runs:
+                break
+            continue
+        current.append(token)
+    if current:
+        runs.append(current)
+    if not runs:
+        return None
+    phrase = runs[-1]
+    while phrase and phrase[-1] == "of":
         phrase.pop()
     return " ".join(phrase) or None
 
@@ -352,6 +370,9 @@ def _take(
         return (parsed if parsed is not None and parsed.certainty >= 0.8 else None), s
     if kind == "number":
         target = drop_negated(s) if whole else s
+        cued = _cued_number(name, target)
+        if cued is not None:
+            return cued, _cut(s, *cued_span) if (cued_span := _cued_span(name, s)) else s
         parsed = parse_value("number", target)
         if parsed is None and any(part in name for part in _QUANTITY_NAMES):
             match = _QUANTITY.search(target)
@@ -381,6 +402,35 @@ def _take(
         return (Parsed(topic, topic, topic, 0.8) if topic else None), s[: match.start()]
     phrase = noun_phrase(s, frame)
     return (Parsed(phrase, phrase, phrase, 0.8) if phrase else None), s
+
+
+_CUES = ("number", "no", "ref", "reference", "id", "code", "account", "order", "ticket", "booking")
+
+
+def _cue_pattern(name: str) -> re.Pattern[str] | None:
+    """Words that introduce the value of an identifier slot ("order_number": "order 1234", "number 1234")."""
+    if any(part in name for part in _QUANTITY_NAMES):
+        return None
+    parts = {p for p in name.lower().split("_") if len(p) > 1} | set(_CUES)
+    if not parts & set(_CUES):
+        return None
+    cue = "|".join(sorted(map(re.escape, parts), key=len, reverse=True))
+    return re.compile(rf"\b(?:{cue})\s+(?:(?:number|no|is|was|of)\s+)?#?\s*(?P<n>\d[\d ]*\d|\d)\b")
+
+
+def _cued_span(name: str, s: str) -> tuple[int, int] | None:
+    pattern = _cue_pattern(name)
+    match = pattern.search(s) if pattern is not None else None
+    return match.span("n") if match is not None else None
+
+
+def _cued_number(name: str, s: str) -> Parsed | None:
+    """An identifier said after its cue word: "order 1234" in "two hours late, order 1234"."""
+    span = _cued_span(name, s)
+    if span is None:
+        return None
+    parsed = parse_value("number", s[span[0] : span[1]])
+    return Parsed(parsed.value, parsed.text, say_digits(parsed.text), parsed.certainty) if parsed is not None else None
 
 
 def _cut(s: str, start: int, end: int) -> str:

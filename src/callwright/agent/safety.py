@@ -86,7 +86,8 @@ class Pattern:
                 else:
                     parts.append(re.escape(normalise(alternative)).replace(r"\ ", r"\s+"))
             try:
-                groups.append(re.compile(r"(?<![a-z0-9'])(?:" + "|".join(parts) + r")(?![a-z0-9'])"))
+                # "temperature's", "catheter's": a word with 's (is, has) is still the word
+                groups.append(re.compile(r"(?<![a-z0-9'])(?:" + "|".join(parts) + r")(?:'s)?(?![a-z0-9'])"))
             except re.error as exc:
                 raise ConfigError(f"safety pattern {source!r}: bad regular expression ({exc})") from None
         return cls(source, tuple(groups))

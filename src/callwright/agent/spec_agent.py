@@ -29,7 +29,7 @@ from .base import Act, Context, Say, Style, Turn
 from .dialogue import Brain, Dialogue, Question
 from .emotion import EmotionTracker
 from .memory import CallerMemory
-from .reading import meta_request
+from .reading import is_question, meta_request
 from .replies import fill
 from .safety import SafetyGuard
 from .style import StyleDecision, StylePolicy, StylePolicyOptions
@@ -68,6 +68,7 @@ class SpecAgent:
         self.slow = 1.0  # the caller asked us to speak more slowly
         self.voice = VoiceStyle(rate=self.spec.voice.rate, pitch=self.spec.voice.pitch)
         self.last_reply = ""  # what the caller heard last, for "say that again"
+        self._label = "neutral"  # the caller's emotion this turn
 
     # ------------------------------------------------------------------ call lifecycle
     def greeting(self, context: Context) -> str | None:
@@ -137,7 +138,10 @@ class SpecAgent:
             async for act in self._meta(meta):
                 yield act
             return
-        async for act in d.respond(turn, self.brain, prefix=decision.prefix if decision is not None else ""):
+        prefix = decision.prefix if decision is not None else ""
+        if prefix and self._label == "upset" and is_question(turn.text):
+            prefix = ""  # a question with a sad word in it ("allergic", "broken") is not a grievance to soothe
+        async for act in d.respond(turn, self.brain, prefix=prefix):
             yield act
 
     async def _meta(self, meta: str) -> AsyncIterator[Act]:
@@ -158,6 +162,7 @@ class SpecAgent:
                 words=round(estimate.words, 3), prosody={k: round(v, 3) for k, v in estimate.prosody.items()},
             )
         )
+        self._label = estimate.label
         decision = self.policy.choose(estimate)
         self._emit(ev.StyleChosen(turn=turn.index, style=decision.style, rate=decision.rate, pitch=decision.pitch, reason=decision.reason))
         self.dialogue.style = decision.style

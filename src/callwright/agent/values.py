@@ -213,10 +213,15 @@ def _address(text: str) -> Parsed | None:
     if not any(c.isalpha() for c in s):
         return None
     tokens = [t[0].upper() + t[1:] if t[0].isalpha() else t for t in tokens]
-    for i, t in enumerate(tokens[:-1]):
-        if t.lower().rstrip(".") in _STREET_WORDS and not t.endswith(",") and i > 0:
-            tokens[i] = t + ","
-            break
+    # "6 Hill Road Springfield" -> "6 Hill Road, Springfield": the comma goes after the last street word
+    # of the first run of them ("Hill" and "Road" are both street words)
+    streets = [i for i, t in enumerate(tokens) if i > 0 and t.lower().strip(".,") in _STREET_WORDS]
+    if streets:
+        last = streets[0]
+        while last + 1 in streets:
+            last += 1
+        if last < len(tokens) - 1 and not tokens[last].endswith(","):
+            tokens[last] += ","
     written = " ".join(tokens)
     has_number = bool(re.fullmatch(r"\d+[A-Za-z]?,?", tokens[0]))
     has_street = any(t.lower().strip(".,") in _STREET_WORDS for t in tokens[1:])
