@@ -77,7 +77,7 @@ class EmbeddedBrain:
                 wanted = _typed_values(intent, self.app.spec.forms)
                 if wanted:
                     found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
-                    gain = min(MAX_EVIDENCE, sum(EVIDENCE.get(wanted[name], EVIDENCE_OTHER) for name in found))
+                    gain = min(MAX_EVIDENCE, sum(_evidence(name, wanted[name]) for name in found))
             weighed.append(replace(match, score=round(match.score + gain, 3)))
         return sorted(weighed, key=lambda m: -m.score)
 
@@ -92,6 +92,12 @@ class EmbeddedBrain:
 
     def _intent(self, name: str) -> IntentSpec | None:
         return next((i for i in self.app.spec.intents if i.name == name), None)
+
+
+def _evidence(name: str, kind: FieldKind) -> float:
+    if kind == "number" and any(cue in name for cue in ("number", "id", "code", "ref")):
+        return EVIDENCE["address"]  # an identifier ("order 4567") says as much as an address
+    return EVIDENCE.get(kind, EVIDENCE_OTHER)
 
 
 def _typed_values(intent: IntentSpec, forms: Mapping[str, FormSpec]) -> dict[str, FieldKind]:

@@ -39,6 +39,7 @@ from .reading import (
     is_correction,
     is_question,
     question_part,
+    request_part,
     resolve_references,
     yes_no,
 )
@@ -58,6 +59,7 @@ QuestionKind = Literal[
     "anything_else",
 ]
 _ = Found  # re-exported for brains that read values themselves
+SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Dialogue:
 
     async def read(self, turn: Turn) -> Reading:
         resolved = resolve_references(turn.text, self.referent)
-        intents = await anyio.to_thread.run_sync(self.app.matcher.rank, resolved)
+        intents = await anyio.to_thread.run_sync(self.app.matcher.rank, request_part(resolved))
         u = self.spec.understanding
         return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
                        u.intent_threshold, u.strong_match)
@@ -219,13 +221,20 @@ class Dialogue:
 
     async def new_request(self, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
         """A turn that answers nothing we asked. Scope is decided here, in code, for every brain."""
-        best = reading.best
-        if best is not None and best.intent == OUT_OF_SCOPE:
-            async for act in self.out_of_scope(turn):
-                yield act
-            return
+        top = reading.intents[0] if reading.intents else None
+        if top is not None and top.intent == OUT_OF_SCOPE and top.score >= reading.threshold - SCOPE_MARGIN:
+            # Out of scope when it matches the agent's out-of-scope examples, or nearly does and the
+            # documents have nothing on it either: deflected (or escalated), never improvised.
+            if top.score >= reading.threshold or not await self._documents_answer(question_part(reading.resolved)):
+                async for act in self.out_of_scope(turn):
+                    yield act
+                return
         async for act in brain.respond(turn, reading, self):
             yield act
+
+    async def _documents_answer(self, question: str) -> bool:
+        knowledge = self.app.knowledge
+        return knowledge is not None and (await knowledge.asearch(question)).confident
 
     async def _misheard(self, turn: Turn, reading: Reading) -> bool:
         """Low recognition confidence, and nothing in the turn that we understand with confidence."""
@@ -568,11 +577,13 @@ class Dialogue:
             k: v for k, v in found.items()
             if k in current and str(current[k]) != v.text and self._kind(task, k) != "text"
         }
-        # a text value (a product) changes only when the caller names it as the correction's object
-        for name, parsed in found.items():
-            if self._kind(task, name) == "text" and name in current and reading.correction and parsed.text not in ("", current[name]):
-                if len(parsed.text.split()) <= 4 and not any(p.text == parsed.text for p in changed.values()):
-                    changed[name] = parsed
+        # a text value (a product) changes only when it is all the correction names ("make it salmon
+        # instead"); "no, Elm Road, not Elm Street" corrects the address, not the product
+        if not changed and reading.correction:
+            for name, parsed in found.items():
+                if self._kind(task, name) == "text" and name in current and parsed.text not in ("", current[name]):
+                    if len(parsed.text.split()) <= 4:
+                        changed[name] = parsed
         if changed:
             task.confirmed = False
             self._apply_found(task, turn, changed)

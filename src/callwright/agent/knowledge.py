@@ -319,6 +319,7 @@ COLLOQUIAL: dict[str, str] = {
     r"not in|not home|not there|out when|away when|miss the driver": "not at home",
     r"drove|driven|car ride|car journey|road trip": "driving journey",
     r"shopping|food shop": "groceries",
+    r"pay|paying|charged?|costs?|price|how much": "fee",
     r"bloated|swollen belly": "bloating",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
     r"sex|intimacy|erection\w*": "sex",

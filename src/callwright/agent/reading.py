@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from .text import clauses, normalise, words
 from .numbers import say_digits
+from .text import clauses, normalise, words
 from .values import FieldKind, Parsed, parse_value
 
 Meta = Literal["repeat", "slower", "wait"]
@@ -65,8 +65,8 @@ _REPEAT = re.compile(
 _BARE_WHAT = re.compile(r"^(?:sorry|what|huh|eh|pardon|excuse me|sorry what|what's that|you what)\W*$")
 _SLOWER = re.compile(r"\b(?:slow(?:er| down)|more slowly|too fast|(?:so|very|really) fast|speak slowly)\b")
 _WAIT = re.compile(
-    r"\b(?:hold on|hang on|wait(?: a (?:sec(?:ond)?|moment|minute|mo))?|one (?:sec(?:ond)?|moment|minute|mo)|"
-    r"just a (?:sec(?:ond)?|moment|minute|mo)|give me a (?:sec(?:ond)?|moment|minute|mo)|let me (?:find|check|get|look))\b"
+    r"\b(?:(?:hold on|hang on|wait)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
+    r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|let me (?:find|check|get|look)(?: it| that)?)\b"
 )
 _NOT_META = re.compile(r"[a-z]{3,}")
 
@@ -121,6 +121,7 @@ def yes_no(text: str) -> YesNo:
 _CORRECTION = re.compile(
     r"^(?:no|nope|nah|not|sorry|oops|wait)\b.*?\b(?:i said|i meant|i mean|it's|its|it is|it should be|should be|"
     r"make it|make that|change|instead|not|i want|i wanted|i asked for)\b"
+    r"|^not \w+(?: \w+)?,"
     r"|\b(?:actually|i meant|i mean|sorry i meant|make (?:it|that)|change (?:it|that|the \w+) to|instead|rather|"
     r"correction|not \w+(?: \w+)?,? (?:but|it's|its)|i said|i asked for|scratch that|on second thought)\b"
 )
@@ -152,12 +153,32 @@ _FEELING = re.compile(
 )
 
 
+_CONTENT = re.compile(r"[a-z0-9]{3,}")
+
+
+def request_part(text: str) -> str:
+    """A turn without the acknowledgements before its request ("ok fair enough, who will win the
+    election" -> "who will win the election"), for matching intents."""
+    s = normalise(text, digits=False)
+    parts = clauses(s)
+    while len(parts) > 1 and (_ACK.match(parts[0]) or _ASIDE.match(parts[0])):
+        parts = parts[1:]
+    return " ".join(parts) if parts else s
+
+
+_ASIDE = re.compile(
+    r"^(?:(?:ok(?:ay)?|alright|right|fine|fair enough|great|cool|lovely|thanks|thank you|cheers|oh|well|hi|hiya|hello|"
+    r"hey|sorry|before you do|one more thing|quick one|quick question|by the way|hang on|hold on|wait)[\s,.!]*)+$"
+)
+
+
 def question_part(text: str) -> str:
     """What a turn asks, for searching the documents: denials ("I don't have a fever"), feelings
     ("I'm really scared") and lead-ins ("I just wanted to know") removed; what the caller
     describes stays, because "is that normal?" means nothing without it."""
     s = normalise(text, digits=False)
-    parts = [c for c in clauses(s) if not _DENIAL.match(c) and not _FEELING.match(c)] or clauses(s) or [s]
+    parts = [c for c in clauses(s) if not _DENIAL.match(c) and not _FEELING.match(c) and not _ASIDE.match(c)]
+    parts = parts or clauses(s) or [s]
     return " ".join(_LEAD_IN.sub("", c) for c in parts).strip() or text
 
 

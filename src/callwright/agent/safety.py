@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from .text import clauses, negated, normalise, words
+from .text import clauses, negated, normalise, thoughts, words
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 # A clause that asks about a sign, or how to avoid it, does not report having it.
@@ -121,9 +121,12 @@ class RedFlag:
     advice: str = ""
     after: tuple[str, ...] = ()  # fires only when one of these flags was seen in the call
     then: Literal["transfer", "booking", "advice_only"] | None = None  # None: the agent's safety.then
+    unless: tuple[Pattern, ...] = ()  # in the same clause, these mean something else ("since it came out")
 
     def find(self, text_clauses: list[str]) -> list[str] | None:
         for clause in text_clauses:
+            if any(p.find(clause) is not None for p in self.unless):
+                continue
             for pattern in self.patterns:
                 hit = pattern.find(clause)
                 if hit is not None:
@@ -164,6 +167,7 @@ class SafetyRules:
                 RedFlag(
                     flag.name, flag.level, tuple(Pattern.parse(p) for p in flag.when),
                     advice.replace("{emergency_number}", spec.emergency_number), tuple(flag.after), flag.then,
+                    tuple(Pattern.parse(p) for p in flag.unless),
                 )
             )
         return cls(tuple(flags), spec.person_requests, spec.then, spec.emergency_number)
@@ -221,7 +225,7 @@ class SafetyGuard:
 
     def screen(self, text: str) -> Verdict | None:
         s = normalise(text)
-        parts = [c for c in (clauses(s) or [s]) if not _ASKING_ABOUT.search(c)]
+        parts = [c for c in (thoughts(s) or [s]) if not _ASKING_ABOUT.search(c)]
         fired: list[tuple[RedFlag, list[str]]] = []
         for flag in self.rules.flags:
             hit = flag.find(parts)

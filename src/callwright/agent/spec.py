@@ -117,6 +117,7 @@ class RedFlagSpec(_Spec):
     when: list[str] = Field(min_length=1)  # patterns: "calf|leg + swollen|swelling|hot" (see docs/agents.md)
     advice: str | None = None  # said first; default per level ("Please hang up and call emergency services ...")
     after: list[str] = Field(default_factory=list)  # fire only if one of these flags was seen in the call
+    unless: list[str] = Field(default_factory=list)  # patterns that, in the same clause, mean something else
     then: Literal["transfer", "booking", "advice_only"] | None = None  # default: safety.then
 
 
@@ -328,11 +329,12 @@ def _check_safety(spec: AgentSpec, problem: Any) -> None:
         for name in flag.after:
             if name not in names:
                 problem(("safety", "red_flags", i, "after"), f"red flag {name!r} is not defined{did_you_mean(name, names)}")
-        for j, pattern in enumerate(flag.when):
-            try:
-                Pattern.parse(pattern)
-            except ConfigError as exc:
-                problem(("safety", "red_flags", i, "when", j), str(exc))
+        for key in ("when", "unless"):
+            for j, pattern in enumerate(getattr(flag, key)):
+                try:
+                    Pattern.parse(pattern)
+                except ConfigError as exc:
+                    problem(("safety", "red_flags", i, key, j), str(exc))
 
 
 def _is_e164(number: str) -> bool:

@@ -9,6 +9,7 @@ not satisfied by words from two different thoughts.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from .numbers import words_to_digits
@@ -21,6 +22,8 @@ _CONTRACTIONS = {
 }  # fmt: skip
 _NEGATORS = frozenset({"not", "no", "never", "without", "hardly", "nor", "none", "neither"})
 _CLAUSE = re.compile(r"[!?;,]+\s*|\.(?!\d)\s*|\s+(?:but|although|though|however|except)\s+")
+_CONTRAST = re.compile(r"\s*[.!?;]\s*(?:but|although|though|however)\b|\s*,?\s+(?:but|although|though|however|except)\s+")
+_SOFT = re.compile(r"[,]+\s*|\.(?!\d)\s*|[!?;]+\s*")
 
 
 def normalise(text: str, *, digits: bool = True) -> str:
@@ -40,6 +43,17 @@ def words(text: str) -> list[str]:
 def clauses(text: str) -> list[str]:
     """Normalised text cut into clauses."""
     return [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+
+
+def thoughts(text: str) -> list[str]:
+    """Clauses, plus each pair of neighbours a comma or a full stop joins ("my calf on the right,
+    it is swollen": the second clause is about the first). "But" and "although" keep two apart."""
+    out: list[str] = []
+    for part in _CONTRAST.split(text):
+        pieces = [c.strip() for c in _SOFT.split(part) if c.strip()]
+        out.extend(pieces)
+        out.extend(f"{a} {b}" for a, b in itertools.pairwise(pieces))
+    return out
 
 
 def is_negator(word: str) -> bool:

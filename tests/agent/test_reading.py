@@ -1,0 +1,178 @@
+"""Reading a caller turn: fillers, talk about the talk, short answers, corrections, references,
+several values from one turn. Each case is how a caller says it, with the reading a person would make."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from callwright.agent.reading import (
+    drop_negated,
+    find_values,
+    is_correction,
+    is_question,
+    meta_request,
+    noun_phrase,
+    question_part,
+    resolve_references,
+    strip_fillers,
+    yes_no,
+)
+
+NOW = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)  # a Friday afternoon
+
+
+@pytest.mark.parametrize(
+    ("said", "value"),
+    [
+        ("I just said, 12 Baker Street", "12 Baker Street"),
+        ("um I think it's 9 Pine Avenue", "9 Pine Avenue"),
+        ("like I said, four five six seven", "four five six seven"),
+        ("it's 22 Rose Avenue please", "22 Rose Avenue"),
+        ("no, Elm Road", "Elm Road"),
+        ("12 Baker Street", "12 Baker Street"),
+    ],
+)
+def test_fillers_are_not_values(said: str, value: str) -> None:
+    assert strip_fillers(said) == value
+
+
+@pytest.mark.parametrize(
+    ("said", "meta"),
+    [
+        ("sorry, can you say that again?", "repeat"),
+        ("pardon?", "repeat"),
+        ("what?", "repeat"),
+        ("I didn't catch that", "repeat"),
+        ("slower please", "slower"),
+        ("can you slow down a bit", "slower"),
+        ("hold on a second", "wait"),
+        ("wait, is there a delivery fee?", None),  # a question, not a pause
+        ("what time do you close", None),
+        ("say again the address of the store", None),
+    ],
+)
+def test_talk_about_the_talk(said: str, meta: str | None) -> None:
+    assert meta_request(said) == meta
+
+
+@pytest.mark.parametrize(
+    ("said", "value", "clear", "ack"),
+    [
+        ("yes please", True, True, False),
+        ("yeah go ahead", True, True, False),
+        ("yep", True, True, False),
+        ("ok", True, False, True),  # a bare ok: yes, but not a clear one
+        ("ok thanks", None, False, True),  # thanks for telling me: no answer at all
+        ("cheers", None, False, True),
+        ("nope", False, True, False),
+        ("no thanks", False, True, False),
+        ("I'm not sure", None, False, False),
+    ],
+)
+def test_short_answers(said: str, value: bool | None, clear: bool, ack: bool) -> None:
+    reading = yes_no(said)
+    assert (reading.value, reading.clear, reading.ack) == (value, clear, ack)
+
+
+@pytest.mark.parametrize(
+    ("said", "correction"),
+    [
+        ("actually make it three", True),
+        ("no, I said Tuesday", True),
+        ("no, make it salmon instead", True),
+        ("not Elm Street, Elm Road", True),
+        ("no", False),
+        ("yes that's right", False),
+        ("I'd like two oat milks", False),
+    ],
+)
+def test_corrections(said: str, correction: bool) -> None:
+    assert is_correction(said) is correction
+
+
+def test_the_negated_part_of_a_correction_is_dropped() -> None:
+    assert drop_negated("not Elm Street, Elm Road") == "Elm Road"
+    assert drop_negated("Elm Road, not Elm Street") == "Elm Road"
+    assert drop_negated("Elm Road") == "Elm Road"
+
+
+@pytest.mark.parametrize(
+    ("said", "question"),
+    [
+        ("is there a delivery fee", True),
+        ("hang on, can I have a bath with the catheter in", True),
+        ("wait, what's the minimum order?", True),
+        ("12 Baker Street", False),
+        ("I'd like to order some eggs", False),
+    ],
+)
+def test_questions(said: str, question: bool) -> None:
+    assert is_question(said) is question
+
+
+def test_references_point_at_what_was_just_talked_about() -> None:
+    assert resolve_references("great, I'll have two of those", "oat milk") == "great, i'll have two oat milk"
+    assert resolve_references("how much is it", "fresh salmon") == "how much is fresh salmon"
+    assert resolve_references("I'll take it", "sourdough") == "i'll take sourdough"
+    assert resolve_references("two of those", None) == "two of those"  # nothing to point at
+
+
+def test_the_question_part_drops_denials_and_feelings_but_keeps_what_is_described() -> None:
+    assert question_part("I don't have a fever or anything, I just wanted to know when I can have a shower") == (
+        "when i can have a shower"
+    )
+    assert question_part("I'm really scared, there's a bit of pink in my bag, is something wrong") == (
+        "there's a bit of pink in my bag is something wrong"
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "thing"),
+    [
+        ("can I buy two loaves of sourdough please", "loaves of sourdough"),
+        ("hiya could I get one sourdough to 12 Baker Street", "sourdough"),
+        ("do you have gluten free bread", "gluten free bread"),
+        ("two oat milks delivered to 12 Baker Street tomorrow at 3", "oat milks"),
+        ("actually make it salmon instead", "salmon"),
+        ("I'm looking for fresh salmon", "fresh salmon"),
+    ],
+)
+def test_the_thing_a_request_names(said: str, thing: str) -> None:
+    assert noun_phrase(said) == thing
+
+
+def test_several_values_from_one_turn_each_from_its_own_words() -> None:
+    found = find_values(
+        "two oat milks delivered to 12 Baker Street tomorrow at 3",
+        {"quantity": "number", "product": "text", "address": "address", "when": "datetime"},
+        now=NOW,
+    )
+    assert {k: v.text for k, v in found.items()} == {
+        "quantity": "2", "product": "oat milks", "address": "12 Baker Street", "when": "2026-12-05 15:00",
+    }
+
+
+def test_an_identifier_is_read_after_its_cue_word() -> None:
+    said = "this is ridiculous, I've been waiting two hours, order 1234, where is it"
+    assert find_values(said, {"order_number": "number"}, now=NOW)["order_number"].text == "1234"
+    assert find_values("it's about order seventy eight ninety", {"order_number": "number"}, now=NOW)["order_number"].text == "7890"
+
+
+def test_a_quantity_said_with_an_article() -> None:
+    found = find_values("can I get a box of eggs", {"quantity": "number", "product": "text"}, now=NOW)
+    assert (found["quantity"].text, found["product"].text) == ("1", "box of eggs")
+
+
+def test_an_address_said_in_passing_needs_a_number_but_an_answer_does_not() -> None:
+    assert "address" not in find_values("I live near Baker Street", {"address": "address"}, now=NOW)
+    answer = find_values("Baker Street, Springfield", {"address": "address"}, now=NOW, whole="address")
+    assert answer["address"].text == "Baker Street, Springfield"
+
+
+def test_a_reason_is_taken_only_after_about() -> None:
+    wanted = {"when": "datetime", "reason": "text"}
+    found = find_values("can a nurse ring me tomorrow at two about my wound", wanted, now=NOW, about={"reason"})
+    assert found["reason"].text == "my wound" and found["when"].text == "2026-12-05 14:00"
+    assert "reason" not in find_values("can a nurse ring me tomorrow", wanted, now=NOW, about={"reason"})
