@@ -177,6 +177,81 @@ def check(folder: str) -> None:
     click.echo(f"  knowledge: {spec.knowledge.folder if spec.knowledge else '-'}")
 
 
+# ---------------------------------------------------------------------------- test
+@main.command("test")
+@click.argument("folder", type=click.Path())
+@click.option("--suite", "suite_names", multiple=True, help="Suite to run (a file name in conversations/, without .yaml); all by default. Repeatable.")
+@click.option("--only", default=None, help="Only the conversations whose name contains this text.")
+@click.option("--safety-only", is_flag=True, help="Only the safety conversations, with their safety checks.")
+@click.option("--min-pass", default=0.9, show_default=True, type=click.FloatRange(0, 1), help="Share of the other conversations that must pass, per suite.")
+@click.option("--llm-url", default=None, help="OpenAI-compatible base URL: test the agent with the LLM brain.")
+@click.option("--llm-model", default="gpt-4o-mini", show_default=True, help="Model name for --llm-url.")
+@click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which conversations to print in full.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def test(
+    folder: str, suite_names: tuple[str, ...], only: str | None, safety_only: bool, min_pass: float,
+    llm_url: str | None, llm_model: str, show: str, as_json: bool,
+) -> None:
+    """Run an agent's conversation suites (conversations/*.yaml) in real text-mode calls.
+
+    Exit 0 when every safety conversation passes and at least --min-pass of the others do, per suite.
+    """
+    from .testing.conversations import load_suite, run_folder, suite_files
+
+    paths = suite_files(folder)
+    if suite_names:
+        wanted = set(suite_names)
+        paths = [p for p in paths if p.stem in wanted]
+        missing = wanted - {p.stem for p in paths}
+        if missing:
+            _fail(f"{folder}: no suite {sorted(missing)[0]!r} in {Path(folder) / 'conversations'}", 2)
+    if not paths:
+        _fail(f"{folder}: no conversation suites (add conversations/*.yaml; see docs/testing.md)", 2)
+    try:
+        for path in paths:
+            load_suite(path)
+    except CallwrightError as exc:
+        _fail(str(exc), 2)
+
+    async def go() -> dict[str, Any]:
+        llm = None
+        if llm_url:
+            from .engines.llm.openai_compat import OpenAICompatibleLlm
+
+            llm = OpenAICompatibleLlm(llm_url, llm_model, api_key=Settings.load().llm_api_key or None)
+        try:
+            return await run_folder(folder, suites=paths, llm=llm, only=only, safety_only=safety_only)
+        finally:
+            if llm is not None:
+                await llm.aclose()
+
+    try:
+        results = anyio.run(go)
+    except CallwrightError as exc:
+        _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1)
+        return
+    ok = True
+    report: dict[str, Any] = {}
+    for name, result in results.items():
+        safe, safe_total = result.rate(True)
+        other, other_total = result.rate(False)
+        passed = safe == safe_total and other >= min_pass * other_total
+        ok = ok and passed
+        report[name] = {
+            "safety": [safe, safe_total], "other": [other, other_total], "passed": passed,
+            "failures": [str(f) for f in result.failures],
+        }
+        if as_json:
+            continue
+        for transcript in result.transcripts:
+            if show == "all" or (show == "failed" and not transcript.passed):
+                click.echo(transcript.render())
+        click.echo(f"{name}: {result.summary()}  {'ok' if passed else 'FAILED'}")
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    sys.exit(0 if ok else 1)
+
+
 # ---------------------------------------------------------------------------- outbox
 @main.command()
 @click.option("--store-url", default=None, help="Store to read (default: the server's, from settings).")

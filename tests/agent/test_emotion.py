@@ -329,3 +329,30 @@ def test_piper_pitch_moves_the_voice_and_keeps_the_duration(piper: PiperTts) -> 
     assert higher.size / normal.size == pytest.approx(1.0, rel=0.10)
     slower_higher = render(piper, text, VoiceStyle(rate=0.8, pitch=1.2))
     assert slower_higher.size / normal.size == pytest.approx(1.25, rel=0.15)  # rate still applies
+
+
+# ------------------------------------------------------------------ tone that fits the turn
+@pytest.mark.parametrize(
+    "question",
+    [
+        "do you have gluten free bread?",
+        "is your bread safe for someone with a peanut allergy",
+        "do you have any sugar free biscuits",
+        "is delivery free on Sundays",
+    ],
+)
+def test_a_product_question_is_not_good_news(question: str) -> None:
+    estimate = EmotionTracker().estimate(question)
+    decision = StylePolicy().choose(estimate)
+    assert estimate.label == "neutral", estimate
+    assert decision.style != "upbeat" and decision.prefix == ""
+
+
+def test_happy_callers_get_no_canned_cheer() -> None:
+    decision = StylePolicy().choose(EmotionTracker().estimate("that's great, thank you so much!"))
+    assert decision.style == "upbeat" and decision.prefix == ""  # the answer itself is the reply
+
+
+@pytest.mark.parametrize("said", ["I'm scared", "I'm frightened something is wrong", "I'm terrified it's infected"])
+def test_fear_is_anxiety(said: str) -> None:
+    assert EmotionTracker().estimate(said).label == "anxious"

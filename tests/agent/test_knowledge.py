@@ -378,3 +378,36 @@ def test_knowledge_from_passages() -> None:
     assert answer.confident
     with pytest.raises(ConfigError):
         Knowledge([])
+
+
+# ------------------------------------------------------------------ safety advice in answers
+def test_warning_sentences_are_marked_when_indexed(knowledge: dict[str, Knowledge]) -> None:
+    kb = knowledge["recovery-line"]
+    bleeding = next(p for p in kb.passages if p.section.endswith("Heavy bleeding or clots"))
+    assert "If the bleeding is heavy and you feel faint, dizzy or short of breath, call emergency services." in bleeding.warnings
+    assert all(w in bleeding.text for w in bleeding.warnings)
+    plain = next(p for p in kb.passages if "Walking is the best exercise" in p.text)
+    assert not any("Walking" in w for w in plain.warnings)
+
+
+def test_a_short_answer_never_drops_the_warning_of_its_passage(knowledge: dict[str, Knowledge]) -> None:
+    """The two-sentence window once dropped "call emergency services" from the very section it cited."""
+    kb = knowledge["recovery-line"]
+    answer = kb.search("my wound keeps bleeding after I press on it firmly")
+    assert answer.confident and answer.hits[0].passage.section.endswith("Heavy bleeding or clots"), answer.cite()
+    short = kb.best_sentences(answer, max_sentences=1)
+    spoken = kb.spoken_answer(answer, max_sentences=1)
+    assert "emergency services" not in short  # the window alone leaves it out...
+    assert spoken.startswith(short) and "call emergency services" in spoken  # ...the spoken answer keeps it
+    assert "call your care team now" in spoken.lower()
+
+
+def test_an_agent_adds_its_own_warning_phrases(tmp_path: Path) -> None:
+    (tmp_path / "shop.md").write_text(
+        "# Hot food\n\nOur soups are made fresh every day. Tell the kitchen team about any allergy before you order. "
+        "Soups are served in recyclable cups.\n"
+    )
+    plain = Knowledge.from_folder(tmp_path)
+    marked = Knowledge.from_folder(tmp_path, warnings=["tell the kitchen team"])
+    assert plain.passages[0].warnings == ()
+    assert marked.passages[0].warnings == ("Tell the kitchen team about any allergy before you order.",)

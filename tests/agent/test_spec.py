@@ -106,3 +106,46 @@ def test_the_readme_example_is_a_valid_agent(tmp_path: Path) -> None:
     )
     d = load_definition(tmp_path)
     assert d.spec.name == "clinic" and "book_appointment" in d.tools
+
+
+# ------------------------------------------------------------------ what no single field can say
+def test_an_unknown_placeholder_is_named_with_a_suggestion(folder: Path) -> None:
+    edit(folder, "delivered to {address}. Shall I place the order?", "delivered to {adress}. Shall I place the order?")
+    with pytest.raises(ConfigError) as caught:
+        load_definition(folder)
+    line = line_of(folder, "{adress}")
+    assert f"agent.yaml:{line}: field 'intents[3].confirm': placeholder {{adress}} has no value here; did you mean 'address'?" in str(caught.value)
+
+
+def test_a_result_placeholder_needs_a_tool(folder: Path) -> None:
+    edit(folder, "reply: We deliver groceries every day", "reply: Until {result.eta}. We deliver groceries every day")
+    with pytest.raises(ConfigError, match=r"field 'intents\[4\]\.reply': placeholder \{result\.eta\} has no value here"):
+        load_definition(folder)
+
+
+def test_a_tool_parameter_no_slot_or_field_provides(folder: Path) -> None:
+    edit(folder, "slots: {quantity: number, product: text}", "slots: {quantity: number, item: text}")
+    edit(folder, "product: What would you like to order?", "item: What would you like to order?")
+    edit(folder, "So that's {quantity} {product}", "So that's {quantity} {item}")
+    edit(folder, "summary: your order of {quantity} {product}", "summary: your order of {quantity} {item}")
+    with pytest.raises(ConfigError, match="tool 'place_order' needs parameter 'product', which no slot or form field here provides"):
+        load_definition(folder)
+
+
+def test_a_transfer_number_must_be_e164(folder: Path) -> None:
+    edit(folder, 'transfer_to: "+15551230000"', 'transfer_to: "555-123-0000"')
+    with pytest.raises(ConfigError) as caught:
+        load_definition(folder)
+    assert f"agent.yaml:{line_of(folder, 'transfer_to')}: field 'escalation.transfer_to': '555-123-0000' is not a phone number in E.164 form" in str(caught.value)
+
+
+def test_a_red_flag_pattern_that_does_not_parse(folder: Path) -> None:
+    edit(folder, '- "anaphyla*|allergic reaction', '- "anaphyla* + + allergic reaction')
+    with pytest.raises(ConfigError, match=r"field 'safety\.red_flags\[0\]\.when\[2\]': safety pattern .* an empty group"):
+        load_definition(folder)
+
+
+def test_an_unknown_reply_line(folder: Path) -> None:
+    edit(folder, "memory: {enabled: true, summaries: 3}", "memory: {enabled: true, summaries: 3}\nreplies: {goodby: See you!}")
+    with pytest.raises(ConfigError, match=r"field 'replies\.goodby': unknown line 'goodby'; did you mean 'goodbye'"):
+        load_definition(folder)

@@ -14,9 +14,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from callwright import events as ev
+from callwright.agent.app import AgentApp, Services
 from callwright.agent.base import Context, Say, Turn
 from callwright.agent.llm import LlmAgent, Tool
-from callwright.agent.app import AgentApp, Services
 from callwright.agent.spec import load_definition
 from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
 from callwright.engines.base import ToolCallRequest

@@ -517,3 +517,60 @@ async def test_an_angry_caller_is_answered_in_the_calm_style(order_desk: Served)
     first_text = line.of(ev.AgentText, turn=angry.turn)[0]
     assert style.t_ms <= first_text.t_ms  # the style was set before anything of the reply was spoken
     assert not angry.reply.interrupted and angry.reply.audio_ms > 0
+
+
+# ------------------------------------------------------------------------------------------ 7. safety and mishearing, by phone
+async def twilio_call(served: Served, caller: str, says: str) -> tuple[TwilioPeer, list[Any], str]:
+    """A phone call over Twilio's Media Streams: the greeting plays out, the caller says ``says``
+    (espeak at 8 kHz, μ-law), the phone plays what comes back until the server closes the stream
+    or the agent's reply to the turn has played. Returns the peer, the call's trace and what the
+    phone played after the caller spoke, as Whisper heard it."""
+    peer = await TwilioPeer.answer(f"{served.base}/twilio/voice", caller=caller)
+    async with peer:
+        with anyio.fail_after(TURN_TIMEOUT):
+            while not any(name.startswith("0:") for name in peer.log.marks_echoed):
+                await peer.silence(0.1)
+        await peer.silence(0.3)
+        played_before = len(peer.log.played)
+        await peer.speak(caller_says(says, 8000))
+        with anyio.fail_after(TURN_TIMEOUT):  # until the reply to turn 1 has played (its last mark) or the line is handed over
+            while not peer.closed.is_set() and not any(name.startswith("1:") for name in peer.log.marks_echoed):
+                await peer.silence(0.1)
+        await peer.silence(1.5)
+        heard = await whisper(np.concatenate(peer.log.played[played_before:]), 8000)
+    (path,) = [p for p in (served.data / "traces").glob("*.jsonl") if f'"caller":"{caller}"' in p.read_text()]
+    return peer, read_trace(path), heard
+
+
+async def test_by_phone_a_red_flag_gets_emergency_advice_first_then_the_nurse(recovery_line: Served) -> None:
+    """Spoken over an 8 kHz phone line, real recognition: the red flag is acted on in code, before any
+    brain. The first sentence the phone plays is the emergency advice, then the call goes to the nurse."""
+    peer, trace, heard = await twilio_call(recovery_line, "+14155550161", "my chest feels really tight and I can't breathe")
+    after = await peer.follow_action()
+    final = next(e for e in trace if isinstance(e, ev.TranscriptFinal) and e.turn == 1)
+    (flag,) = [e for e in trace if isinstance(e, ev.SafetyFlag)]
+    assert flag.rule == "chest_or_breathing" and flag.level == "emergency", (final.text, flag)
+    first = next(e for e in trace if isinstance(e, ev.AgentText) and e.turn == 1)
+    assert first.text.startswith("Please hang up and call emergency services"), first.text
+    (transfer,) = [e for e in trace if isinstance(e, ev.Transfer)]
+    assert transfer.to == NURSE_LINE and first.t_ms <= transfer.t_ms
+    assert not [e for e in trace if isinstance(e, (ev.KnowledgeCited, ev.ToolCalled, ev.IntentRecognized))]
+    assert isinstance(trace[-1], ev.CallEnded) and trace[-1].reason == "transfer"
+    dial = ET.fromstring(after)[0]
+    assert (dial.tag, dial.text) == ("Dial", NURSE_LINE), after
+    assert "emergency" in heard and heard.index("emergency") < heard.index("nurse"), heard
+
+
+async def test_by_phone_a_turn_heard_with_low_confidence_is_asked_again(recovery_line: Served) -> None:
+    """Mumbled words on a phone line come back from the recogniser as something else, with a low
+    confidence (measured offline: 0.28 to 0.53 at 8 kHz for this phrase). The agent asks again; it
+    does not answer a guess from the documents, call a tool or offer a transfer."""
+    _, trace, heard = await twilio_call(recovery_line, "+14155550162", "orp wendle mib carfoo")
+    final = next(e for e in trace if isinstance(e, ev.TranscriptFinal) and e.turn == 1)
+    assert final.confidence is not None and final.confidence < 0.6, final  # the premise: a poor recognition
+    (misheard,) = [e for e in trace if isinstance(e, ev.Misheard)]
+    assert misheard.turn == 1 and misheard.attempt == 1 and misheard.text == final.text
+    reply = next(e for e in trace if isinstance(e, ev.AgentTurn) and e.turn == 1)
+    assert reply.text == "Sorry, I didn't catch that. Could you say it again?", reply.text
+    assert not [e for e in trace if isinstance(e, (ev.KnowledgeCited, ev.ToolCalled, ev.Transfer, ev.IntentRecognized))]
+    assert "catch that" in heard and "say it again" in heard, heard

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..engines.base import LanguageModel
 from .brain import EmbeddedBrain
-from .dialogue import Brain
 from .emotion import EmotionTracker
 from .intents import IntentMatcher
 from .llm_brain import LlmBrain
@@ -25,6 +24,7 @@ from .replies import REPLIES
 from .safety import SafetyRules
 from .spec import Definition
 from .spec_agent import SpecAgent
+from .state import Brain
 from .tools import Ledger, MemoryLedger
 from .values import parse_value
 

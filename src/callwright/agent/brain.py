@@ -25,8 +25,9 @@ from .values import FieldKind
 
 if TYPE_CHECKING:
     from .app import AgentApp
-    from .dialogue import Dialogue, Reading
+    from .dialogue import Dialogue
     from .spec import FormSpec, IntentSpec
+    from .state import Reading
 
 # Score added per typed value (not free text) the turn gives for an intent: an address, a phone
 # number or a date says more about what the caller wants than a bare number does.

@@ -21,20 +21,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .. import events as ev
+from . import answers, mishearing
 from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
 from .escalation import Escalation, Mode
 from .forms import PATIENCE, FormState, judge, wants_patience
-from .intents import OUT_OF_SCOPE, Match
+from .intents import OUT_OF_SCOPE
 from .reading import (
-    Found,
-    YesNo,
-    coverage,
     find_values,
     is_correction,
     is_question,
@@ -46,7 +43,7 @@ from .reading import (
 from .replies import fill
 from .safety import Verdict
 from .spec import PATIENT_KINDS, IntentSpec
-from .text import normalise
+from .state import Brain, Question, Reading, Task
 from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
 from .values import FieldKind, Parsed
 
@@ -54,73 +51,12 @@ if TYPE_CHECKING:
     from .app import AgentApp
     from .memory import CallerMemory
 
-QuestionKind = Literal[
-    "slot", "field", "read_back", "confirm", "change_what", "forget", "recall", "offer_person", "confirm_person",
-    "anything_else",
-]
-_ = Found  # re-exported for brains that read values themselves
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
 
 
-@dataclass
-class Task:
-    """An intent being carried out: its slots, its form, whether the caller confirmed it."""
-
-    intent: IntentSpec
-    slots: dict[str, str] = field(default_factory=dict)
-    form: FormState | None = None
-    confirmed: bool = False
-    pending: dict[str, Parsed] = field(default_factory=dict)  # values heard but still to be read back
-    hand_back: bool = False  # when done, the brain goes on (a form an LLM asked the dialogue to finish)
-    escalation: str = ""  # a call booked with a person: why (the Transfer event is emitted once it is booked)
-
-
-@dataclass
-class Question:
-    """What the agent last asked, so the next turn is read as its answer."""
-
-    kind: QuestionKind
-    text: str = ""  # as it was said, to ask again
-    name: str = ""  # the slot or field
-    value: str | None = None  # a value being read back
-    spoken: str | None = None
-
-
-@dataclass
-class Reading:
-    """One caller turn as the dialogue reads it."""
-
-    text: str
-    resolved: str  # references resolved ("two of those" -> "2 oat milk")
-    intents: list[Match]  # best first, above nothing: scores as ranked
-    yes: YesNo
-    correction: bool
-    question: bool
-    threshold: float
-    strong: float
-
-    @property
-    def best(self) -> Match | None:
-        return self.intents[0] if self.intents and self.intents[0].score >= self.threshold else None
-
-    @property
-    def strong_intent(self) -> Match | None:
-        best = self.best
-        return best if best is not None and best.score >= self.strong else None
-
-
-class Brain(Protocol):
-    """Understanding and wording of a new request: the part of an agent that can be swapped.
-
-    Everything around it is code (:class:`~callwright.agent.spec_agent.SpecAgent`): safety runs
-    before it, the dialogue answers what it asked, and it acts only through the dialogue's
-    operations, so a brain cannot skip a confirmation, a scope rule or an escalation.
-    """
-
-    def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]: ...
-
-
 class Dialogue:
+    """One call's dialogue: its task, its open question, and the operations brains act through."""
+
     def __init__(self, app: AgentApp, memory: CallerMemory, runner: ToolRunner) -> None:
         self.app = app
         self.spec = app.spec
@@ -167,7 +103,7 @@ class Dialogue:
             values.update(task.form.values)
         return values
 
-    def _wanted(self, task: Task, *, missing_only: bool) -> dict[str, FieldKind]:
+    def wanted(self, task: Task, *, missing_only: bool) -> dict[str, FieldKind]:
         wanted: dict[str, FieldKind] = {}
         for name, kind in task.intent.slots.items():
             if not missing_only or name not in task.slots:
@@ -186,26 +122,26 @@ class Dialogue:
         """Read the turn and answer it. ``prefix`` (an acknowledgement of the caller's mood) is said
         first, unless the turn was misheard: then we do not know what we would acknowledge."""
         if turn.source == "dtmf":
-            async for act in self._keypad(turn, brain):
+            async for act in mishearing.keypad(self, turn, brain):
                 yield act
             return
         reading = await self.read(turn)
-        if await self._misheard(turn, reading):
-            async for act in self._say_misheard(turn):
+        if await mishearing.misheard(self, turn, reading):
+            async for act in mishearing.say_misheard(self, turn):
                 yield act
             return
         self.misses = 0
         if prefix:
             yield Say(prefix + " ")
         if self.task is not None and reading.correction and self.question is not None and self.question.kind in ("slot", "field"):
-            changed = self._apply(self.task, turn, reading)
+            changed = self.apply_correction(self.task, turn, reading)
             if changed:
-                async for act in self._after_correction(turn, changed):
+                async for act in self.after_correction(turn, changed):
                     yield act
                 return
         question, self.question = self.question, None
         ending = False
-        acts = self.new_request(turn, reading, brain) if question is None else self._answer(question, turn, reading, brain)
+        acts = self.new_request(turn, reading, brain) if question is None else answers.answer(self, question, turn, reading, brain)
         async for act in acts:
             ending = ending or isinstance(act, (Hangup, TransferCall))
             yield act
@@ -225,373 +161,68 @@ class Dialogue:
         if top is not None and top.intent == OUT_OF_SCOPE and top.score >= reading.threshold - SCOPE_MARGIN:
             # Out of scope when it matches the agent's out-of-scope examples, or nearly does and the
             # documents have nothing on it either: deflected (or escalated), never improvised.
-            if top.score >= reading.threshold or not await self._documents_answer(question_part(reading.resolved)):
+            if top.score >= reading.threshold or not await self.documents_answer(question_part(reading.resolved)):
                 async for act in self.out_of_scope(turn):
                     yield act
                 return
         async for act in brain.respond(turn, reading, self):
             yield act
 
-    async def _documents_answer(self, question: str) -> bool:
+    async def documents_answer(self, question: str) -> bool:
         knowledge = self.app.knowledge
         return knowledge is not None and (await knowledge.asearch(question)).confident
-
-    async def _misheard(self, turn: Turn, reading: Reading) -> bool:
-        """Low recognition confidence, and nothing in the turn that we understand with confidence."""
-        threshold = self.spec.understanding.misheard_below
-        if turn.source != "speech" and turn.source != "text":
-            return False
-        if turn.confidence is None or turn.confidence >= threshold:
-            return False
-        q = self.question
-        if q is not None:
-            if q.kind in ("slot", "field") and self.task is not None:
-                found = self._find(self.task, reading, missing_only=True, whole=q.name)
-                value = found.get(q.name)
-                kind = self._kind(self.task, q.name)
-                if value is not None and kind != "text" and value.certainty >= 0.75 and coverage(value, turn.text) > 0.5:
-                    return False
-            elif reading.yes.value is not None and reading.yes.clear:
-                return False
-        if reading.strong_intent is not None:
-            return False
-        knowledge = self.app.knowledge
-        if knowledge is not None:
-            answer = await knowledge.asearch(reading.resolved)
-            if answer.hits and answer.hits[0].score >= knowledge.min_score + 0.15:
-                return False
-        return True
-
-    async def _say_misheard(self, turn: Turn) -> AsyncIterator[Act]:
-        self.misses += 1
-        q = self.question
-        offered: Literal["dtmf", "link", "person"] | None = None
-        if self.misses == 1:
-            line = f"{self.replies['retry']} {q.text}" if q is not None and q.text else self.replies["misheard"]
-            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=1))
-            yield Say(line)
-            return
-        kind = self._asked_kind()
-        if kind in ("number", "phone", "money") and q is not None:
-            offered = "dtmf"
-            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
-            yield Say(self.replies["misheard_keypad"] + " Then press the hash key.")
-            return
-        if q is not None and q.kind == "field" and self.task is not None and self.task.form is not None and self._can_link():
-            offered = "link"
-            self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
-            async for act in self.send_link(self.task.form, q.name):
-                yield act
-            return
-        offered = "person" if self.escalation.possible else None
-        self.emit(ev.Misheard(turn=turn.index, text=turn.text, confidence=turn.confidence, attempt=self.misses, offered=offered))
-        if offered:
-            yield self.ask(Question("offer_person", self.replies["misheard_person"]))
-        else:
-            yield Say(self.replies["misheard"])
-
-    def _asked_kind(self) -> str | None:
-        q, task = self.question, self.task
-        if q is None or task is None:
-            return None
-        if q.kind == "slot":
-            return task.intent.slots.get(q.name)
-        if q.kind == "field" and task.form is not None:
-            return task.form.field(q.name).type
-        return None
-
-    async def _keypad(self, turn: Turn, brain: Brain) -> AsyncIterator[Act]:
-        """Digits typed on the keypad: collected until '#', then read as the answer."""
-        digit = turn.text.strip()
-        if digit not in ("#", "*"):
-            self.dtmf += digit
-            return
-        digits, self.dtmf = self.dtmf, ""
-        if not digits:
-            return
-        typed = Turn(turn.index, digits, 1.0, "text", turn.caller)
-        async for act in self.respond(typed, brain):
-            yield act
-
-    # ------------------------------------------------------------------ answers to what we asked
-    async def _answer(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        yes = reading.yes
-        if q.kind in ("slot", "field"):
-            async for act in self._answer_value(q, turn, reading, brain):
-                yield act
-        elif q.kind == "read_back":
-            async for act in self._answer_read_back(q, turn, reading, brain):
-                yield act
-        elif q.kind == "confirm":
-            async for act in self._answer_confirm(q, turn, reading, brain):
-                yield act
-        elif q.kind == "change_what":
-            async for act in self._answer_change(q, turn, reading, brain):
-                yield act
-        elif q.kind == "forget":
-            if yes.value is True and yes.clear:
-                await self.memory.forget()
-                yield Say(self.replies["forgotten"])
-            else:
-                yield Say(self.replies["not_forgotten"])
-        elif q.kind == "recall":
-            if yes.value is True:
-                ref = await self.memory.close_issue()
-                intent = next((i for i in self.spec.intents if i.name == ref.get("intent")), None)
-                if intent is not None:
-                    async for act in self.start(intent, turn, reading, slots=ref.get("slots", {})):
-                        yield act
-                    return
-                yield Say(self.replies["recall_no"])
-            elif yes.value is False and not reading.question and len(reading.text.split()) <= 4:
-                yield Say(self.replies["recall_no"])
-            else:
-                async for act in self.new_request(turn, reading, brain):
-                    yield act
-        elif q.kind in ("offer_person", "confirm_person"):
-            more = reading.question or (reading.best is not None and len(reading.text.split()) > 4)
-            if more and not (yes.clear and yes.value is True and len(reading.text.split()) <= 4):
-                # "fine, do you have avocados?": a new request, not an answer to the offer
-                async for act in self.new_request(turn, reading, brain):
-                    yield act
-            elif yes.value is True and (yes.clear or q.kind == "confirm_person"):
-                async for act in self.escalate(turn, "the caller accepted a person"):
-                    yield act
-            elif yes.value is True:  # a bare "ok": ask once more, plainly
-                yield self.ask(Question("confirm_person", self.replies["confirm_person"]))
-            elif yes.ack or yes.value is False:
-                yield self.ask(Question("anything_else", self.replies["anything_else"]))
-            else:
-                async for act in self.new_request(turn, reading, brain):
-                    yield act
-        elif q.kind == "anything_else":
-            if yes.value is False or (yes.ack and yes.value is None):
-                yield Say(self.replies["goodbye"])
-                yield Hangup("goodbye")
-            elif yes.value is True and len(reading.text.split()) <= 3:
-                yield self.ask(Question("anything_else", self.replies["what_else"]))
-            else:
-                async for act in self.new_request(turn, reading, brain):
-                    yield act
-
-    async def _answer_value(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        task = self.task
-        if task is None:
-            async for act in self.new_request(turn, reading, brain):
-                yield act
-            return
-        if _cancels(reading.text) and not reading.question:
-            async for act in self.cancel():
-                yield act
-            return
-        found = self._find(task, reading, missing_only=True, whole=q.name)
-        mine = found.get(q.name)
-        text_question = self._kind(task, q.name) == "text" and reading.question and reading.strong_intent is not None
-        if mine is not None and self._acceptable(task, q.name, mine) and not text_question:
-            self._apply_found(task, turn, found)
-            async for act in self.advance(turn):
-                yield act
-            return
-        if self._is_side_request(reading, task):
-            async for act in self._side_request(q, turn, reading, brain):
-                yield act
-            return
-        other = {k: v for k, v in found.items() if k != q.name}
-        if other:  # they gave something else we need ("two please" when asked the address)
-            self._apply_found(task, turn, other)
-        async for act in self._retry(task, q, turn):
-            yield act
-
-    def _acceptable(self, task: Task, name: str, parsed: Parsed) -> bool:
-        kind = self._kind(task, name)
-        if kind == "text":
-            return bool(parsed.text.strip())
-        return parsed.certainty >= 0.5
-
-    def _kind(self, task: Task, name: str) -> FieldKind:
-        if name in task.intent.slots:
-            return task.intent.slots[name]
-        assert task.form is not None
-        return task.form.field(name).type
-
-    def _is_side_request(self, reading: Reading, task: Task) -> bool:
-        best = reading.best
-        if best is not None and best.intent != task.intent.name and (reading.question or best.score >= reading.strong):
-            return True
-        return reading.question
-
-    async def _side_request(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        """Answer something else mid-task; the task and its question are resumed once that is done."""
-        if self.task is not None:
-            self.suspended.append((self.task, q))
-            self.task = None
-        async for act in self.new_request(turn, reading, brain):
-            yield act
-
-    async def _retry(self, task: Task, q: Question, turn: Turn) -> AsyncIterator[Act]:
-        if q.kind == "slot":
-            yield self.ask(Question("slot", f"{self.replies['retry']} {q.text}", q.name))
-            self.question = Question("slot", q.text, q.name)
-            return
-        assert task.form is not None
-        tries = task.form.failed(q.name)
-        self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", tries=tries))
-        async for act in self._ask_field(task.form, q.name, retry=True):
-            yield act
-
-    async def _answer_read_back(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        task = self.task
-        if task is None or task.form is None:
-            return
-        yes = reading.yes
-        correction = self._find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
-        if correction is None and q.value and self._kind(task, q.name) == "datetime":
-            correction = _part_of_datetime(reading.text, q.value, self.now(), self.spec.identity.region)
-        if correction is not None and correction.text == q.value:
-            correction = None
-        if yes.value is True and correction is None:
-            task.form.values[q.name] = q.value or ""
-            task.pending.pop(q.name, None)
-            self.emit(ev.FormField(form=task.form.name, field=q.name, status="confirmed", value=q.value))
-            async for act in self.advance(turn):
-                yield act
-            return
-        if correction is not None and self._acceptable(task, q.name, correction):
-            self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=task.form.tries.get(q.name, 0)))
-            task.pending[q.name] = correction
-            async for act in self.advance(turn):
-                yield act
-            return
-        if yes.value is False:
-            task.pending.pop(q.name, None)
-            tries = task.form.failed(q.name)
-            self.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=tries))
-            async for act in self._ask_field(task.form, q.name):
-                yield act
-            return
-        if self._is_side_request(reading, task):
-            async for act in self._side_request(q, turn, reading, brain):
-                yield act
-            return
-        yield Say(self.replies["retry"] + " ")
-        yield self.ask(q)
-
-    async def _answer_confirm(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        task = self.task
-        if task is None:
-            return
-        yes = reading.yes
-        changed = self._apply(task, turn, reading) if not (yes.value is True and not reading.correction) else {}
-        if changed:
-            async for act in self._after_correction(turn, changed):
-                yield act
-            return
-        if yes.value is True:
-            task.confirmed = True
-            async for act in self.advance(turn):
-                yield act
-            return
-        if yes.value is False:
-            if _cancels(reading.text):
-                async for act in self.cancel():
-                    yield act
-                return
-            yield self.ask(Question("change_what", self.replies["change_what"]))
-            return
-        if self._is_side_request(reading, task):
-            async for act in self._side_request(q, turn, reading, brain):
-                yield act
-            return
-        yield Say(self.replies["retry"] + " ")
-        yield self.ask(q)
-
-    async def _answer_change(self, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
-        task = self.task
-        if task is None:
-            return
-        changed = self._apply(task, turn, reading)
-        if changed:
-            async for act in self._after_correction(turn, changed):
-                yield act
-            return
-        named = self._named_field(task, reading.text)
-        if named is not None:
-            self._clear(task, named)
-            async for act in self.advance(turn):
-                yield act
-            return
-        if _cancels(reading.text) or reading.yes.value is False:
-            async for act in self.cancel():
-                yield act
-            return
-        if reading.yes.value is not None or reading.yes.ack:  # "yes" to "change it or cancel?" says neither
-            yield Say(self.replies["retry"] + " ")
-            yield self.ask(q)
-            return
-        async for act in self._side_request(q, turn, reading, brain):
-            yield act
-
-    def _named_field(self, task: Task, text: str) -> str | None:
-        said = text.lower()
-        for name in self._wanted(task, missing_only=False):
-            label = name.replace("_", " ")
-            field_label = task.form.field(name).label if task.form is not None and name in {f.name for f in task.form.spec.fields} else None
-            if label in said or (field_label and field_label.lower() in said) or (name == "quantity" and ("how many" in said or "amount" in said)):
-                return name
-        return None
-
-    def _clear(self, task: Task, name: str) -> None:
-        task.slots.pop(name, None)
-        task.pending.pop(name, None)
-        if task.form is not None:
-            task.form.values.pop(name, None)
-        task.confirmed = False
 
     async def cancel(self) -> AsyncIterator[Act]:
         self.task = None
         yield self.ask(Question("anything_else", self.replies["cancelled"]))
 
     # ------------------------------------------------------------------ values from a turn
-    def _find(self, task: Task, reading: Reading, *, missing_only: bool, whole: str | None) -> dict[str, Parsed]:
+    def kind(self, task: Task, name: str) -> FieldKind:
+        if name in task.intent.slots:
+            return task.intent.slots[name]
+        assert task.form is not None
+        return task.form.field(name).type
+
+    def find(self, task: Task, reading: Reading, *, missing_only: bool, whole: str | None) -> dict[str, Parsed]:
         choices = {f.name: f.choices for f in task.form.spec.fields} if task.form is not None else {}
-        wanted = self._wanted(task, missing_only=missing_only)
+        wanted = self.wanted(task, missing_only=missing_only)
         if whole is not None and whole not in wanted:
-            wanted[whole] = self._kind(task, whole)
+            wanted[whole] = self.kind(task, whole)
         about = {f.name for f in task.form.spec.fields if f.type == "text"} if task.form is not None else set()
         return find_values(
             reading.resolved, wanted, now=self.now(), region=self.spec.identity.region, choices=choices,
             frame=self._frame(task.intent), whole=whole, about=about,
         )
 
-    def _apply(self, task: Task, turn: Turn, reading: Reading) -> dict[str, Parsed]:
+    def apply_correction(self, task: Task, turn: Turn, reading: Reading) -> dict[str, Parsed]:
         """Values the task already had that the turn states anew (a correction): applied, and returned."""
-        found = self._find(task, reading, missing_only=False, whole=None)
+        found = self.find(task, reading, missing_only=False, whole=None)
         current = self.values(task) | {k: p.text for k, p in task.pending.items()}
         if reading.correction:
-            for name, kind in self._wanted(task, missing_only=False).items():
+            for name, kind in self.wanted(task, missing_only=False).items():
                 if kind == "address" and name not in found and name in current:
                     street = _street_correction(reading.text, str(current[name]))
                     if street is not None:
                         found[name] = street
         changed = {
             k: v for k, v in found.items()
-            if k in current and str(current[k]) != v.text and self._kind(task, k) != "text"
+            if k in current and str(current[k]) != v.text and self.kind(task, k) != "text"
         }
         # a text value (a product) changes only when it is all the correction names ("make it salmon
         # instead"); "no, Elm Road, not Elm Street" corrects the address, not the product
         if not changed and reading.correction:
             for name, parsed in found.items():
-                if self._kind(task, name) == "text" and name in current and parsed.text not in ("", current[name]):
+                if self.kind(task, name) == "text" and name in current and parsed.text not in ("", current[name]):
                     if len(parsed.text.split()) <= 4:
                         changed[name] = parsed
         if changed:
             task.confirmed = False
-            self._apply_found(task, turn, changed)
+            self.apply_found(task, turn, changed)
         return changed
 
-    def _apply_found(self, task: Task, turn: Turn, found: dict[str, Parsed]) -> None:
+    def apply_found(self, task: Task, turn: Turn, found: dict[str, Parsed]) -> None:
         for name, parsed in found.items():
-            kind = self._kind(task, name)
+            kind = self.kind(task, name)
             if name in task.intent.slots:
                 task.slots[name] = parsed.text
                 if kind == "text":
@@ -608,7 +239,7 @@ class Dialogue:
                 task.form.values.pop(name, None)
                 task.pending[name] = parsed
 
-    async def _after_correction(self, turn: Turn, changed: dict[str, Parsed]) -> AsyncIterator[Act]:
+    async def after_correction(self, turn: Turn, changed: dict[str, Parsed]) -> AsyncIterator[Act]:
         said = ", ".join(p.spoken for p in changed.values())
         yield Say(f"Okay, {said}. ")
         q = self.question
@@ -637,13 +268,13 @@ class Dialogue:
         self.task = task
         found: dict[str, Parsed] = {}
         if slots is None and reading is not None:
-            found = self._find(task, reading, missing_only=True, whole=None)
+            found = self.find(task, reading, missing_only=True, whole=None)
             for name, kind in intent.slots.items():  # "I'll take two": the thing is the one just talked about
                 if kind == "text" and name not in found and self.referent and _refers(reading.text):
                     found[name] = Parsed(self.referent, self.referent, self.referent, 0.9)
         recognized = score if score is not None else (reading.best.score if reading and reading.best else 1.0)
         self.emit(ev.IntentRecognized(turn=turn.index, name=intent.name, score=recognized, slots={k: v.text for k, v in found.items()}))
-        self._apply_found(task, turn, found)
+        self.apply_found(task, turn, found)
         async for act in self.advance(turn):
             yield act
 
@@ -681,7 +312,7 @@ class Dialogue:
                 return
             missing = task.form.missing()
             if missing is not None:
-                async for act in self._ask_field(task.form, missing.name):
+                async for act in self.ask_field(task.form, missing.name):
                     yield act
                 return
         if intent.confirm and not task.confirmed:
@@ -690,7 +321,7 @@ class Dialogue:
         async for act in self.execute(task, turn):
             yield act
 
-    async def _ask_field(self, form: FormState, name: str, retry: bool = False) -> AsyncIterator[Act]:
+    async def ask_field(self, form: FormState, name: str, retry: bool = False) -> AsyncIterator[Act]:
         spec = form.field(name)
         if spec.other_modality or form.tries.get(name, 0) >= spec.max_tries:
             async for act in self.send_link(form, name):
@@ -703,7 +334,7 @@ class Dialogue:
             yield Say(self.replies["retry"] + " ")
         yield self.ask(Question("field", spec.prompt, name))
 
-    def _can_link(self) -> bool:
+    def can_link(self) -> bool:
         s = self.app.services
         return bool(self.memory.phone and s.links is not None and s.notifier is not None and self.context is not None)
 
@@ -932,37 +563,6 @@ def _refers(text: str) -> bool:
     return any(w in _REFERRING for w in said) or len(said) <= 4
 
 
-def _cancels(text: str) -> bool:
-    s = text.lower()
-    return any(w in s for w in ("cancel", "never mind", "nevermind", "forget it", "forget about it", "don't bother", "scrap", "not anymore", "changed my mind", "leave it"))
-
-
-def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
-    """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
-    import datetime as dt
-
-    from .dates import say_date, say_time
-    from .values import parse_value
-
-    try:
-        before = dt.datetime.strptime(previous, "%Y-%m-%d %H:%M")
-    except ValueError:
-        return None
-    clock = parse_value("time", text, now=now, region=region)
-    day = parse_value("date", text, now=now, region=region)
-    if clock is None and day is None:
-        bare = re.search(r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b", normalise(text))
-        if bare is None:
-            return None
-        hour = int(bare.group(1))  # "eleven": the hour nearest the one heard before (10 a.m. -> 11 a.m.)
-        hour = min((hour, hour + 12), key=lambda h: abs(h - before.hour)) % 24
-        clock = Parsed(dt.time(hour, int(bare.group(2) or 0)), "", "", 0.8)
-    date = day.value if day is not None else before.date()
-    time = clock.value if clock is not None else before.time()
-    when = dt.datetime.combine(date, time, tzinfo=now.tzinfo)
-    spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
-    certainty = min(p.certainty for p in (clock, day) if p is not None)
-    return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, certainty)
 
 
 def _street_correction(text: str, previous: str) -> Parsed | None:

@@ -155,7 +155,7 @@ class Knowledge:
         """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
         if not query.strip():
             return Answer(query=query, hits=[], confident=False)
-        scores = self._scores(expand(query))
+        scores = self._scores(query, expand(query))
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
@@ -198,10 +198,12 @@ class Knowledge:
         missing = [w for w in answer.hits[0].passage.warnings if w not in best]
         return " ".join([best, *missing])
 
-    def _scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def _scores(self, query: str, keywords: str | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Cosine of the query as said; keyword overlap of ``keywords`` (the query with the
+        document words of its everyday words, which embeddings need no help with)."""
         vector = self.embedder.embed([query])[0]
         cosine = np.clip(self._vectors @ vector, 0.0, 1.0).astype(np.float64)
-        terms = [t for t in _terms(query) if t in self._vocabulary]
+        terms = [t for t in _terms(keywords or query) if t in self._vocabulary]
         keyword = np.zeros(len(self.passages))
         if terms:
             raw = np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
@@ -302,8 +304,8 @@ def _paragraphs(text: str) -> list[str]:
 
 
 # Callers say "wee", "tummy", "smashed" and "money back"; documents say "urine", "abdomen",
-# "damaged" and "refund". Each everyday word found in a query adds the document word, for the
-# keyword score and the embedding alike (general English, not any one agent's vocabulary).
+# "damaged" and "refund". Each everyday word found in a query adds the document word to the
+# keyword search (general English, not any one agent's vocabulary; the embedding knows synonyms).
 COLLOQUIAL: dict[str, str] = {
     r"pee|peeing|wee|weeing|weed|piss|pissing|urinate|urinating|water ?works": "urine",
     r"poo|poop|pooing|pooed|number twos?|stools?|bowel movements?": "bowels",
@@ -340,7 +342,7 @@ WARNING_PHRASES = (
     r"911|999|112|ambulance)",
     r"emergency services", r"go to (?:a ?& ?e|the emergency (?:room|department)|the er|hospital)",
     r"seek (?:urgent |immediate |emergency )?(?:medical )?(?:help|care|advice|attention)",
-    r"(?:do not|don't) (?:wait|rely on)", r"severe allergy", r"straight away", r"right away", r"call (?:us|them) now",
+    r"(?:do not|don't) (?:wait|rely on)", r"severe allergy", r"straight away", r"right away", r"call (?:us|them )?now",
 )
 
 

@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING, Any
 from .. import events as ev
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
 from .base import Act, Listen, Say, Turn
-from .dialogue import Question, Task
 from .forms import PATIENCE, FormState, judge, wants_patience
 from .llm import VOICE_RULES, model_round, round_choice
 from .replies import fill
 from .spec import IntentSpec
+from .state import Question, Task
 
 if TYPE_CHECKING:
     from .app import AgentApp
-    from .dialogue import Dialogue, Reading
+    from .dialogue import Dialogue
+    from .state import Reading
 
 BUILTINS = [
     ToolSpec(

@@ -26,12 +26,13 @@ import anyio
 from .. import events as ev
 from ..engines.base import VoiceStyle
 from .base import Act, Context, Say, Style, Turn
-from .dialogue import Brain, Dialogue, Question
+from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
 from .reading import is_question, meta_request
 from .replies import fill
 from .safety import SafetyGuard
+from .state import Brain, Question
 from .style import StyleDecision, StylePolicy, StylePolicyOptions
 from .tools import Outcome, ToolRunner
 

@@ -376,7 +376,9 @@ class ToolRunner:
                         record(Outcome(tool.name, "cancelled", error="the caller interrupted"))
                         raise
                     except Exception as exc:  # tools are user code: a failure is a result, not a crash
-                        log.warning("tool %s failed", tool.name, exc_info=exc)
+                        # one line for the operator (the error is also the tool.result); the traceback at debug
+                        log.warning("tool %s failed: %s: %s", tool.name, type(exc).__name__, exc)
+                        log.debug("tool %s traceback", tool.name, exc_info=exc)
                         record(Outcome(tool.name, "error", error=f"{type(exc).__name__}: {exc}"))
                     else:
                         record(Outcome(tool.name, "ok", result))

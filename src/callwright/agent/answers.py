@@ -1,0 +1,286 @@
+"""Reading a caller's turn as the answer to what the agent asked: one handler per question.
+
+:func:`answer` dispatches on the open :class:`~callwright.agent.dialogue.Question`: a slot or
+form field, a read-back of a value, the confirmation of an action, "what would you like to
+change?", forgetting, the open issue recalled at the greeting, an offer of a person, "anything
+else?". Each handler reads the turn in that context ("yeah" confirms a read-back; "ok thanks" does
+not accept an offer), takes corrections, answers side questions through the brain and comes back
+to the question, and only otherwise asks again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from .. import events as ev
+from .base import Act, Hangup, Say, Turn
+from .state import Question
+from .text import normalise
+from .values import Parsed
+
+if TYPE_CHECKING:
+    from .dialogue import Dialogue
+    from .state import Brain, Reading, Task
+
+
+async def answer(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    yes = reading.yes
+    if q.kind in ("slot", "field"):
+        async for act in answer_value(d, q, turn, reading, brain):
+            yield act
+    elif q.kind == "read_back":
+        async for act in answer_read_back(d, q, turn, reading, brain):
+            yield act
+    elif q.kind == "confirm":
+        async for act in answer_confirm(d, q, turn, reading, brain):
+            yield act
+    elif q.kind == "change_what":
+        async for act in answer_change(d, q, turn, reading, brain):
+            yield act
+    elif q.kind == "forget":
+        if yes.value is True and yes.clear:
+            await d.memory.forget()
+            yield Say(d.replies["forgotten"])
+        else:
+            yield Say(d.replies["not_forgotten"])
+    elif q.kind == "recall":
+        if yes.value is True:
+            ref = await d.memory.close_issue()
+            intent = next((i for i in d.spec.intents if i.name == ref.get("intent")), None)
+            if intent is not None:
+                async for act in d.start(intent, turn, reading, slots=ref.get("slots", {})):
+                    yield act
+                return
+            yield Say(d.replies["recall_no"])
+        elif yes.value is False and not reading.question and len(reading.text.split()) <= 4:
+            yield Say(d.replies["recall_no"])
+        else:
+            async for act in d.new_request(turn, reading, brain):
+                yield act
+    elif q.kind in ("offer_person", "confirm_person"):
+        more = reading.question or (reading.best is not None and len(reading.text.split()) > 4)
+        if more and not (yes.clear and yes.value is True and len(reading.text.split()) <= 4):
+            # "fine, do you have avocados?": a new request, not an answer to the offer
+            async for act in d.new_request(turn, reading, brain):
+                yield act
+        elif yes.value is True and (yes.clear or q.kind == "confirm_person"):
+            async for act in d.escalate(turn, "the caller accepted a person"):
+                yield act
+        elif yes.value is True:  # a bare "ok": ask once more, plainly
+            yield d.ask(Question("confirm_person", d.replies["confirm_person"]))
+        elif yes.ack or yes.value is False:
+            yield d.ask(Question("anything_else", d.replies["anything_else"]))
+        else:
+            async for act in d.new_request(turn, reading, brain):
+                yield act
+    elif q.kind == "anything_else":
+        if yes.value is False or (yes.ack and yes.value is None):
+            yield Say(d.replies["goodbye"])
+            yield Hangup("goodbye")
+        elif yes.value is True and len(reading.text.split()) <= 3:
+            yield d.ask(Question("anything_else", d.replies["what_else"]))
+        else:
+            async for act in d.new_request(turn, reading, brain):
+                yield act
+
+async def answer_value(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    task = d.task
+    if task is None:
+        async for act in d.new_request(turn, reading, brain):
+            yield act
+        return
+    if _cancels(reading.text) and not reading.question:
+        async for act in d.cancel():
+            yield act
+        return
+    found = d.find(task, reading, missing_only=True, whole=q.name)
+    mine = found.get(q.name)
+    text_question = d.kind(task, q.name) == "text" and reading.question and reading.strong_intent is not None
+    if mine is not None and acceptable(d, task, q.name, mine) and not text_question:
+        d.apply_found(task, turn, found)
+        async for act in d.advance(turn):
+            yield act
+        return
+    if is_side_request(d, reading, task):
+        async for act in side_request(d, q, turn, reading, brain):
+            yield act
+        return
+    other = {k: v for k, v in found.items() if k != q.name}
+    if other:  # they gave something else we need ("two please" when asked the address)
+        d.apply_found(task, turn, other)
+    async for act in retry(d, task, q, turn):
+        yield act
+
+def acceptable(d: Dialogue, task: Task, name: str, parsed: Parsed) -> bool:
+    kind = d.kind(task, name)
+    if kind == "text":
+        return bool(parsed.text.strip())
+    return parsed.certainty >= 0.5
+
+
+def is_side_request(d: Dialogue, reading: Reading, task: Task) -> bool:
+    best = reading.best
+    if best is not None and best.intent != task.intent.name and (reading.question or best.score >= reading.strong):
+        return True
+    return reading.question
+
+async def side_request(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    """Answer something else mid-task; the task and its question are resumed once that is done."""
+    if d.task is not None:
+        d.suspended.append((d.task, q))
+        d.task = None
+    async for act in d.new_request(turn, reading, brain):
+        yield act
+
+async def retry(d: Dialogue, task: Task, q: Question, turn: Turn) -> AsyncIterator[Act]:
+    if q.kind == "slot":
+        yield d.ask(Question("slot", f"{d.replies['retry']} {q.text}", q.name))
+        d.question = Question("slot", q.text, q.name)
+        return
+    assert task.form is not None
+    tries = task.form.failed(q.name)
+    d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", tries=tries))
+    async for act in d.ask_field(task.form, q.name, retry=True):
+        yield act
+
+async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    task = d.task
+    if task is None or task.form is None:
+        return
+    yes = reading.yes
+    correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
+    if correction is None and q.value and d.kind(task, q.name) == "datetime":
+        correction = _part_of_datetime(reading.text, q.value, d.now(), d.spec.identity.region)
+    if correction is not None and correction.text == q.value:
+        correction = None
+    if yes.value is True and correction is None:
+        task.form.values[q.name] = q.value or ""
+        task.pending.pop(q.name, None)
+        d.emit(ev.FormField(form=task.form.name, field=q.name, status="confirmed", value=q.value))
+        async for act in d.advance(turn):
+            yield act
+        return
+    if correction is not None and acceptable(d, task, q.name, correction):
+        d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=task.form.tries.get(q.name, 0)))
+        task.pending[q.name] = correction
+        async for act in d.advance(turn):
+            yield act
+        return
+    if yes.value is False:
+        task.pending.pop(q.name, None)
+        tries = task.form.failed(q.name)
+        d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=tries))
+        async for act in d.ask_field(task.form, q.name):
+            yield act
+        return
+    if is_side_request(d, reading, task):
+        async for act in side_request(d, q, turn, reading, brain):
+            yield act
+        return
+    yield Say(d.replies["retry"] + " ")
+    yield d.ask(q)
+
+async def answer_confirm(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    task = d.task
+    if task is None:
+        return
+    yes = reading.yes
+    changed = d.apply_correction(task, turn, reading) if not (yes.value is True and not reading.correction) else {}
+    if changed:
+        async for act in d.after_correction(turn, changed):
+            yield act
+        return
+    if yes.value is True:
+        task.confirmed = True
+        async for act in d.advance(turn):
+            yield act
+        return
+    if yes.value is False:
+        if _cancels(reading.text):
+            async for act in d.cancel():
+                yield act
+            return
+        yield d.ask(Question("change_what", d.replies["change_what"]))
+        return
+    if is_side_request(d, reading, task):
+        async for act in side_request(d, q, turn, reading, brain):
+            yield act
+        return
+    yield Say(d.replies["retry"] + " ")
+    yield d.ask(q)
+
+async def answer_change(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    task = d.task
+    if task is None:
+        return
+    changed = d.apply_correction(task, turn, reading)
+    if changed:
+        async for act in d.after_correction(turn, changed):
+            yield act
+        return
+    named = named_field(d, task, reading.text)
+    if named is not None:
+        clear(d, task, named)
+        async for act in d.advance(turn):
+            yield act
+        return
+    if _cancels(reading.text) or reading.yes.value is False:
+        async for act in d.cancel():
+            yield act
+        return
+    if reading.yes.value is not None or reading.yes.ack:  # "yes" to "change it or cancel?" says neither
+        yield Say(d.replies["retry"] + " ")
+        yield d.ask(q)
+        return
+    async for act in side_request(d, q, turn, reading, brain):
+        yield act
+
+def named_field(d: Dialogue, task: Task, text: str) -> str | None:
+    said = text.lower()
+    for name in d.wanted(task, missing_only=False):
+        label = name.replace("_", " ")
+        field_label = task.form.field(name).label if task.form is not None and name in {f.name for f in task.form.spec.fields} else None
+        if label in said or (field_label and field_label.lower() in said) or (name == "quantity" and ("how many" in said or "amount" in said)):
+            return name
+    return None
+
+def clear(d: Dialogue, task: Task, name: str) -> None:
+    task.slots.pop(name, None)
+    task.pending.pop(name, None)
+    if task.form is not None:
+        task.form.values.pop(name, None)
+    task.confirmed = False
+
+
+def _cancels(text: str) -> bool:
+    s = text.lower()
+    return any(w in s for w in ("cancel", "never mind", "nevermind", "forget it", "forget about it", "don't bother", "scrap", "not anymore", "changed my mind", "leave it"))
+
+def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
+    """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
+    import datetime as dt
+
+    from .dates import say_date, say_time
+    from .values import parse_value
+
+    try:
+        before = dt.datetime.strptime(previous, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    clock = parse_value("time", text, now=now, region=region)
+    day = parse_value("date", text, now=now, region=region)
+    if clock is None and day is None:
+        bare = re.search(r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b", normalise(text))
+        if bare is None:
+            return None
+        hour = int(bare.group(1))  # "eleven": the hour nearest the one heard before (10 a.m. -> 11 a.m.)
+        hour = min((hour, hour + 12), key=lambda h: abs(h - before.hour)) % 24
+        clock = Parsed(dt.time(hour, int(bare.group(2) or 0)), "", "", 0.8)
+    date = day.value if day is not None else before.date()
+    time = clock.value if clock is not None else before.time()
+    when = dt.datetime.combine(date, time, tzinfo=now.tzinfo)
+    spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
+    certainty = min(p.certainty for p in (clock, day) if p is not None)
+    return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, certainty)
