@@ -326,7 +326,7 @@ ANSWERS = {
     # Part of an address, read back; a correction, read back; then a non-answer turns that down too.
     "partial": (
         ["twelve oak", "it is oak street I think", "I am not sure"],
-        ["I heard twelve Oak. Is that right?", "I heard Oak Street, I Think. Is that right?"],
+        ["I heard twelve Oak. Is that right?", "I heard Oak Street. Is that right?"],  # the hedge is not the address
     ),
 }
 

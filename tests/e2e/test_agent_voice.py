@@ -343,7 +343,9 @@ async def test_talking_over_a_booking_leaves_exactly_one_booking(recovery_line: 
         def filler(e: Any) -> bool:
             return isinstance(e, ev.AgentText) and e.text == "I'm booking that with the nurse team now."
 
-        told = await line.say("when can I drive again", until=filler)
+        # The reason is typed: moonshine hears espeak's short reasons with a confidence under the
+        # field's 0.8, and a reason heard that unsure is (rightly) read back first.
+        told = await line.type("about driving again", until=filler)
         start = told.start
         (called,) = line.of(ev.ToolCalled, since=start)
         await line.until_audio_after(line.at(told.reply))
@@ -520,10 +522,10 @@ async def test_an_angry_caller_is_answered_in_the_calm_style(order_desk: Served)
 
 
 # ------------------------------------------------------------------------------------------ 7. safety and mishearing, by phone
-async def twilio_call(served: Served, caller: str, says: str) -> tuple[TwilioPeer, list[Any], str]:
+async def twilio_call(served: Served, caller: str, says: str, *, handed_over: bool = False) -> tuple[TwilioPeer, list[Any], str]:
     """A phone call over Twilio's Media Streams: the greeting plays out, the caller says ``says``
     (espeak at 8 kHz, μ-law), the phone plays what comes back until the server closes the stream
-    or the agent's reply to the turn has played. Returns the peer, the call's trace and what the
+    (``handed_over``) or the agent's reply to the turn has played. Returns the peer, the call's trace and what the
     phone played after the caller spoke, as Whisper heard it."""
     peer = await TwilioPeer.answer(f"{served.base}/twilio/voice", caller=caller)
     async with peer:
@@ -534,18 +536,25 @@ async def twilio_call(served: Served, caller: str, says: str) -> tuple[TwilioPee
         played_before = len(peer.log.played)
         await peer.speak(caller_says(says, 8000))
         with anyio.fail_after(TURN_TIMEOUT):  # until the reply to turn 1 has played (its last mark) or the line is handed over
-            while not peer.closed.is_set() and not any(name.startswith("1:") for name in peer.log.marks_echoed):
+            while not peer.closed.is_set() and (handed_over or not any(name.startswith("1:") for name in peer.log.marks_echoed)):
                 await peer.silence(0.1)
         await peer.silence(1.5)
         heard = await whisper(np.concatenate(peer.log.played[played_before:]), 8000)
-    (path,) = [p for p in (served.data / "traces").glob("*.jsonl") if f'"caller":"{caller}"' in p.read_text()]
-    return peer, read_trace(path), heard
+    with anyio.fail_after(15):  # the server writes the trace's last record once the call has ended
+        while True:
+            paths = [p for p in (served.data / "traces").glob("*.jsonl") if f'"caller":"{caller}"' in p.read_text()]
+            if paths and '"type":"call.ended"' in paths[0].read_text():
+                break
+            await anyio.sleep(0.1)
+    return peer, read_trace(paths[0]), heard
 
 
 async def test_by_phone_a_red_flag_gets_emergency_advice_first_then_the_nurse(recovery_line: Served) -> None:
     """Spoken over an 8 kHz phone line, real recognition: the red flag is acted on in code, before any
     brain. The first sentence the phone plays is the emergency advice, then the call goes to the nurse."""
-    peer, trace, heard = await twilio_call(recovery_line, "+14155550161", "my chest feels really tight and I can't breathe")
+    peer, trace, heard = await twilio_call(
+        recovery_line, "+14155550161", "my chest feels really tight and I can't breathe", handed_over=True
+    )
     after = await peer.follow_action()
     final = next(e for e in trace if isinstance(e, ev.TranscriptFinal) and e.turn == 1)
     (flag,) = [e for e in trace if isinstance(e, ev.SafetyFlag)]

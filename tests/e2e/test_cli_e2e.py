@@ -155,7 +155,7 @@ def test_call_reports_a_transfer_and_stops(order_desk: str) -> None:
     assert result.stderr == ""
     report = json.loads(result.stdout)
     opening, person = report["exchanges"]
-    assert "eight in the morning" in opening["agent_said"]
+    assert "seven in the morning" in opening["agent_said"]
     assert "person" in person["agent_heard"].lower()
     assert person["agent_said"] == "Of course. I'm connecting you to a colleague now."
     assert report["ended"]["reason"] == "transfer"

@@ -95,6 +95,14 @@ async def answer_value(d: Dialogue, q: Question, turn: Turn, reading: Reading, b
         async for act in d.cancel():
             yield act
         return
+    kind = d.kind(task, q.name)
+    if kind == "datetime" and q.value:  # the day was given before; this answers "what time?"
+        when = _part_of_datetime(reading.text, q.value, d.now(), d.spec.identity.region)
+        if when is not None:
+            d.apply_found(task, turn, {q.name: when})
+            async for act in d.advance(turn):
+                yield act
+            return
     found = d.find(task, reading, missing_only=True, whole=q.name)
     mine = found.get(q.name)
     text_question = d.kind(task, q.name) == "text" and reading.question and reading.strong_intent is not None
@@ -107,6 +115,12 @@ async def answer_value(d: Dialogue, q: Question, turn: Turn, reading: Reading, b
         async for act in side_request(d, q, turn, reading, brain):
             yield act
         return
+    if kind == "datetime" and not q.value:
+        day = _day_only(reading.resolved, d.now(), d.spec.identity.region)
+        if day is not None:  # "Monday morning": the day is kept, its time asked
+            provisional, question = day
+            yield d.ask(Question("field", question, q.name, value=provisional))
+            return
     other = {k: v for k, v in found.items() if k != q.name}
     if other:  # they gave something else we need ("two please" when asked the address)
         d.apply_found(task, turn, other)
@@ -163,12 +177,20 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
             yield act
         return
     if correction is not None and acceptable(d, task, q.name, correction):
-        d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=task.form.tries.get(q.name, 0)))
+        # "No, it's twenty Oak Street": the correction is read back, while tries remain. Each counts
+        # as a try, because an address parses from almost any words and would loop for ever.
+        tries = task.form.failed(q.name)
+        d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=tries))
+        task.pending.pop(q.name, None)
+        if tries >= task.form.field(q.name).max_tries:
+            async for act in d.send_link(task.form, q.name):
+                yield act
+            return
         task.pending[q.name] = correction
         async for act in d.advance(turn):
             yield act
         return
-    if yes.value is False:
+    if yes.value is False or _UNSURE.search(reading.text.lower()):  # "I'm not sure" does not confirm it
         task.pending.pop(q.name, None)
         tries = task.form.failed(q.name)
         d.emit(ev.FormField(form=task.form.name, field=q.name, status="rejected", value=q.value, tries=tries))
@@ -257,6 +279,23 @@ def clear(d: Dialogue, task: Task, name: str) -> None:
 def _cancels(text: str) -> bool:
     s = text.lower()
     return any(w in s for w in ("cancel", "never mind", "nevermind", "forget it", "forget about it", "don't bother", "scrap", "not anymore", "changed my mind", "leave it"))
+
+_UNSURE = re.compile(r"\b(?:not sure|don't know|do not know|no idea|not certain|i think so maybe)\b")
+
+
+def _day_only(text: str, now: Any, region: str) -> tuple[str, str] | None:
+    """A day without a time ("Monday morning"): a provisional date and time (the part of the day's
+    usual hour), and the question for the time ("What time on Monday, December 7th?")."""
+    from .dates import say_date
+    from .values import parse_value
+
+    day = parse_value("date", text, now=now, region=region)
+    if day is None:
+        return None
+    said = text.lower()
+    hour = 10 if "morning" in said else 14 if "afternoon" in said else 18 if ("evening" in said or "night" in said) else 12
+    return f"{day.value.isoformat()} {hour:02d}:00", f"What time on {say_date(day.value)}?"
+
 
 def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
     """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""

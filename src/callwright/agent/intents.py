@@ -23,6 +23,7 @@ from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
 
 OUT_OF_SCOPE = "out_of_scope"
+MASK_PENALTY = 0.1  # a match with the thing named left out counts this much less
 _WORD = re.compile(r"[a-z0-9']+")
 _STOP = frozenset(
     "a an the i i'm im me my we you your is are was be to of for and or on in at it its it's this that "
@@ -34,7 +35,15 @@ _STOP = frozenset(
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    """The words that carry meaning, lightly stemmed ("delivered" and "deliver" are one word)."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,19 @@ class IntentMatcher:
             self._add(OUT_OF_SCOPE, example)
         self._vectors = self.embedder.embed(self._examples) if self._examples else np.zeros((0, 384), np.float32)
         self._frame_words = {i.name: _frame_words(i.examples) for i in intents}
+        # Intents with a free-text slot (a product, a query) are also matched with the thing named
+        # left out: "I'd like to order some salmon" is an order like "I'd like to order some oat milk",
+        # though MiniLM finds it closer to "do you sell fresh salmon" by its noun alone.
+        self._all_frame = set().union(*self._frame_words.values()) if self._frame_words else set()
+        objects = {i.name for i in intents if "text" in i.slots.values()}
+        masked = [
+            _mask(example, self._frame_words.get(label, set())) if label in objects else None
+            for label, example in zip(self._labels, self._examples, strict=True)
+        ]
+        self._masked = np.array([m is not None for m in masked], dtype=bool)
+        self._masked_vectors = (
+            self.embedder.embed([m or e for m, e in zip(masked, self._examples, strict=True)]) if self._masked.any() else None
+        )
 
     def _add(self, label: str, example: str) -> None:
         self._labels.append(label)
@@ -78,6 +100,12 @@ class IntentMatcher:
         if not self._examples or not text.strip():
             return []
         sims = self._vectors @ self.embedder.embed([text])[0]
+        if self._masked_vectors is not None:
+            masked_text = _mask(text, self._all_frame)
+            if masked_text != text:
+                masked_sims = self._masked_vectors @ self.embedder.embed([masked_text])[0]
+                # a little less than a full match: the thing named is part of what was said
+                sims = np.where(self._masked, np.maximum(sims, masked_sims - MASK_PENALTY), sims)
         said = content_words(text)
         best: dict[str, Match] = {}
         for label, example, words, sim in zip(self._labels, self._examples, self._words, sims, strict=True):
@@ -102,6 +130,18 @@ class IntentMatcher:
         skip = self._frame_words.get(intent, set()) | _STOP
         kept = [w for w in _WORD.findall(text.lower()) if w not in skip and not w.isdigit()]
         return " ".join(kept) or None
+
+
+def _mask(text: str, frame: set[str]) -> str:
+    """``text`` with the thing it names as "something" (unchanged when it names nothing plain)."""
+    from .reading import noun_phrase
+
+    phrase = noun_phrase(text, frame)
+    if not phrase or len(phrase.split()) > 4 or set(phrase.split()) & frame:
+        return text
+    lowered = text.lower()
+    at = lowered.rfind(phrase)
+    return text if at < 0 else f"{text[:at]}something{text[at + len(phrase):]}"
 
 
 def _frame_words(examples: Sequence[str]) -> set[str]:

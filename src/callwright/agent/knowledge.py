@@ -155,7 +155,8 @@ class Knowledge:
         """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
         if not query.strip():
             return Answer(query=query, hits=[], confident=False)
-        scores = self._scores(query, expand(query))
+        expanded = expand(query)
+        scores = self._scores(expanded, expanded)
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
@@ -304,8 +305,8 @@ def _paragraphs(text: str) -> list[str]:
 
 
 # Callers say "wee", "tummy", "smashed" and "money back"; documents say "urine", "abdomen",
-# "damaged" and "refund". Each everyday word found in a query adds the document word to the
-# keyword search (general English, not any one agent's vocabulary; the embedding knows synonyms).
+# "damaged" and "refund". Each everyday word found in a query adds the document word, for the
+# keyword score and the embedding alike (general English, not any one agent's vocabulary).
 COLLOQUIAL: dict[str, str] = {
     r"pee|peeing|wee|weeing|weed|piss|pissing|urinate|urinating|water ?works": "urine",
     r"poo|poop|pooing|pooed|number twos?|stools?|bowel movements?": "bowels",
@@ -321,7 +322,7 @@ COLLOQUIAL: dict[str, str] = {
     r"not in|not home|not there|out when|away when|miss the driver": "not at home",
     r"drove|driven|car ride|car journey|road trip": "driving journey",
     r"shopping|food shop": "groceries",
-    r"pay|paying|charged?|costs?|price|how much": "fee",
+    r"pay|paying|charged": "fee",
     r"bloated|swollen belly": "bloating",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
     r"sex|intimacy|erection\w*": "sex",

@@ -242,8 +242,12 @@ _WHEN_SPAN = re.compile(
 _PHONE_SPAN = re.compile(r"\+?\d[\d\s-]{8,}\d")
 _EMAIL_SPAN = re.compile(r"\S+@\S+|\b\S+ at \S+ dot \S+")
 _QUANTITY_WORDS = {"a": 1, "an": 1, "one": 1, "a couple of": 2, "a couple": 2, "couple of": 2, "a pair of": 2,
-                   "half a dozen": 6, "a dozen": 12, "dozen": 12, "a few": 3}  # fmt: skip
-_QUANTITY = re.compile(r"\b(?:half a dozen|a couple of|a couple|couple of|a pair of|a dozen|a few|an?|one)\b(?= [a-z])")
+                   "half a dozen": 6, "a dozen": 12, "dozen": 12, "a few": 3, "just the one": 1, "the one": 1,
+                   "just one": 1, "a single": 1, "a pair": 2}  # fmt: skip
+_QUANTITY = re.compile(
+    r"\b(?:half a dozen|a couple of|a couple|couple of|a pair of|a dozen|a few|a single|an?|one)\b(?= [a-z])"
+    r"|\b(?:just the one|the one|just one|a pair|a couple|a dozen|half a dozen)\b"
+)
 _ABOUT = re.compile(r"\b(?:about|regarding|concerning|because of|because|to discuss|to talk about)\s+(?P<topic>.{3,})$")
 _QUANTITY_NAMES = ("quantity", "qty", "count", "how_many", "number_of", "amount_of", "items")
 # where a noun phrase ends ("oat milk | delivered to ...")

@@ -208,7 +208,7 @@ _ADDRESS_LEAD_IN = re.compile(
 
 
 def _address(text: str) -> Parsed | None:
-    s = _ADDRESS_LEAD_IN.sub("", text.strip().rstrip(".!?"))
+    s = _ADDRESS_LEAD_IN.sub("", text.strip().rstrip(".!?,;:"))
     tokens = words_to_digits(s).split()
     if not any(c.isalpha() for c in s):
         return None
