@@ -105,8 +105,14 @@ async def answer_value(d: Dialogue, q: Question, turn: Turn, reading: Reading, b
             return
     found = d.find(task, reading, missing_only=True, whole=q.name)
     mine = found.get(q.name)
-    text_question = d.kind(task, q.name) == "text" and reading.question and reading.strong_intent is not None
-    if mine is not None and acceptable(d, task, q.name, mine) and not text_question:
+    # A question is a side request unless it plainly holds the value: "how much is delivery by the
+    # way" is not an address on "Way", while "is it 12 Baker Street?" is one. Any words can be a
+    # free-text answer, so there a question is a side request when it is a request the agent knows.
+    if kind == "text":
+        side = reading.question and reading.strong_intent is not None
+    else:
+        side = reading.question and (mine is None or mine.certainty < 1.0)
+    if mine is not None and acceptable(d, task, q.name, mine) and not side:
         d.apply_found(task, turn, found)
         async for act in d.advance(turn):
             yield act
@@ -164,6 +170,10 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
     if task is None or task.form is None:
         return
     yes = reading.yes
+    if reading.question and not _answers_first(reading.text):
+        async for act in side_request(d, q, turn, reading, brain):
+            yield act
+        return
     correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
     if correction is None and q.value and d.kind(task, q.name) == "datetime":
         correction = _part_of_datetime(reading.text, q.value, d.now(), d.spec.identity.region)
@@ -209,6 +219,11 @@ async def answer_confirm(d: Dialogue, q: Question, turn: Turn, reading: Reading,
     if task is None:
         return
     yes = reading.yes
+    if reading.question and not _answers_first(reading.text):
+        # "Before I say yes, do you take Apple Pay?": a question first; nothing is done before the answer
+        async for act in side_request(d, q, turn, reading, brain):
+            yield act
+        return
     changed = d.apply_correction(task, turn, reading) if not (yes.value is True and not reading.correction) else {}
     if changed:
         async for act in d.after_correction(turn, changed):
@@ -279,6 +294,14 @@ def clear(d: Dialogue, task: Task, name: str) -> None:
 def _cancels(text: str) -> bool:
     s = text.lower()
     return any(w in s for w in ("cancel", "never mind", "nevermind", "forget it", "forget about it", "don't bother", "scrap", "not anymore", "changed my mind", "leave it"))
+
+_FIRST_WORD_ANSWERS = re.compile(r"^\W*(?:yes|yeah|yep|yup|no|nope|nah|correct|right|sure|ok|okay)\b")
+
+
+def _answers_first(text: str) -> bool:
+    """The turn starts by answering ("yes, and is delivery free?"), or holds no question of its own."""
+    return bool(_FIRST_WORD_ANSWERS.match(normalise(text, digits=False)))
+
 
 _UNSURE = re.compile(r"\b(?:not sure|don't know|do not know|no idea|not certain|i think so maybe)\b")
 

@@ -55,6 +55,8 @@ class EmbeddedBrain:
             return
         knowledge = self.app.knowledge
         question = question_part(reading.resolved)
+        if best is not None and knowledge is not None and self._names_a_topic(best.intent, reading, dialogue):
+            best = None  # "how much is delivery?": a thing the documents are about, not a product
         if best is not None and best.score < reading.strong and knowledge is not None:
             # A weak intent match may be a question the documents answer ("is there a minimum order?").
             answer = await knowledge.asearch(question)
@@ -90,6 +92,17 @@ class EmbeddedBrain:
         wanted = {k: v for k, v in last.slots.items() if v != "text"}
         found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region) if wanted else {}
         return last if found else None
+
+    def _names_a_topic(self, name: str, reading: Reading, dialogue: Dialogue) -> bool:
+        intent = self._intent(name)
+        knowledge = self.app.knowledge
+        if intent is None or knowledge is None:
+            return False
+        texts = {k: v for k, v in intent.slots.items() if v == "text"}
+        if not texts:
+            return False
+        found = find_values(reading.resolved, texts, now=dialogue.now(), frame=self.app.matcher.frame_words(name))
+        return any(knowledge.is_topic(value.text) for value in found.values())
 
     def _intent(self, name: str) -> IntentSpec | None:
         return next((i for i in self.app.spec.intents if i.name == name), None)

@@ -23,7 +23,6 @@ from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
 
 OUT_OF_SCOPE = "out_of_scope"
-MASK_PENALTY = 0.1  # a match with the thing named left out counts this much less
 _WORD = re.compile(r"[a-z0-9']+")
 _STOP = frozenset(
     "a an the i i'm im me my we you your is are was be to of for and or on in at it its it's this that "
@@ -86,6 +85,7 @@ class IntentMatcher:
             for label, example in zip(self._labels, self._examples, strict=True)
         ]
         self._masked = np.array([m is not None for m in masked], dtype=bool)
+        self._masked_words = [content_words(m) if m is not None else w for m, w in zip(masked, self._words, strict=True)]
         self._masked_vectors = (
             self.embedder.embed([m or e for m, e in zip(masked, self._examples, strict=True)]) if self._masked.any() else None
         )
@@ -100,18 +100,21 @@ class IntentMatcher:
         if not self._examples or not text.strip():
             return []
         sims = self._vectors @ self.embedder.embed([text])[0]
-        if self._masked_vectors is not None:
-            masked_text = _mask(text, self._all_frame)
-            if masked_text != text:
-                masked_sims = self._masked_vectors @ self.embedder.embed([masked_text])[0]
-                # a little less than a full match: the thing named is part of what was said
-                sims = np.where(self._masked, np.maximum(sims, masked_sims - MASK_PENALTY), sims)
-        said = content_words(text)
+        said = [content_words(text)] * len(self._examples)
+        example_words = self._words
+        masked_text = _mask(text, self._all_frame) if self._masked_vectors is not None else text
+        if self._masked_vectors is not None and masked_text != text:
+            # For intents with a free-text slot only the phrasing counts: the product an example
+            # happens to name ("eggs") must not pull a question about eggs towards ordering them.
+            sims = np.where(self._masked, self._masked_vectors @ self.embedder.embed([masked_text])[0], sims)
+            said_masked = content_words(masked_text)
+            said = [said_masked if masked else words for masked, words in zip(self._masked, said, strict=True)]
+            example_words = self._masked_words
         best: dict[str, Match] = {}
-        for label, example, words, sim in zip(self._labels, self._examples, self._words, sims, strict=True):
+        for label, example, words, heard, sim in zip(self._labels, self._examples, example_words, said, sims, strict=True):
             if allowed is not None and label not in allowed:
                 continue
-            overlap = len(said & words) / max(1, len(words))
+            overlap = len(heard & words) / max(1, len(words))
             score = float(sim) + 0.15 * overlap
             if label not in best or score > best[label].score:
                 best[label] = Match(label, round(score, 3), example)
@@ -134,14 +137,19 @@ class IntentMatcher:
 
 def _mask(text: str, frame: set[str]) -> str:
     """``text`` with the thing it names as "something" (unchanged when it names nothing plain)."""
-    from .reading import noun_phrase
+    from .reading import REQUEST_VERB, noun_phrase
 
     phrase = noun_phrase(text, frame)
-    if not phrase or len(phrase.split()) > 4 or set(phrase.split()) & frame:
+    if not phrase or len(phrase.split()) > 4 or (set(phrase.split()) & frame) - _STOP:
         return text
     lowered = text.lower()
     at = lowered.rfind(phrase)
-    return text if at < 0 else f"{text[:at]}something{text[at + len(phrase):]}"
+    if at < 0 or not REQUEST_VERB.search(lowered[:at]):  # a thing is named after a word asking for it
+        return text
+    # "can you check my order": "check" is what is asked, not a thing named (the intent's own words follow)
+    if content_words(lowered[at + len(phrase) :]) & {_stem(w) for w in frame if w not in _STOP}:
+        return text
+    return f"{text[:at]}something{text[at + len(phrase):]}"
 
 
 def _frame_words(examples: Sequence[str]) -> set[str]:

@@ -161,6 +161,12 @@ class Knowledge:
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
 
+    def is_topic(self, phrase: str) -> bool:
+        """Whether ``phrase`` is what a section of the documents is about (its words are in one
+        heading): "delivery" is a topic of the order desk's documents, "salmon" is not."""
+        said = set(_terms(phrase))
+        return bool(said) and any(said <= set(_terms(p.section)) for p in self.passages)
+
     async def asearch(self, query: str, k: int = 3) -> Answer:
         """:meth:`search` in a worker thread."""
         return await anyio.to_thread.run_sync(partial(self.search, query, k))

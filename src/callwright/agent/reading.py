@@ -163,7 +163,7 @@ def request_part(text: str) -> str:
     parts = clauses(s)
     while len(parts) > 1 and (_ACK.match(parts[0]) or _ASIDE.match(parts[0])):
         parts = parts[1:]
-    return " ".join(parts) if parts else s
+    return ", ".join(parts) if parts else s
 
 
 _ASIDE = re.compile(
@@ -252,7 +252,7 @@ _ABOUT = re.compile(r"\b(?:about|regarding|concerning|because of|because|to disc
 _QUANTITY_NAMES = ("quantity", "qty", "count", "how_many", "number_of", "amount_of", "items")
 # where a noun phrase ends ("oat milk | delivered to ...")
 _BOUNDARY = frozenset(
-    "delivered deliver delivery deliveries sent send shipped to for at by on in from please thanks thank tomorrow today "
+    "delivered deliver sent send shipped to for at by on in from please thanks thank tomorrow today "
     "tonight and asap now instead then but because so if with when which that who".split()
 )
 _GENERIC_FRAME = frozenset(
@@ -284,8 +284,22 @@ def noun_phrase(text: str, frame: frozenset[str] | set[str] = frozenset()) -> st
     a word such as "to", "delivered" or "please" ends the search once a run was found, and the
     last run before it is the thing.
     """
-    tokens = words(normalise(text, digits=True))
+    said = normalise(text, digits=True)
     skip = _GENERIC_FRAME | set(frame)
+    for clause in clauses(said):  # "do you stock gluten free bread, my daughter's coeliac": the request's clause
+        if REQUEST_VERB.search(clause) and (found := _last_run(words(clause), skip)):
+            return found
+    return _last_run(words(said), skip)
+
+
+# Words that ask for a thing: what follows them is the thing ("do you have eggs", "I'd like salmon").
+REQUEST_VERB = re.compile(
+    r"\b(?:have|got|sell|sells|stock|stocks|carry|order|buy|get|want|like|take|send|deliver|need|looking for|find|"
+    r"bring|grab|try|ordering|buying|how much (?:is|are|does|do|for)|price of|cost of|in stock)\b"
+)
+
+
+def _last_run(tokens: list[str], skip: frozenset[str] | set[str]) -> str | None:
     runs: list[list[str]] = []
     current: list[str] = []
     for token in tokens:

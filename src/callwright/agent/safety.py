@@ -41,7 +41,8 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 _ASKING_ABOUT = re.compile(
     r"\b(?:prevent|preventing|prevention|avoid|avoiding|(?:lower|reduce|reduces|lowers) the risk|risk of|signs? of|"
     r"symptoms? of|what are the|how (?:do|would|can|will) i (?:know|tell|spot|recognise|recognize)|look(?:ing)? out for|"
-    r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for)\b"
+    r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for|stop (?:\w+ )?getting|keep (?:\w+ )?from getting|"
+    r"how (?:do|can|should|would) i (?:stop|avoid|prevent))\b"
 )
 
 if TYPE_CHECKING:
