@@ -175,6 +175,10 @@ def check(folder: str) -> None:
     click.echo(f"  tools:   {', '.join(d.tools) or '-'}")
     click.echo(f"  forms:   {', '.join(spec.forms) or '-'}")
     click.echo(f"  knowledge: {spec.knowledge.folder if spec.knowledge else '-'}")
+    flags = ", ".join(f"{f.name} ({f.level})" for f in spec.safety.red_flags) or "-"
+    click.echo(f"  safety:  a person on request {'at once' if spec.safety.person_requests else 'off'}; red flags: {flags}")
+    suites = sorted(p.stem for p in (d.folder / "conversations").glob("*.yaml"))
+    click.echo(f"  conversation suites: {', '.join(suites) or '-'}")
 
 
 # ---------------------------------------------------------------------------- test

@@ -190,3 +190,18 @@ def test_speakable_is_fast_enough_for_every_sentence() -> None:
             speakable(sentence)
     per_sentence = (time.perf_counter() - start) / 900
     assert per_sentence < 0.002  # measured at about 0.1 ms; a TTS call takes hundreds of ms
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("Please hang up and call emergency services on 911 now.", "Please hang up and call emergency services on nine one one now."),
+        ("Call 999 straight away.", "Call nine nine nine straight away."),
+        ("Call or text 988 to talk to someone.", "Call or text nine eight eight to talk to someone."),
+        ("Make the 911 call yourself.", "Make the nine one one call yourself."),
+        ("We have 112 stores.", "We have one hundred twelve stores."),  # a count, not a number to dial
+        ("It costs 911 dollars.", "It costs nine hundred eleven dollars."),
+    ],
+)
+def test_emergency_numbers_are_said_digit_by_digit(written: str, said: str) -> None:
+    assert speakable(written) == said

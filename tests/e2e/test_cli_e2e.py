@@ -150,7 +150,9 @@ def test_call_ends_cleanly_when_the_agent_hangs_up_mid_list(front_desk: str) -> 
 
 
 def test_call_reports_a_transfer_and_stops(order_desk: str) -> None:
-    result = call(order_desk, "--say", "what time do you open", "--say", "can I speak to a person", "--say", "goodbye", "--json")
+    # moonshine hears this phrase the same at every segment offset tried (0 to 200 ms); "can I speak
+    # to a person" came back once as "can I speak to others? and?" under load
+    result = call(order_desk, "--say", "what time do you open", "--say", "I want to talk to a real person", "--say", "goodbye", "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     report = json.loads(result.stdout)

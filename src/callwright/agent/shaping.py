@@ -320,7 +320,16 @@ def _range(m: re.Match[str]) -> str:
     return f"{_NUMBER.sub(_number, m.group(1))} to {_NUMBER.sub(_number, m.group(2))}"
 
 
+# Emergency and service numbers are said digit by digit ("call nine one one", not "nine hundred
+# eleven"): N11 codes, 999, 112, 000, 111, 101, 988. Not when they count or cost something.
+_SERVICE_NUMBER = re.compile(
+    r"\b((?:call|dial|ring|phone|text|contact|reach|on|the|number|services)\s+(?:(?:or|and)\s+(?:call|text)\s+)?)"
+    r"(911|999|112|988|000|111|101|[2-8]11)(?![\w.,]\d|\d)(?!\s*(?:dollars?|euros?|pounds?|cents?|percent|%))",
+    re.IGNORECASE,
+)
+
 _VALUE_PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (_SERVICE_NUMBER, lambda m: m.group(1) + say_digits(m.group(2))),
     (_ISO, _iso_date),
     (_SLASH_DATE, _slash_date),
     (_SLASH_DAY, _slash_day),

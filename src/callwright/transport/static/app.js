@@ -178,7 +178,9 @@ const handlers = {
   "message.sent": (s, e) => note(null, `SMS to ${e.to}: ${e.body}`),
   "job.queued": (s, e) => note(null, `Background job started: ${e.name}; the result follows by SMS`),
   "knowledge.cited": (s, e) => e.confident && e.passages.length && note(e.turn, `From ${e.passages[0].doc}: ${e.passages[0].section}`),
-  transfer: (s, e) => note(null, `Transferring to ${e.to} (${e.reason})`),
+  transfer: (s, e) => note(null, e.mode === "booking" ? `Booked a call with a person (${e.reason})` : `Transferring to ${e.to} (${e.reason})`),
+  safety: (s, e) => note(e.turn, e.level === "person" ? "Asked for a person: handing over at once" : `Safety: ${e.rule.replaceAll("_", " ")} (${e.level}); advice first, then a person`),
+  misheard: (s, e) => note(e.turn, `Not sure it heard "${e.text}" (confidence ${e.confidence ?? "?"}): asked again${e.offered ? `, offered ${e.offered}` : ""}`),
   error: (s, e) => {
     s.failed ||= e.fatal; // the server says why; the close that follows needs no second message
     showError(`${e.fatal ? "Call error" : "Problem"} (${e.code}${e.stage ? `, ${e.stage}` : ""}): ${e.message}`);
