@@ -150,7 +150,7 @@ def test_several_values_from_one_turn_each_from_its_own_words() -> None:
         now=NOW,
     )
     assert {k: v.text for k, v in found.items()} == {
-        "quantity": "2", "product": "oat milks", "address": "12 Baker Street", "when": "2026-12-05 15:00",
+        "quantity": "2", "product": "oat milks", "address": "12 Baker Street", "when": "2026-12-05T15:00+00:00",
     }
 
 
@@ -174,5 +174,5 @@ def test_an_address_said_in_passing_needs_a_number_but_an_answer_does_not() -> N
 def test_a_reason_is_taken_only_after_about() -> None:
     wanted = {"when": "datetime", "reason": "text"}
     found = find_values("can a nurse ring me tomorrow at two about my wound", wanted, now=NOW, about={"reason"})
-    assert found["reason"].text == "my wound" and found["when"].text == "2026-12-05 14:00"
+    assert found["reason"].text == "my wound" and found["when"].text == "2026-12-05T14:00+00:00"
     assert "reason" not in find_values("can a nurse ring me tomorrow", wanted, now=NOW, about={"reason"})

@@ -112,11 +112,11 @@ def test_words_to_digits_reads_ordinals_when_asked() -> None:
         ("time", "fifteen hundred", None, None, None, None),
         ("time", "um, four", dt.time(16, 0), "16:00", "four p.m.", 0.7),  # the whole answer is an hour
         # datetime: both parts; a time alone is the next such time
-        ("datetime", "tomorrow at three", dt.datetime(2026, 11, 25, 15), "2026-11-25 15:00", "Wednesday, November twenty-fifth at three p.m.", 0.85),
-        ("datetime", "friday at 2", dt.datetime(2026, 11, 27, 14), "2026-11-27 14:00", "Friday, November twenty-seventh at two p.m.", 0.85),
-        ("datetime", "on the 3rd at 10 am", dt.datetime(2026, 12, 3, 10), "2026-12-03 10:00", "Thursday, December third at ten a.m.", 0.9),
-        ("datetime", "three thirty pm", dt.datetime(2026, 11, 24, 15, 30), "2026-11-24 15:30", "Tuesday, November twenty-fourth at three thirty p.m.", 0.8),
-        ("datetime", "9 am", dt.datetime(2026, 11, 25, 9), "2026-11-25 09:00", "Wednesday, November twenty-fifth at nine a.m.", 0.8),  # 9 am has passed
+        ("datetime", "tomorrow at three", dt.datetime(2026, 11, 25, 15), "2026-11-25T15:00", "Wednesday, November twenty-fifth at three p.m.", 0.85),
+        ("datetime", "friday at 2", dt.datetime(2026, 11, 27, 14), "2026-11-27T14:00", "Friday, November twenty-seventh at two p.m.", 0.85),
+        ("datetime", "on the 3rd at 10 am", dt.datetime(2026, 12, 3, 10), "2026-12-03T10:00", "Thursday, December third at ten a.m.", 0.9),
+        ("datetime", "three thirty pm", dt.datetime(2026, 11, 24, 15, 30), "2026-11-24T15:30", "Tuesday, November twenty-fourth at three thirty p.m.", 0.8),
+        ("datetime", "9 am", dt.datetime(2026, 11, 25, 9), "2026-11-25T09:00", "Wednesday, November twenty-fifth at nine a.m.", 0.8),  # 9 am has passed
         # money
         ("money", "twenty dollars fifty", Decimal("20.50"), "20.50", "twenty dollars and fifty cents", 1.0),
         ("money", "twenty dollars and fifty cents", Decimal("20.50"), "20.50", "twenty dollars and fifty cents", 1.0),

@@ -49,9 +49,9 @@ def bookings(data_dir: Path) -> list[tuple[str, str, str]]:
 
 @tool(slow_after=0.7, timeout=15, side_effects=True, filler="I'm booking that with the nurse team now.")
 async def book_nurse_call(ctx: ToolContext, when: str, reason: str = "") -> dict[str, str]:
-    """Book a nurse to call the patient back at the given time (ISO date and time)."""
+    """Book a nurse to call the patient back at ``when`` (ISO 8601 with the line's UTC offset)."""
     await anyio.sleep(BOOKING_SECONDS)
-    at = datetime.fromisoformat(when.replace(" ", "T"))
+    at = datetime.fromisoformat(when)
     with _rota(ctx) as db:
         db.execute(
             "INSERT OR IGNORE INTO bookings (idempotency_key, phone, at, reason) VALUES (?, ?, ?, ?)",

@@ -309,15 +309,18 @@ _UNSURE = re.compile(r"\b(?:not sure|don't know|do not know|no idea|not certain|
 def _day_only(text: str, now: Any, region: str) -> tuple[str, str] | None:
     """A day without a time ("Monday morning"): a provisional date and time (the part of the day's
     usual hour), and the question for the time ("What time on Monday, December 7th?")."""
+    import datetime as dt
+
     from .dates import say_date
-    from .values import parse_value
+    from .values import datetime_text, parse_value
 
     day = parse_value("date", text, now=now, region=region)
     if day is None:
         return None
     said = text.lower()
     hour = 10 if "morning" in said else 14 if "afternoon" in said else 18 if ("evening" in said or "night" in said) else 12
-    return f"{day.value.isoformat()} {hour:02d}:00", f"What time on {say_date(day.value)}?"
+    provisional = dt.datetime.combine(day.value, dt.time(hour), tzinfo=now.tzinfo)
+    return datetime_text(provisional), f"What time on {say_date(day.value)}?"
 
 
 def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
@@ -325,11 +328,10 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     import datetime as dt
 
     from .dates import say_date, say_time
-    from .values import parse_value
+    from .values import datetime_text, parse_value, read_datetime
 
-    try:
-        before = dt.datetime.strptime(previous, "%Y-%m-%d %H:%M")
-    except ValueError:
+    before = read_datetime(previous)
+    if before is None:
         return None
     clock = parse_value("time", text, now=now, region=region)
     day = parse_value("date", text, now=now, region=region)
@@ -345,4 +347,4 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     when = dt.datetime.combine(date, time, tzinfo=now.tzinfo)
     spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
     certainty = min(p.certainty for p in (clock, day) if p is not None)
-    return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, certainty)
+    return Parsed(when, datetime_text(when), spoken, certainty)

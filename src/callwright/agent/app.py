@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from ..engines.base import LanguageModel
 from .brain import EmbeddedBrain
@@ -51,7 +52,7 @@ class Services:
     public_url: str = "http://127.0.0.1:8000"
     llm: LanguageModel | None = None
     data_dir: Path = Path(".callwright")  # where tools keep their state (ToolContext.data_dir)
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)  # aware; a naive value is read as UTC
 
 
 class AgentApp:
@@ -76,16 +77,22 @@ class AgentApp:
             self.knowledge = Knowledge.from_folder(definition.folder / self.spec.knowledge.folder, **kwargs)
         self.safety = SafetyRules.from_spec(self.spec.safety)
         self.replies = {**REPLIES, **self.spec.replies}
+        self.zone = ZoneInfo(self.spec.timezone)
         self._memory_ledger = MemoryLedger()
         self._warm()
 
     def _warm(self) -> None:
         """Load what the first turn of the first call would otherwise load (lexicons, date data)."""
         EmotionTracker().estimate("hello, thanks")
-        parse_value("datetime", "tomorrow at three", now=self.services.now())
+        parse_value("datetime", "tomorrow at three", now=self.now())
         self.matcher.rank("hello")
         if self.knowledge is not None:
             self.knowledge.search("hello")
+
+    def now(self) -> datetime:
+        """The services' clock in the agent's time zone (:attr:`AgentSpec.timezone`)."""
+        now = self.services.now()
+        return (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(self.zone)
 
     @property
     def ledger(self) -> Ledger:

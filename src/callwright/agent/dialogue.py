@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -83,8 +84,9 @@ class Dialogue:
         if self.context is not None and self.context.emit is not None:
             self.context.emit(event)
 
-    def now(self) -> Any:
-        return self.app.services.now()
+    def now(self) -> datetime:
+        """The call's clock in the agent's time zone: what "today", "tomorrow" and "at three" mean."""
+        return self.app.now()
 
     def ask(self, question: Question) -> Say:
         self.question = question

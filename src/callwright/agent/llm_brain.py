@@ -76,7 +76,8 @@ class LlmBrain:
 
     def system_prompt(self, dialogue: Dialogue) -> str:
         spec = self.app.spec
-        parts = [spec.persona.strip(), VOICE_RULES]
+        now = dialogue.now()
+        parts = [spec.persona.strip(), VOICE_RULES, f"It is now {now:%A, %B %-d, %Y, %H:%M} ({spec.timezone})."]
         if spec.scope.does:
             parts.append(f"You only help with: {', '.join(spec.scope.does)}.")
         for name, form in spec.forms.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -92,9 +92,11 @@ class CallerMemory:
             issues = await kept[0].open_issues(kept[1])
             if issues:
                 self.open_issue = issues[-1]
+                now = self.app.now()
                 opened = self.open_issue.opened_at
+                opened = (opened if opened.tzinfo is not None else opened.replace(tzinfo=UTC)).astimezone(now.tzinfo)
                 day = opened.strftime("%A")
-                if opened.date() == self.app.services.now().date():
+                if opened.date() == now.date():
                     day = "earlier today"
                 self.recall_question = fill(replies["recall"], {"topic": self.open_issue.text, "day": day})
                 greeting += " " + self.recall_question

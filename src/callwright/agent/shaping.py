@@ -170,7 +170,7 @@ _DATE_WORD = (r"on|by|until|till|through|from|before|after|due|monday|tuesday|we
               r"|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun")  # fmt: skip
 _REF_WORD = (r"order|ref|reference|confirmation|booking|ticket|invoice|account|case|tracking|reservation|policy"
              r"|claim|member|customer|flight|code|pin|id")  # fmt: skip
-_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2})?)?\b")
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?\b")
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
 _SLASH_DAY = re.compile(rf"\b({_DATE_WORD})(,?\s+)(\d{{1,2}})/(\d{{1,2}})\b(?!/)", re.IGNORECASE)
 _TIME_AMPM = re.compile(r"(?<![\d.,:])\b(\d{1,2})(?::([0-5]\d))?\s?([AaPp])\.?\s?[Mm]\b\.?")

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 import yaml
@@ -158,6 +159,7 @@ class AgentSpec(_Spec):
     description: str = ""
     persona: str  # instructions for the LLM brain; also the agent's character
     language: str = "en"
+    timezone: str = "UTC"  # IANA name ("America/New_York"): "now", relative dates, read-backs and tool values
     greeting: str
     greeting_known: str | None = None  # for a known caller: {name}, {last_summary}, {open_issue}
     voice: VoiceSpec = VoiceSpec()
@@ -173,6 +175,16 @@ class AgentSpec(_Spec):
     memory: MemorySpec = MemorySpec()
     emotion: EmotionSpec = EmotionSpec()
     replies: dict[str, str] = Field(default_factory=dict)  # override built-in lines (see docs/agents.md)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = did_you_mean(name, sorted(available_timezones())) or "; use an IANA name such as 'America/New_York'"
+            raise ValueError(f"unknown time zone {name!r}{hint}") from None
+        return name
 
     @field_validator("intents")
     @classmethod

@@ -236,6 +236,20 @@ def _address(text: str) -> Parsed | None:
 # --- dates and times ----------------------------------------------------------------------------
 
 
+def datetime_text(when: dt.datetime) -> str:
+    """How a date-time value is written for forms and tools: ISO 8601 to the minute, with the UTC offset
+    of the agent's time zone when ``when`` has one ("2026-12-05T15:00-05:00")."""
+    return when.isoformat(timespec="minutes")
+
+
+def read_datetime(text: str) -> dt.datetime | None:
+    """The date-time :func:`datetime_text` wrote, or None."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
     s = prepare(text)
     clock = find_time(s, whole=kind != "date")
@@ -256,7 +270,7 @@ def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
         day = (soon, 0.8)
     when = dt.datetime.combine(day[0], clock[0], tzinfo=now.tzinfo)
     spoken = f"{say_date(day[0], year=day[0].year != now.year)} at {say_time(clock[0])}"
-    return Parsed(when, when.strftime("%Y-%m-%d %H:%M"), spoken, min(day[1], clock[1]))
+    return Parsed(when, datetime_text(when), spoken, min(day[1], clock[1]))
 
 
 # --- choice, yes/no -----------------------------------------------------------------------------
@@ -351,7 +365,8 @@ def parse_value(
 ) -> Parsed | None:
     """Read a value of ``kind`` from recognised speech; ``None`` when the text holds none.
 
-    ``now`` anchors relative dates (pass the call's clock; the default reads the wall clock).
+    ``now`` anchors relative dates: pass the call's clock in the agent's time zone (the default reads
+    the wall clock); a datetime comes back in ``now``'s zone and is written by :func:`datetime_text`.
     ``choices`` are the answers allowed for ``"choice"`` (with none, nothing matches); ``synonyms``
     maps a choice to other ways of saying it (``{"large": ["big", "grande"]}``). ``region`` is the
     default phone region and date order (US: month first), ``currency`` the currency of ``"money"``
