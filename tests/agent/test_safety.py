@@ -164,6 +164,11 @@ def test_every_warning_sign_of_the_documents_raises_a_flag(recovery: SafetyRules
         # two sayings a held-out suite showed the rules missed (docs/testing.md)
         ("my calf on the right side, it is very swollen and hot", "urgent:calf_clot"),
         ("I haven't managed to pee since six this morning", "urgent:cannot_pass_urine"),
+        # hedges inside a symptom (held-out-4 showed "I can't seem to catch my breath" missed)
+        ("I can't really get my breath", "emergency:chest_or_breathing"),
+        ("honestly I can barely breathe", "emergency:chest_or_breathing"),
+        ("my left calf is sort of puffy and a bit hot", "urgent:calf_clot"),
+        ("there's kind of a crushing pain in my chest", "emergency:chest_or_breathing"),
     ],
 )
 def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: SafetyRules, said: str, expected: str) -> None:
@@ -182,6 +187,8 @@ def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: Saf
         "my temperature is 37.2",
         "when can I go back to the gym",
         "I empty the bag twice a day",
+        "what should I do to make sure I don't get a clot",
+        "I can barely wait to get back on the golf course",
     ],
 )
 def test_the_recovery_line_does_not_raise_flags_on_ordinary_questions(recovery: SafetyRules, said: str) -> None:

@@ -42,8 +42,20 @@ _ASKING_ABOUT = re.compile(
     r"\b(?:prevent|preventing|prevention|avoid|avoiding|(?:lower|reduce|reduces|lowers) the risk|risk of|signs? of|"
     r"symptoms? of|what are the|how (?:do|would|can|will) i (?:know|tell|spot|recognise|recognize)|look(?:ing)? out for|"
     r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for|stop (?:\w+ )?getting|keep (?:\w+ )?from getting|"
-    r"how (?:do|can|should|would) i (?:stop|avoid|prevent))\b"
+    r"how (?:do|can|should|would) i (?:stop|avoid|prevent)|what (?:can|should|do) i do (?:to|so)|"
+    r"so (?:that )?i (?:don't|do not|won't|will not) (?:get|end up|have|develop))\b"
 )
+# Hedges callers put inside a symptom ("I can't seem to catch my breath", "it's kind of swollen"):
+# removed before the rules are matched a second time, so a rule written plainly still holds.
+_HEDGES = re.compile(
+    r"\b(?:seems? to|seem(?:ed|s)?|really|quite|just|even|kind of|kinda|sort of|sorta|a bit|a little|proper(?:ly)?|"
+    r"actually|like|totally|fully|honestly|still|um+|uh+|er+m?)\s+"
+)
+_HARDLY = re.compile(r"\bcan (?:barely|hardly|scarcely)\b")  # "I can hardly breathe" is "I can't breathe"
+
+
+def _plain(clause: str) -> str:
+    return _HEDGES.sub("", _HARDLY.sub("can't", clause))
 
 if TYPE_CHECKING:
     from .spec import SafetySpec
@@ -227,6 +239,7 @@ class SafetyGuard:
     def screen(self, text: str) -> Verdict | None:
         s = normalise(text)
         parts = [c for c in (thoughts(s) or [s]) if not _ASKING_ABOUT.search(c)]
+        parts += [plain for c in parts if (plain := _plain(c)) != c]
         fired: list[tuple[RedFlag, list[str]]] = []
         for flag in self.rules.flags:
             hit = flag.find(parts)

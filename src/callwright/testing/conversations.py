@@ -26,9 +26,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .. import events as ev
 from ..agent.text import normalise
@@ -36,6 +36,16 @@ from ..yamlfile import load_model
 
 Label = Literal["angry", "upset", "anxious", "happy", "neutral"]
 StyleName = Literal["calm", "warm", "upbeat", "neutral"]
+
+
+T = TypeVar("T")
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, (str, dict)) else value
+
+
+OneOrMany = Annotated[list[T], BeforeValidator(_listed)]  # a single item may be written without brackets
 
 
 class _Strict(BaseModel):
@@ -52,17 +62,17 @@ class ToolExpect(_Strict):
 class TurnExpect(_Strict):
     """What must hold for one caller turn: the reply the caller heard and the events of the turn."""
 
-    says: list[str] = Field(default_factory=list)  # every phrase appears in the reply (case-insensitive)
-    says_any: list[str] = Field(default_factory=list)  # at least one appears
-    not_says: list[str] = Field(default_factory=list)  # none appears
-    starts_with_any: list[str] = Field(default_factory=list)  # the reply's first sentence holds one of these
+    says: OneOrMany[str] = Field(default_factory=list)  # every phrase appears in the reply (case-insensitive)
+    says_any: OneOrMany[str] = Field(default_factory=list)  # at least one appears
+    not_says: OneOrMany[str] = Field(default_factory=list)  # none appears
+    starts_with_any: OneOrMany[str] = Field(default_factory=list)  # the reply's first sentence holds one of these
     escalates: bool | None = None  # a transfer or a booked call with a person happened (or must not)
     tool: str | ToolExpect | None = None  # this tool was called on this turn
     no_tool: bool = False  # no tool was called on this turn
     misheard: bool | None = None  # the agent said it did not catch the turn (a `misheard` event)
     emotion: Label | None = None
-    emotion_not: list[Label] = Field(default_factory=list)
-    style_not: list[StyleName] = Field(default_factory=list)
+    emotion_not: OneOrMany[Label] = Field(default_factory=list)
+    style_not: OneOrMany[StyleName] = Field(default_factory=list)
     ends: bool | None = None  # the call ended after this turn (hang-up or transfer)
     silent: bool = False  # the agent said nothing
 
@@ -94,11 +104,11 @@ class EndExpect(_Strict):
     """What must hold once the conversation is over."""
 
     escalates: bool | None = None
-    tools: list[str | ToolExpect] = Field(default_factory=list)  # each was called at some point
-    not_tools: list[str] = Field(default_factory=list)  # never called
+    tools: OneOrMany[str | ToolExpect] = Field(default_factory=list)  # each was called at some point
+    not_tools: OneOrMany[str] = Field(default_factory=list)  # never called
     form: dict[str, str] = Field(default_factory=dict)  # final value of form fields (case-insensitive)
     sms: int | None = None  # texts sent in the call (links and confirmations)
-    never_says: list[str] = Field(default_factory=list)  # in no reply of the call
+    never_says: OneOrMany[str] = Field(default_factory=list)  # in no reply of the call
     misheard: int | None = None  # number of `misheard` events
 
 
