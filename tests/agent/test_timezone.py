@@ -35,9 +35,9 @@ def utc(*args: int) -> dt.datetime:
 @pytest.mark.parametrize(
     ("said", "written", "spoken"),
     [
-        ("tomorrow at three", "2026-12-05T15:00-05:00", "Saturday, December fifth at three p.m."),
-        ("tonight at nine", "2026-12-04T21:00-05:00", "Friday, December fourth at nine p.m."),
-        ("at 10 am", "2026-12-05T10:00-05:00", "Saturday, December fifth at ten a.m."),  # 10 a.m. has passed today
+        ("tomorrow at three", "2026-12-05T15:00-05:00", "tomorrow, Saturday, December fifth at three p.m."),
+        ("tonight at nine", "2026-12-04T21:00-05:00", "today, Friday, December fourth at nine p.m."),
+        ("at 10 am", "2026-12-05T10:00-05:00", "tomorrow, Saturday, December fifth at ten a.m."),  # 10 a.m. has passed today
         ("monday at noon", "2026-12-07T12:00-05:00", "Monday, December seventh at noon"),
     ],
 )

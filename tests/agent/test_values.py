@@ -76,26 +76,26 @@ def test_words_to_digits_reads_ordinals_when_asked() -> None:
         ("phone", "+44 20 7946 0958", "+442079460958", "+442079460958", "plus four four, two zero, seven nine four six, zero nine five eight", 1.0),
         ("phone", "plus four four two zero seven nine four six zero nine five eight", "+442079460958", "+442079460958", "plus four four, two zero, seven nine four six, zero nine five eight", 1.0),
         # dates, relative to Tuesday 2026-11-24
-        ("date", "tomorrow", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 1.0),
+        ("date", "tomorrow", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 1.0),
         ("date", "the day after tomorrow", dt.date(2026, 11, 26), "2026-11-26", "Thursday, November twenty-sixth", 1.0),
-        ("date", "today", dt.date(2026, 11, 24), "2026-11-24", "Tuesday, November twenty-fourth", 1.0),
+        ("date", "today", dt.date(2026, 11, 24), "2026-11-24", "today, Tuesday, November twenty-fourth", 1.0),
         ("date", "Friday", dt.date(2026, 11, 27), "2026-11-27", "Friday, November twenty-seventh", 1.0),
         ("date", "next Tuesday", dt.date(2026, 12, 1), "2026-12-01", "Tuesday, December first", 0.8),
-        ("date", "this Tuesday", dt.date(2026, 11, 24), "2026-11-24", "Tuesday, November twenty-fourth", 1.0),
+        ("date", "this Tuesday", dt.date(2026, 11, 24), "2026-11-24", "today, Tuesday, November twenty-fourth", 1.0),
         ("date", "on the third", dt.date(2026, 12, 3), "2026-12-03", "Thursday, December third", 0.9),  # passed: next month
         ("date", "the twenty eighth", dt.date(2026, 11, 28), "2026-11-28", "Saturday, November twenty-eighth", 0.9),
         ("date", "the thirty first", dt.date(2026, 12, 31), "2026-12-31", "Thursday, December thirty-first", 0.9),  # November has 30
-        ("date", "November 25th", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 1.0),
-        ("date", "november twenty fifth", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 1.0),
+        ("date", "November 25th", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 1.0),
+        ("date", "november twenty fifth", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 1.0),
         ("date", "the 5th of January", dt.date(2027, 1, 5), "2027-01-05", "Tuesday, January fifth, twenty twenty-seven", 1.0),
         ("date", "december third twenty twenty seven", dt.date(2027, 12, 3), "2027-12-03", "Friday, December third, twenty twenty-seven", 1.0),
         ("date", "friday the fourth", dt.date(2026, 12, 4), "2026-12-04", "Friday, December fourth", 0.9),
         ("date", "the 3rd of next month", dt.date(2026, 12, 3), "2026-12-03", "Thursday, December third", 0.9),
-        ("date", "tomorrow, first thing", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 1.0),
+        ("date", "tomorrow, first thing", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 1.0),
         ("date", "hold on a second, friday", dt.date(2026, 11, 27), "2026-11-27", "Friday, November twenty-seventh", 1.0),
         ("date", "in two weeks", dt.date(2026, 12, 8), "2026-12-08", "Tuesday, December eighth", 1.0),
-        ("date", "11/25", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 0.8),  # via dateparser
-        ("date", "tomorrow at three", dt.date(2026, 11, 25), "2026-11-25", "Wednesday, November twenty-fifth", 1.0),
+        ("date", "11/25", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 0.8),  # via dateparser
+        ("date", "tomorrow at three", dt.date(2026, 11, 25), "2026-11-25", "tomorrow, Wednesday, November twenty-fifth", 1.0),
         # times: a bare hour 1-7 is p.m. (business hours), and less certain
         ("time", "tomorrow at three", dt.time(15, 0), "15:00", "three p.m.", 0.85),
         ("time", "three thirty pm", dt.time(15, 30), "15:30", "three thirty p.m.", 1.0),
@@ -112,11 +112,11 @@ def test_words_to_digits_reads_ordinals_when_asked() -> None:
         ("time", "fifteen hundred", None, None, None, None),
         ("time", "um, four", dt.time(16, 0), "16:00", "four p.m.", 0.7),  # the whole answer is an hour
         # datetime: both parts; a time alone is the next such time
-        ("datetime", "tomorrow at three", dt.datetime(2026, 11, 25, 15), "2026-11-25T15:00", "Wednesday, November twenty-fifth at three p.m.", 0.85),
+        ("datetime", "tomorrow at three", dt.datetime(2026, 11, 25, 15), "2026-11-25T15:00", "tomorrow, Wednesday, November twenty-fifth at three p.m.", 0.85),
         ("datetime", "friday at 2", dt.datetime(2026, 11, 27, 14), "2026-11-27T14:00", "Friday, November twenty-seventh at two p.m.", 0.85),
         ("datetime", "on the 3rd at 10 am", dt.datetime(2026, 12, 3, 10), "2026-12-03T10:00", "Thursday, December third at ten a.m.", 0.9),
-        ("datetime", "three thirty pm", dt.datetime(2026, 11, 24, 15, 30), "2026-11-24T15:30", "Tuesday, November twenty-fourth at three thirty p.m.", 0.8),
-        ("datetime", "9 am", dt.datetime(2026, 11, 25, 9), "2026-11-25T09:00", "Wednesday, November twenty-fifth at nine a.m.", 0.8),  # 9 am has passed
+        ("datetime", "three thirty pm", dt.datetime(2026, 11, 24, 15, 30), "2026-11-24T15:30", "today, Tuesday, November twenty-fourth at three thirty p.m.", 0.8),
+        ("datetime", "9 am", dt.datetime(2026, 11, 25, 9), "2026-11-25T09:00", "tomorrow, Wednesday, November twenty-fifth at nine a.m.", 0.8),  # 9 am has passed
         # money
         ("money", "twenty dollars fifty", Decimal("20.50"), "20.50", "twenty dollars and fifty cents", 1.0),
         ("money", "twenty dollars and fifty cents", Decimal("20.50"), "20.50", "twenty dollars and fifty cents", 1.0),

@@ -69,7 +69,7 @@ async def answer(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: 
             async for act in d.escalate(turn, "the caller accepted a person"):
                 yield act
         elif yes.value is True:  # a bare "ok": ask once more, plainly
-            yield d.ask(Question("confirm_person", d.replies["confirm_person"]))
+            yield d.ask(Question("confirm_person", d.spec.escalation.confirm or d.replies["confirm_person"]))
         elif yes.ack or yes.value is False:
             yield d.ask(Question("anything_else", d.replies["anything_else"]))
         else:
@@ -327,7 +327,7 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
     import datetime as dt
 
-    from .dates import say_date, say_time
+    from .dates import say_day, say_time
     from .values import datetime_text, parse_value, read_datetime
 
     before = read_datetime(previous)
@@ -345,6 +345,6 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     date = day.value if day is not None else before.date()
     time = clock.value if clock is not None else before.time()
     when = dt.datetime.combine(date, time, tzinfo=now.tzinfo)
-    spoken = f"{say_date(date, year=date.year != now.year)} at {say_time(time)}"
+    spoken = f"{say_day(date, now.date())} at {say_time(time)}"
     certainty = min(p.certainty for p in (clock, day) if p is not None)
     return Parsed(when, datetime_text(when), spoken, certainty)

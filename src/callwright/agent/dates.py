@@ -44,6 +44,14 @@ def say_date(day: dt.date, *, weekday: bool = True, year: bool = False) -> str:
     return f"{text}, {say_year(day.year)}" if year else text
 
 
+def say_day(day: dt.date, today: dt.date) -> str:
+    """A day as a read-back says it: "today, Friday, December fourth", "tomorrow, Saturday, December
+    fifth", "Monday, December seventh" (with the year when it is not this year's)."""
+    text = say_date(day, year=day.year != today.year)
+    relative = {0: "today", 1: "tomorrow"}.get((day - today).days)
+    return f"{relative}, {text}" if relative else text
+
+
 def say_time(clock: dt.time, *, meridiem: bool = True) -> str:
     """15:00 -> "three p.m.", 15:30 -> "three thirty p.m.", 9:05 -> "nine oh five a.m.", 12:00 -> "noon".
 

@@ -66,8 +66,11 @@ _BARE_WHAT = re.compile(r"^(?:sorry|what|huh|eh|pardon|excuse me|sorry what|what
 _SLOWER = re.compile(r"\b(?:slow(?:er| down)|more slowly|too fast|(?:so|very|really) fast|speak slowly)\b")
 _WAIT = re.compile(
     r"\b(?:(?:hold on|hang on|wait)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
-    r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|let me (?:find|check|get|look)(?: it| that)?)\b"
+    r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|"
+    r"(?:let me|lemme|i'll|i need to|i have to|i've got to|gotta) (?:just )?(?:go and )?(?:find|check|get|grab|look(?: for| up)?|dig (?:out|up)|fetch)"
+    r"(?: (?:my|the|that|this|it|them|those)(?: [a-z']+){0,3})?)\b"
 )
+_VOCATIVE = r"love|mate|dear|pet|hun|honey|sir|madam|ma'am|man|buddy|pal|darling|son"
 _NOT_META = re.compile(r"[a-z]{3,}")
 
 
@@ -78,8 +81,11 @@ def meta_request(text: str) -> Meta | None:
         match = pattern.search(s)
         if match is None:
             continue
-        rest = (s[: match.start()] + " " + s[match.end() :]).strip()
-        rest = re.sub(rf"\b(?:{_FILLER_WORDS}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|again|bit|and|say)\b", " ", rest)
+        rest = pattern.sub(" ", s)  # every way the turn says it ("pardon, say that one more time")
+        rest = re.sub(
+            rf"\b(?:{_FILLER_WORDS}|{_VOCATIVE}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|"
+            r"again|bit|and|say|go|talk|speak|just|more)\b", " ", rest,
+        )
         if not _NOT_META.search(rest):
             return kind  # type: ignore[return-value]
     if _BARE_WHAT.match(s):
@@ -95,7 +101,8 @@ _ACK = re.compile(
 _AMBIGUOUS = re.compile(r"^(?:ok(?:ay)?|alright|all right|right|fine|mm+|mhm|uh huh|i guess|maybe|sure i guess)[\s,.!]*$")
 _STRONG_YES = re.compile(
     r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
-    r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please)\b"
+    r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please|"
+    r"that's it|that's the one|spot on|bang on|go for it|you got it)\b"
 )
 
 
@@ -202,6 +209,9 @@ _REFERENCES = [
     re.compile(rf"\b(?P<verb>take|have|get|order|buy|want|try|grab|add) (?:one of )?{_PRONOUN}\b"),
     re.compile(rf"\bhow much (?P<verb>is|are|does|do|would|will) {_PRONOUN}\b"),
     re.compile(rf"\b(?P<verb>is|are|was|were) {_PRONOUN}\b(?= (?:in stock|available|gluten|vegan|organic|fresh|any good|on sale|nut|dairy|free))"),
+    # "I'll take one", "I'll have two then": a count with nothing after it counts the thing just named
+    re.compile(r"\b(?P<verb>take|have|get|order|buy|want|try|grab|add) (?P<n>one|two|three|four|five|six|a couple|a few|\d+)"
+               r"(?=\s*(?:[,.;!?]|$|please\b|then\b|thanks\b|too\b|as well\b))"),
 ]
 
 
@@ -216,7 +226,7 @@ def resolve_references(text: str, referent: str | None) -> str:
         match = pattern.search(out)
         if match is None:
             continue
-        head = match.group("n") if "n" in pattern.groupindex else match.group("verb")
+        head = " ".join(v for v in (match.groupdict().get("verb"), match.groupdict().get("n")) if v)
         replacement = f"{head} {referent}" if pattern is not _REFERENCES[2] else f"how much {head} {referent}"
         out = out[: match.start()] + replacement + out[match.end() :]
         break
@@ -261,7 +271,10 @@ _GENERIC_FRAME = frozenset(
     "sells selling stock stocked there is are any some do does did a an the of to um uh er so well ok okay "
     "yeah yes also and maybe think guess hi hello hey actually still great cool lovely perfect thanks "
     "no nope nah not make change changed instead said meant mean sorry rather wait oops correction it that them "
-    "those these this one ones same but only what about how hiya morning afternoon evening there please".split()
+    "those these this one ones same but only what about how hiya morning afternoon evening there please "
+    "it's its that's there's here's what's i've we're you're they're let's lemme gonna wanna gotta y'all yall ya "
+    "guys folks mate dear oh um uh er erm hmm ah hey as always usual usually again too address details postcode zip "
+    "wondering around approximately much many".split()
 )
 _CONTAINERS = frozenset(
     "box boxes loaf loaves bottle bottles pack packs packet packets carton cartons bag bags tin tins can cans jar jars "
@@ -278,50 +291,87 @@ class Found:
 
 
 def noun_phrase(text: str, frame: frozenset[str] | set[str] = frozenset()) -> str | None:
-    """The thing a request names: "hiya, can I buy two loaves of sourdough please" -> "loaves of sourdough".
+    """The thing a request names: "hiya, can I buy two loaves of sourdough please" -> "sourdough".
 
-    The turn is cut into runs of content words (request words, numbers and fillers between them);
-    a word such as "to", "delivered" or "please" ends the search once a run was found, and the
-    last run before it is the thing.
+    The turn is cut into runs of content words (request words, numbers and fillers between them),
+    and the run most like the thing asked for wins: one that follows a quantity ("one box of
+    eggs") or a word asking for it ("do you have eggs"), not one that follows a place word ("to my
+    office"); on a tie, the first. A container is not the thing ("two boxes of eggs" -> "eggs",
+    "two sourdough loaves" -> "sourdough").
     """
-    said = normalise(text, digits=True)
-    skip = _GENERIC_FRAME | set(frame)
-    for clause in clauses(said):  # "do you stock gluten free bread, my daughter's coeliac": the request's clause
-        if REQUEST_VERB.search(clause) and (found := _last_run(words(clause), skip)):
-            return found
-    return _last_run(words(said), skip)
+    said = _IDIOMS.sub(" ", normalise(text, digits=True))
+    skip = _GENERIC_FRAME | _REQUEST_WORDS | _COUNTS | set(frame)
+    return _best_run(words(said), skip)
 
 
 # Words that ask for a thing: what follows them is the thing ("do you have eggs", "I'd like salmon").
 REQUEST_VERB = re.compile(
-    r"\b(?:have|got|sell|sells|stock|stocks|carry|order|buy|get|want|like|take|send|deliver|need|looking for|find|"
+    r"\b(?:have|got|sell|sells|stock|stocks|carry|carries|order|buy|get|want|like|take|send|deliver|need|looking for|find|"
     r"bring|grab|try|ordering|buying|how much (?:is|are|does|do|for)|price of|cost of|in stock)\b"
 )
+_REQUEST_WORDS = frozenset(
+    "have got sell sells stock stocks carry carries order buy get want like take send deliver need find bring grab try "
+    "ordering buying looking much price cost make".split()
+)
+_IDIOMS = re.compile(  # ways of asking that name nothing
+    r"\b(?:by any chance|at all|if (?:you )?(?:can|could|possible|poss)|for me|you lot|you guys|you folks|"
+    r"as well|any chance|when you get a (?:minute|sec|second|chance))\b"
+)
+_COUNTED = "countedquantity"  # where find_values took a quantity from the turn
+_COUNTS = frozenset(f"a an some any few couple dozen another {_COUNTED}".split())  # words that count what follows
+_PLACES = frozenset("to at in into from near on".split())  # what follows is where or when, not the thing
 
 
-def _last_run(tokens: list[str], skip: frozenset[str] | set[str]) -> str | None:
-    runs: list[list[str]] = []
+def _best_run(tokens: list[str], skip: frozenset[str] | set[str]) -> str | None:
+    runs: list[tuple[float, int, list[str]]] = []  # (score, -position, words)
     current: list[str] = []
+    before: list[str] = []  # the skipped words since the last run
+    asked = False  # a request word came earlier in the turn
+
+    def close() -> None:
+        nonlocal current
+        if current:
+            runs.append((_run_score(before, asked), -len(runs), current))
+            current = []
+
     for token in tokens:
         if token == "of" and current and current[-1] in _CONTAINERS:
             current.append(token)
             continue
         if token in skip or token in _BOUNDARY or token.replace(".", "").isdigit():
             if current:
-                runs.append(current)
-                current = []
-            if token in _BOUNDARY and runs:
-                break
+                close()
+                before = []
+            before.append(token)
+            asked = asked or token in _REQUEST_WORDS
             continue
         current.append(token)
-    if current:
-        runs.append(current)
+    close()
     if not runs:
         return None
-    phrase = runs[-1]
+    phrase = max(runs)[2]
     while phrase and phrase[-1] == "of":
         phrase.pop()
+    while len(phrase) > 2 and phrase[1] == "of" and phrase[0] in _CONTAINERS:  # "boxes of eggs" -> "eggs"
+        phrase = phrase[2:]
+    if len(phrase) > 1 and phrase[-1] in _CONTAINERS:  # "sourdough loaves" -> "sourdough"
+        phrase = phrase[:-1]
     return " ".join(phrase) or None
+
+
+def _run_score(before: list[str], asked: bool) -> float:
+    """How much a run of words, after the skipped words ``before``, looks like the thing asked for."""
+    score = 1.0 if asked else 0.0
+    last = before[-1] if before else ""
+    if last.replace(".", "").isdigit() or last in _COUNTS:
+        return score + 2  # "2 oat milks", "a box of eggs", "some salmon"
+    request = max((i for i, w in enumerate(before) if w in _REQUEST_WORDS), default=-1)
+    after_request = before[request + 1 :]  # "want to order eggs": the "to" belongs to the request
+    if any(w in _PLACES for w in after_request):
+        score -= 2  # "to my office", "at work"
+    elif any(w in _BOUNDARY and w != "for" for w in after_request):
+        score -= 1  # "... and", "... because", "... with"
+    return score
 
 
 def coverage(value: Parsed, text: str) -> float:
@@ -417,11 +467,12 @@ def _take(
             match = _QUANTITY.search(target)
             if match is not None:
                 n = _QUANTITY_WORDS[match.group(0)]
-                return Parsed(n, str(n), str(n), 0.9), _cut(s, match.start(), match.end()) if target is s else s
+                return Parsed(n, str(n), str(n), 0.9), _cut(s, match.start(), match.end(), _COUNTED) if target is s else s
         if parsed is None:
             return None, s
         digits = re.search(re.escape(parsed.text.lstrip("-")), s)
-        rest = _cut(s, digits.start(), digits.end()) if digits else s
+        counted = _COUNTED if any(part in name for part in _QUANTITY_NAMES) else ""  # "2 oat milks": the count stays visible
+        rest = _cut(s, digits.start(), digits.end(), counted) if digits else s
         return (parsed if parsed.certainty >= 0.5 else None), rest
     if kind == "choice":
         parsed = parse_value("choice", s, choices=choices)
@@ -430,6 +481,7 @@ def _take(
         parsed = parse_value("yes_no", s)
         return parsed, s
     # text
+    s = s.replace(_COUNTED, " ") if whole else s
     if whole:
         answer = strip_fillers(drop_negated(s if s.strip() else original))
         return (Parsed(answer, answer, answer, 1.0) if answer else None), ""
@@ -472,5 +524,6 @@ def _cued_number(name: str, s: str) -> Parsed | None:
     return Parsed(parsed.value, parsed.text, say_digits(parsed.text), parsed.certainty) if parsed is not None else None
 
 
-def _cut(s: str, start: int, end: int) -> str:
-    return (s[:start] + " " + s[end:]).strip()
+def _cut(s: str, start: int, end: int, mark: str = "") -> str:
+    """``s`` without the characters a value used; ``mark`` stands in their place."""
+    return (s[:start] + f" {mark} " + s[end:]).strip()

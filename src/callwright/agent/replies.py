@@ -27,7 +27,7 @@ REPLIES = {
     "link_sent": "I've just texted you a link where you can type your {label}. I'll wait right here.",
     "link_no_phone": "Sorry, I can't take your {label} by voice right now, and I have no number to text a form to.",
     "link_filled": "Thanks, I have your {label} now.",
-    "cancelled": "Okay, I won't do that. Is there anything else?",
+    "cancelled": "Okay, I've cancelled that. Is there anything else?",
     "change_what": "No problem. What would you like to change? Or shall I cancel it?",
     "take_your_time": "Take your time.",
     "back_to": "Now, {question}",

@@ -100,6 +100,7 @@ class EscalationSpec(_Spec):
     booking_reply: str = "I've booked that for you, and I'll text you the details."
     booking_sms: str | None = "Your call with our team is booked: {result}"
     offer: str = "I can connect you to a person if you like."
+    confirm: str | None = None  # asked when the offer gets a bare "ok"; default: the confirm_person line
 
 
 class KnowledgeSpec(_Spec):

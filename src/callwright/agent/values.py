@@ -36,7 +36,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from ..errors import ConfigError
-from .dates import find_date, find_time, prepare, say_date, say_time
+from .dates import find_date, find_time, prepare, say_day, say_time
 from .numbers import say_digits, say_house_number, say_number, say_numeral, spoken_numbers, words_to_digits
 from .shaping import say_email, say_money, say_phone, speakable
 
@@ -262,14 +262,14 @@ def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
     if kind == "date":
         if day is None:
             return None
-        return Parsed(day[0], day[0].isoformat(), say_date(day[0], year=day[0].year != now.year), day[1])
+        return Parsed(day[0], day[0].isoformat(), say_day(day[0], now.date()), day[1])
     if clock is None:
         return None  # a date without a time is not a datetime; ask for the time
     if day is None:
         soon = now.date() if clock[0] > now.time().replace(tzinfo=None) else now.date() + dt.timedelta(days=1)
         day = (soon, 0.8)
     when = dt.datetime.combine(day[0], clock[0], tzinfo=now.tzinfo)
-    spoken = f"{say_date(day[0], year=day[0].year != now.year)} at {say_time(clock[0])}"
+    spoken = f"{say_day(day[0], now.date())} at {say_time(clock[0])}"
     return Parsed(when, datetime_text(when), spoken, min(day[1], clock[1]))
 
 
@@ -328,10 +328,13 @@ def _choice(text: str, choices: Sequence[str], synonyms: Mapping[str, Sequence[s
 _YES = ("yes", "yeah", "yep", "yup", "yea", "ya", "sure", "correct", "right", "that's right", "that is right",
         "exactly", "absolutely", "definitely", "of course", "go ahead", "please do", "sounds good", "ok", "okay",
         "affirmative", "uh huh", "mhm", "mm hmm", "yes please", "no problem", "no worries", "why not", "alright",
-        "all right", "perfect", "fine", "that's fine", "that works", "i do", "do it")  # fmt: skip
+        "all right", "perfect", "fine", "that's fine", "that works", "i do", "do it", "that's it", "that's the one",
+        "spot on", "bang on", "go for it", "you got it", "that'll do", "sounds right", "sounds great", "yes it is")  # fmt: skip
 _NO = ("no", "nope", "nah", "not quite", "that's wrong", "wrong", "incorrect", "not right", "that's not right",
        "that is not right", "not correct", "negative", "don't", "do not", "not really", "no thanks", "no thank you",
-       "i don't think so", "don't think so", "not quite right", "not exactly", "cancel", "never mind", "not that", "that's not it", "not at all")  # fmt: skip
+       "i don't think so", "don't think so", "not quite right", "not exactly", "cancel", "never mind", "not that", "that's not it", "not at all",
+       "you're alright", "you're all right", "i'm alright", "i'm all right", "i'm good", "i'm fine", "no need", "not now",
+       "not for now", "not today", "i'll pass", "no ta", "don't bother", "leave it", "forget it")  # fmt: skip
 _UNSURE = ("not sure", "i'm not sure", "don't know", "i don't know", "maybe", "not yet", "hold on", "wait")
 _YES_NO = {p: True for p in _YES} | {p: False for p in _NO} | {p: None for p in _UNSURE}
 _YES_NO_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(_YES_NO, key=len, reverse=True)) + r")\b")

@@ -260,8 +260,12 @@ def _has(text: str, phrase: str) -> bool:
 
 
 def _norm(text: str) -> str:
-    """Lower case, numbers as digits ("twelve Baker Street" = "12 Baker Street"), punctuation as spaces."""
-    return " ".join(re.sub(r"[^\w'$.]+", " ", normalise(text.replace("-", " "))).split()).replace(" .", ".")
+    """Lower case, numbers as digits ("twelve Baker Street" = "12 Baker Street"), amounts as a listener
+    hears them ("$12.99" = "twelve dollars and ninety-nine cents" = "12.99"), punctuation as spaces."""
+    s = " ".join(re.sub(r"[^\w'$.]+", " ", normalise(text.replace("-", " "))).split()).replace(" .", ".")
+    s = re.sub(r"\b(\d+) dollars?(?: and)? (\d{1,2}) cents?\b", lambda m: f"{m.group(1)}.{int(m.group(2)):02d}", s)
+    s = re.sub(r"\b(\d+) dollars?\b", r"\1.00", s)
+    return re.sub(r"\$(\d+)(\.\d\d)?", lambda m: m.group(1) + (m.group(2) or ".00"), s)
 
 
 def _first_sentence(text: str) -> str:
