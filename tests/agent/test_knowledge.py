@@ -411,3 +411,19 @@ def test_an_agent_adds_its_own_warning_phrases(tmp_path: Path) -> None:
     marked = Knowledge.from_folder(tmp_path, warnings=["tell the kitchen team"])
     assert plain.passages[0].warnings == ()
     assert marked.passages[0].warnings == ("Tell the kitchen team about any allergy before you order.",)
+
+
+@pytest.mark.parametrize(
+    ("said", "added", "not_added"),
+    [
+        ("is it normal for my wee to be pink", "urine", None),
+        ("just a wee question about my bike", "exercise", "urine"),  # Scots "wee": small
+        ("when can I get behind the wheel", "driving", None),
+        ("can I pick my grandson up", "lifting", None),
+    ],
+)
+def test_everyday_words_add_the_documents_words(said: str, added: str, not_added: str | None) -> None:
+    from callwright.agent.knowledge import expand
+
+    assert added in expand(said)
+    assert not_added is None or not_added not in expand(said)

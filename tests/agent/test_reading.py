@@ -181,3 +181,18 @@ def test_a_reason_is_taken_only_after_about() -> None:
     found = find_values("can a nurse ring me tomorrow at two about my wound", wanted, now=NOW, about={"reason"})
     assert found["reason"].text == "my wound" and found["when"].text == "2026-12-05T14:00+00:00"
     assert "reason" not in find_values("can a nurse ring me tomorrow", wanted, now=NOW, about={"reason"})
+
+
+@pytest.mark.parametrize(
+    ("said", "plain"),
+    [
+        ("y'all got any bread", "you got any bread"),
+        ("I'm gonna need it, cuz I dunno", "i'm going to need it, because i don't know"),
+        ("lemme think, I wanna order", "let me think, i want to order"),
+        ("dont worry, i ain't in a rush", "don't worry, i isn't in a rush"),
+    ],
+)
+def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
+    from callwright.agent.text import normalise
+
+    assert normalise(said, digits=False) == plain

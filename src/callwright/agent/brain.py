@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 EVIDENCE: dict[str, float] = {"address": 0.2, "phone": 0.2, "email": 0.2, "datetime": 0.2, "date": 0.15, "time": 0.15}
 EVIDENCE_OTHER = 0.1
 MAX_EVIDENCE = 0.3
+# How much more than "confident" the documents must score to take a turn from a weakly matched
+# request that names a thing they are not about.
+THING_MARGIN = 0.08
 _ELLIPSIS = re.compile(r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b")
 
 
@@ -55,12 +58,16 @@ class EmbeddedBrain:
             return
         knowledge = self.app.knowledge
         question = question_part(reading.resolved)
-        if best is not None and knowledge is not None and self._names_a_topic(best.intent, reading, dialogue):
+        named = self._named(best.intent, reading, dialogue) if best is not None and knowledge is not None else []
+        if knowledge is not None and any(knowledge.is_topic(thing) for thing in named):
             best = None  # "how much is delivery?": a thing the documents are about, not a product
         if best is not None and best.score < reading.strong and knowledge is not None:
-            # A weak intent match may be a question the documents answer ("is there a minimum order?").
+            # A weak intent match may be a question the documents answer ("is there a minimum order?");
+            # when the turn names a thing the documents are not about ("got any gluten free bread?"),
+            # the documents must answer clearly better than just enough.
             answer = await knowledge.asearch(question)
-            if answer.confident:
+            bar = knowledge.min_score + (THING_MARGIN if named else 0.0)
+            if answer.hits and answer.hits[0].score >= bar:
                 best = None
         if best is None:
             async for act in dialogue.answer_from_documents(turn, question):
@@ -93,16 +100,14 @@ class EmbeddedBrain:
         found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region) if wanted else {}
         return last if found else None
 
-    def _names_a_topic(self, name: str, reading: Reading, dialogue: Dialogue) -> bool:
+    def _named(self, name: str, reading: Reading, dialogue: Dialogue) -> list[str]:
+        """The things the turn names for the intent's free-text slots ("gluten free bread")."""
         intent = self._intent(name)
-        knowledge = self.app.knowledge
-        if intent is None or knowledge is None:
-            return False
-        texts = {k: v for k, v in intent.slots.items() if v == "text"}
+        texts = {k: v for k, v in intent.slots.items() if v == "text"} if intent is not None else {}
         if not texts:
-            return False
+            return []
         found = find_values(reading.resolved, texts, now=dialogue.now(), frame=self.app.matcher.frame_words(name))
-        return any(knowledge.is_topic(value.text) for value in found.values())
+        return [value.text for value in found.values()]
 
     def _intent(self, name: str) -> IntentSpec | None:
         return next((i for i in self.app.spec.intents if i.name == name), None)

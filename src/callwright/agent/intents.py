@@ -21,6 +21,7 @@ import numpy as np
 
 from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
+from .text import normalise
 
 OUT_OF_SCOPE = "out_of_scope"
 _WORD = re.compile(r"[a-z0-9']+")
@@ -99,6 +100,7 @@ class IntentMatcher:
         """Best match per intent, best first (blocking: run it in a worker thread)."""
         if not self._examples or not text.strip():
             return []
+        text = normalise(text, digits=False)  # "y'all got any" reads as "you got any"
         sims = self._vectors @ self.embedder.embed([text])[0]
         said = [content_words(text)] * len(self._examples)
         example_words = self._words

@@ -314,7 +314,9 @@ def _paragraphs(text: str) -> list[str]:
 # "damaged" and "refund". Each everyday word found in a query adds the document word, for the
 # keyword score and the embedding alike (general English, not any one agent's vocabulary).
 COLLOQUIAL: dict[str, str] = {
-    r"pee|peeing|wee|weeing|weed|piss|pissing|urinate|urinating|water ?works": "urine",
+    # "a wee question" (Scots: a small one) is not urine
+    r"pee|peeing|(?<!a )wee(?! (?:question|bit|while|thing|moment|minute|second|one|lad|lass|boy|girl))|weeing|weed|piss|"
+    r"pissing|urinate|urinating|water ?works": "urine",
     r"poo|poop|pooing|pooed|number twos?|stools?|bowel movements?": "bowels",
     r"belly|stomach|tum": "tummy",
     r"windy|gassy|farting|farts|trapped wind": "wind",
@@ -331,7 +333,13 @@ COLLOQUIAL: dict[str, str] = {
     r"pay|paying|charged": "fee",
     r"bloated|swollen belly": "bloating",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
-    r"sex|intimacy|erection\w*": "sex",
+    r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom": "sex",
+    r"behind the wheel|drive|get in the car|take the car|drive the car": "driving",
+    r"pick(?:ing)? (?:\w+ ){0,2}up|carry(?:ing)?|heavy (?:bags|boxes|things|shopping)|lug(?:ging)?|hoist": "lifting",
+    r"bikes?|bicycles?|cycl\w*|biking|golf|gym|jog\w*|running|swim\w*|tennis|football|workouts?": "exercise sport",
+    r"flights?|fly|plane|holidays?|abroad": "travelling flying",
+    r"my job|the office|back to work": "work",
+    r"dribbl\w*|wet myself|wetting myself|accidents": "leaking",
 }
 _COLLOQUIAL = [(re.compile(rf"\b(?:{k})\b"), v) for k, v in COLLOQUIAL.items()]
 

@@ -19,7 +19,12 @@ _CONTRACTIONS = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "wont": "won't", "isnt": "isn't",
     "arent": "aren't", "wasnt": "wasn't", "havent": "haven't", "hasnt": "hasn't", "im": "i'm", "ive": "i've",
     "couldnt": "couldn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't", "id": "i'd", "ill": "i'll",
+    # spoken forms recognisers write as heard: one spelling for the rules, the matcher and the documents
+    "y'all": "you", "yall": "you", "youse": "you", "gonna": "going to", "wanna": "want to", "gotta": "got to",
+    "lemme": "let me", "gimme": "give me", "dunno": "don't know", "kinda": "kind of", "sorta": "sort of",
+    "outta": "out of", "cuz": "because", "coz": "because", "'cause": "because", "ain't": "isn't",
 }  # fmt: skip
+_SPOKEN_WORD = re.compile(r"[a-z']+")
 _NEGATORS = frozenset({"not", "no", "never", "without", "hardly", "nor", "none", "neither"})
 _CLAUSE = re.compile(r"[!?;,]+\s*|\.(?!\d)\s*|\s+(?:but|although|though|however|except)\s+")
 _CONTRAST = re.compile(r"\s*[.!?;]\s*(?:but|although|though|however)\b|\s*,?\s+(?:but|although|though|however|except)\s+")
@@ -29,7 +34,7 @@ _SOFT = re.compile(r"[,]+\s*|\.(?!\d)\s*|[!?;]+\s*")
 def normalise(text: str, *, digits: bool = True) -> str:
     """Lower case, straight apostrophes, one space between words, number words as digits."""
     s = text.lower().replace("’", "'").replace("‘", "'")
-    s = " ".join(_CONTRACTIONS.get(w, w) for w in s.split())
+    s = _SPOKEN_WORD.sub(lambda m: _CONTRACTIONS.get(m.group(), m.group()), " ".join(s.split()))
     if digits:
         s = words_to_digits(s)
     return s
