@@ -307,10 +307,13 @@ def create_app(server: VoiceServer) -> Starlette:
             for stop in server.on_stop:
                 await stop()
 
-    limits = [Middleware(RateLimitGuard, limiter=RateLimiter(settings.rate_limit, settings.rate_limit_burst, clock=server.clock))]
+    limits = []
+    if settings.rate_limit > 0:
+        limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst, clock=server.clock)
+        limits.append(Middleware(RateLimitGuard, limiter=limiter))
     return Starlette(
         lifespan=lifespan,
-        middleware=limits if settings.rate_limit > 0 else [],
+        middleware=limits,
         routes=[
             Route("/", index),
             Route("/healthz", health),
