@@ -15,10 +15,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from callwright.clock import VirtualClock
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.settings import Settings
+from callwright.transport.bus import MemoryBus
 from callwright.transport.twilio_peer import TwilioPeer
-from callwright.transport.twilio_security import signature, unsigned_allowed, valid_signature
+from callwright.transport.twilio_security import TwilioCalls, signature, unsigned_allowed, valid_signature
 from callwright.voice.call import Engines
 
 AUTH = "f3a9c1d27e5b4a6890c1d2e3f4a5b6c7"  # an auth token's shape: 32 hex characters
@@ -63,6 +65,18 @@ def test_unsigned_requests_are_allowed_only_where_nobody_else_reaches_the_server
     assert not unsigned_allowed(Settings.load(public_url=PUBLIC))  # a tunnel or proxy to a loopback server
     assert not unsigned_allowed(Settings.load(host="0.0.0.0", token="s3cret"))
     assert not unsigned_allowed(Settings.load(twilio_auth_token=AUTH))  # with a token, always verified
+
+
+async def test_a_calls_mark_lasts_its_longest_call_plus_a_quarter_hour() -> None:
+    clock = VirtualClock()
+    calls = TwilioCalls(MemoryBus(clock=clock), max_call_s=60)
+    token = await calls.admit("CA1")
+    assert await calls.stream_allowed("CA1", token) and not await calls.stream_allowed("CA1", token[:-1])
+    assert not await calls.stream_allowed("CA2", token) and not await calls.answered("CA2")
+    clock.advance(60 + 900 - 0.5)
+    assert await calls.answered("CA1")
+    clock.advance(1)
+    assert not await calls.answered("CA1") and not await calls.stream_allowed("CA1", token)
 
 
 def signed(url: str, form: dict[str, str], token: str = AUTH) -> dict[str, str]:

@@ -84,7 +84,7 @@ class VoiceServer:
         self.finished = 0
         self.bus = bus or bus_from_url(settings.redis_url or None)
         self.transfers = Transfers(self.bus)
-        self.twilio_calls = TwilioCalls(self.bus)
+        self.twilio_calls = TwilioCalls(self.bus, max_call_s=settings.max_duration_s)
         self.clock = clock or MonotonicClock()  # rate limits
         self._links = links
         self.on_start: list[Callable[[], Awaitable[None]]] = []  # run in the server's event loop (store, jobs)

@@ -19,8 +19,8 @@ development, the tests' Twilio peer). Anywhere else they refuse with 403 until
 ``twilio_auth_token`` is set.
 
 **Calls this server answered.** ``/twilio/voice`` marks the CallSid on the call bus (any worker
-can read it) with a random stream token, handed to the stream as a ``<Parameter>`` (Twilio takes
-no query string in a ``<Stream url>``). The stream is accepted only when its ``start`` message
+can read it), for ``max_duration_s`` plus 15 minutes, with a random stream token handed to the
+stream as a ``<Parameter>`` (Twilio takes no query string in a ``<Stream url>``). The stream is accepted only when its ``start`` message
 carries the token for its CallSid, and ``/twilio/after`` answers only CallSids that are marked.
 """
 
@@ -39,7 +39,7 @@ from .bus import CallBus
 
 SIGNATURE_HEADER = "x-twilio-signature"
 STREAM_TOKEN_PARAMETER = "callwright_token"
-CALL_TTL_S = 4 * 3600.0  # a call's mark outlives the longest call (max_duration_s is capped below it)
+AFTER_CALL_S = 900.0  # a call's mark outlives the longest call by this much: Twilio asks /twilio/after at its end
 
 
 def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> str:
@@ -110,9 +110,9 @@ def twilio_url(settings: Settings, path: str, query: str = "", *, websocket: boo
 class TwilioCalls:
     """Calls answered by ``/twilio/voice``, each with the token its media stream must present."""
 
-    def __init__(self, bus: CallBus, *, ttl_s: float = CALL_TTL_S) -> None:
+    def __init__(self, bus: CallBus, *, max_call_s: float) -> None:
         self.bus = bus
-        self.ttl_s = ttl_s
+        self.ttl_s = max_call_s + AFTER_CALL_S
 
     async def admit(self, call_sid: str) -> str:
         """Mark ``call_sid`` as answered here; return its stream token."""
