@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/fuzz_wire.py                 # 100,000 messages (about 5-10 min on 2 cores)
     .venv/bin/python benchmarks/fuzz_wire.py --messages 5000 # a quick look
+    .venv/bin/python benchmarks/fuzz_wire.py --tracemalloc   # also the server's Python heap, and what grew
 
 The server runs in its own process (uvicorn, fake engines, rate limit off, log at WARNING to a
 file in the temp folder), so its memory is measured alone. The sessions come from tests/wire_fuzz.py, the same
@@ -12,7 +13,9 @@ Checks (exit 1 if one fails):
   message, close 1000 after a hang-up otherwise;
 * the server log holds no unhandled exception (nothing at ERROR, no traceback);
 * the server's RSS once idle after the run is within ``--rss-slack-mib`` of its RSS after the
-  warm-up (the first ``--warmup`` messages);
+  warm-up (the first ``--warmup`` messages); with ``--tracemalloc``, instead, its Python heap
+  (after a collection) has grown by at most ``--heap-slack-kib`` besides the marks of the Twilio
+  calls it answered, which it keeps on purpose for ``max_duration_s`` + 15 minutes;
 * a normal call is answered afterwards on each protocol.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +50,37 @@ def serve(port: int) -> None:
     from callwright.voice.call import Engines
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    report = os.environ.get("CALLWRIGHT_FUZZ_TRACEMALLOC")
+    if report:  # SIGUSR1: the first takes the baseline, each later one writes the growth since then
+        import signal
+        import tracemalloc
+
+        tracemalloc.start(8)
+        snapshots: list[Any] = []
+
+        def on_signal(signum: int, frame: Any) -> None:
+            import gc
+
+            gc.collect()
+            snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+            current = tracemalloc.get_traced_memory()[0]
+            if not snapshots:
+                snapshots.append(snapshot)
+                Path(report).write_text(json.dumps({"baseline_bytes": current}))
+                return
+            stats = snapshot.compare_to(snapshots[0], "traceback")
+            top = stats[:8]
+            # Each call answered on /twilio/voice is marked on the call bus until max_duration_s + 15 min
+            # (twilio_security.TwilioCalls): memory held on purpose, counted apart.
+            marks = sum(st.size_diff for st in stats if any(f.filename.endswith("twilio_security.py") for f in st.traceback))
+            Path(report).write_text(json.dumps({
+                "baseline_bytes": json.loads(Path(report).read_text())["baseline_bytes"], "final_bytes": current,
+                "call_marks_bytes": marks, "other_growth_bytes": sum(st.size_diff for st in stats) - marks,
+                "top_growth": [f"{stat.size_diff / 1024:+.1f} KiB in {stat.count_diff:+d} blocks: "
+                               + " <- ".join(f"{f.filename.split('site-packages/')[-1].split('/src/')[-1]}:{f.lineno}" for f in list(stat.traceback)[::-1][:4])
+                               for stat in top]}))
+
+        signal.signal(signal.SIGUSR1, on_signal)
     engines = Engines(FakeStt(lambda seconds: "what are your opening hours"), FakeTts(ms_per_char=1), EnergyVad())
     settings = Settings.load(port=port, trace_dir="", rate_limit=0, idle_timeout_s=30, max_calls=50)
     uvicorn.run(create_app(build_server(settings, engines)), host="127.0.0.1", port=port, log_level="warning",
@@ -69,6 +104,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100_000, help="messages to send in all (both protocols)")
     parser.add_argument("--warmup", type=int, default=5_000, help="messages before the memory baseline is taken")
     parser.add_argument("--rss-slack-mib", type=float, default=8.0, help="allowed RSS growth from baseline to the end")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="also trace the server's Python allocations: the heap at baseline and at the end, and what grew")
+    parser.add_argument("--heap-slack-kib", type=float, default=256.0,
+                        help="with --tracemalloc: allowed heap growth from baseline, besides the Twilio call marks")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -88,9 +127,12 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = Path(tempfile.gettempdir()) / f"callwright-fuzz-server-{port}.log"
+    trace_path = Path(tempfile.gettempdir()) / f"callwright-fuzz-tracemalloc-{port}.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    if args.tracemalloc:
+        env["CALLWRIGHT_FUZZ_TRACEMALLOC"] = str(trace_path)
     with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -143,6 +185,8 @@ def main() -> int:
             if baseline is None and sent >= args.warmup:
                 time.sleep(1.0)
                 baseline = rss_mib(server.pid)
+                if args.tracemalloc:
+                    server.send_signal(signal.SIGUSR1)
                 rss.append((sent, baseline))
             elif rss[-1][0] + 10_000 <= sent:
                 rss.append((sent, rss_mib(server.pid)))
@@ -171,6 +215,9 @@ def main() -> int:
         reply, twilio_media = anyio.run(normal_calls)
         time.sleep(2.0)
         final = rss_mib(server.pid)
+        if args.tracemalloc:
+            server.send_signal(signal.SIGUSR1)
+            time.sleep(3.0)
     finally:
         server.terminate()
         server.wait(10)
@@ -186,13 +233,19 @@ def main() -> int:
         "problems": problems[:10], "problem_count": len(problems), "unhandled_log_lines": unhandled[:10],
         "normal_call_reply": reply, "twilio_greeting_frames": twilio_media,
     }
+    if args.tracemalloc:
+        result["tracemalloc"] = json.loads(trace_path.read_text())
     print(json.dumps(result, indent=1))
     failed = []
     if problems:
         failed.append(f"{len(problems)} sessions broke the protocol's rules")
     if unhandled:
         failed.append(f"{len(unhandled)} unhandled-exception lines in {log_path}")
-    if final - baseline > args.rss_slack_mib:
+    if args.tracemalloc:  # RSS then includes tracemalloc's own tables: the heap is the measure
+        other = result["tracemalloc"]["other_growth_bytes"] / 1024
+        if other > args.heap_slack_kib:
+            failed.append(f"the heap grew {other:.0f} KiB from baseline besides the call marks (allowed {args.heap_slack_kib:.0f})")
+    elif final - baseline > args.rss_slack_mib:
         failed.append(f"RSS grew {final - baseline:.1f} MiB from baseline (allowed {args.rss_slack_mib})")
     if "eight in the morning" not in reply or not twilio_media:
         failed.append("a normal call was not answered afterwards")
