@@ -206,3 +206,22 @@ async def test_without_an_auth_token_twilio_routes_answer_only_on_loopback(live_
                 pass
     assert voice.status_code == after.status_code == stream.value.response.status_code == 403
     assert "set twilio_auth_token" in voice.text
+
+
+async def test_a_failing_call_bus_refuses_clearly_and_the_server_keeps_serving(live_server: Any) -> None:
+    settings = Settings.load(port=0, trace_dir="", redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    fmt = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+    with live_server(settings, fake_engines()) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            voice = await http.post("/twilio/voice", data={"CallSid": "CA" + "5" * 32})
+            after = await http.post("/twilio/after", data={"CallSid": "CA" + "5" * 32})
+        stream = await close_of(
+            base.replace("http://", "ws://") + "/twilio/stream",
+            {"callSid": "CA" + "5" * 32, "mediaFormat": fmt, "customParameters": {"callwright_token": "x"}},
+        )
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"{base}/healthz")
+    assert voice.status_code == 503 and "the call bus failed" in voice.text
+    assert after.status_code == 200 and ET.fromstring(after.text)[0].tag == "Hangup"  # Twilio hangs up, no error message
+    assert stream == (1011, "bus")
+    assert health.status_code == 200

@@ -250,7 +250,11 @@ def create_app(server: VoiceServer) -> Starlette:
         call_sid = form.get("CallSid", "")
         if not CALL_SID.match(call_sid):
             return PlainTextResponse("a Twilio voice webhook carries a CallSid (letters and digits)\n", status_code=400)
-        stream_token = await server.twilio_calls.admit(call_sid)
+        try:
+            stream_token = await server.twilio_calls.admit(call_sid)
+        except Exception:  # the bus backend (Redis) failed: say so, rather than a bare 500
+            log.exception("CallSid %s: could not mark the call on the call bus", call_sid)
+            return PlainTextResponse("Service Unavailable: the call bus failed; try again\n", status_code=503)
         # The URLs Twilio is sent come from the configured public URL, never from the Host header.
         url = twilio_url(settings, "/twilio/stream", websocket=True)
         action = twilio_url(settings, "/twilio/after")

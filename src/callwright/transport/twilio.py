@@ -191,7 +191,12 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
         except TimeoutError:
             raise ProtocolError(f"no 'start' message within {START_TIMEOUT_S:.0f} s", code="no_start") from None
         token = start.parameters.get(STREAM_TOKEN_PARAMETER, "")
-        if not start.call_sid or not token or not await server.twilio_calls.stream_allowed(start.call_sid, token):
+        try:
+            allowed = bool(start.call_sid and token) and await server.twilio_calls.stream_allowed(start.call_sid, token)
+        except Exception:  # the bus backend (Redis) failed: the stream cannot be checked, so it is refused
+            log.exception("twilio stream for CallSid %s: could not read its mark on the call bus", start.call_sid[:64])
+            raise ProtocolError("the call bus failed; try again", code="bus", close_code=1011) from None
+        if not allowed:
             raise ProtocolError(
                 "this stream was not started by this server's TwiML (no or wrong callwright_token for its callSid)",
                 code="forbidden",
