@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from callwright.clock import Clock
 from callwright.server import build_server
 from callwright.settings import Settings
 from callwright.transport.app import create_app
@@ -21,8 +22,10 @@ STOP_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def running_server(settings: Settings, engines: Engines | None = None) -> Iterator[str]:
+def running_server(settings: Settings, engines: Engines | None = None, *, clock: Clock | None = None) -> Iterator[str]:
     """Serve ``build_server(settings, engines)`` from a background thread; yield its base URL.
+
+    ``clock`` replaces the server's own (rate limits), e.g. a ``VirtualClock`` a test advances.
 
     ``settings.port`` 0 picks a free port. The socket is bound before the server is built, so no
     other process can take the port in between, and the server's settings name the real port. A
@@ -35,7 +38,10 @@ def running_server(settings: Settings, engines: Engines | None = None) -> Iterat
         sock.bind((settings.host, settings.port))
         host, port = sock.getsockname()[:2]
         settings = dataclasses.replace(settings, port=port)
-        app = create_app(build_server(settings, engines))
+        voice = build_server(settings, engines)
+        if clock is not None:
+            voice.clock = clock
+        app = create_app(voice)
     except BaseException:
         sock.close()
         raise

@@ -50,9 +50,11 @@ class Settings:
     store_url: str = setting("", "Where calls, callers' memory, SMS and jobs are kept: sqlite:///path.db or postgresql://...; empty: sqlite in <data-dir>.", secret=True)
     queue_url: str = setting("", "Background job queue: sqlite:///path.db or redis://...; empty: Redis when redis_url is set, else sqlite in <data-dir>.", secret=True)
     twilio_account_sid: str = setting("", "Twilio account SID; with the auth token and from-number, SMS go out through Twilio instead of the embedded outbox.")
-    twilio_auth_token: str = setting("", "Twilio auth token (never logged).", secret=True)
+    twilio_auth_token: str = setting("", "Twilio auth token: signs SMS API requests and verifies X-Twilio-Signature on /twilio/*; without it the Twilio routes answer only on loopback (never logged).", secret=True)
     twilio_from_number: str = setting("", "Twilio number SMS are sent from (E.164).")
     twilio_api_url: str = setting("https://api.twilio.com", "Twilio REST API base URL (tests point it at a local server).")
+    rate_limit: float = setting(2.0, "Requests per second each client address may make to /ws, /twilio/* and /f/* (on average); beyond it: 429 with Retry-After. 0 turns the limit off.")
+    rate_limit_burst: int = setting(30, "Requests a client may make at once before rate_limit applies.")
     redis_url: str = setting("", "Redis shared by server workers (redis://host:6379/0): form values and transfers reach any worker. Empty: one process.", secret=True)
 
     @classmethod
@@ -87,6 +89,10 @@ class Settings:
             )
         if self.link_max_age_s < 1:
             raise ConfigError(f"link_max_age_s must be at least 1, not {self.link_max_age_s}")
+        if self.rate_limit < 0 or self.rate_limit_burst < 1:
+            raise ConfigError(
+                f"rate_limit must be 0 (off) or more and rate_limit_burst at least 1, not {self.rate_limit} and {self.rate_limit_burst}"
+            )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("redis_url must start with redis://, rediss:// or unix://")  # no value: it may hold a password
 

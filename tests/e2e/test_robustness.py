@@ -141,5 +141,5 @@ async def test_token_is_required_beyond_loopback_settings(tmp_path: Path, live_s
             assert c.started is not None
         async with httpx.AsyncClient() as http:
             assert (await http.get(base + "/twilio/voice")).status_code == 401
-            twiml = (await http.post(base + "/twilio/voice?token=s3cret", data={"From": "+15551234567"})).text
+            twiml = (await http.post(base + "/twilio/voice?token=s3cret", data={"CallSid": "CA1", "From": "+15551234567"})).text
         assert "<Connect action=" in twiml and "<Stream" in twiml and "+15551234567" in twiml and "token=s3cret" in twiml

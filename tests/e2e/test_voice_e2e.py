@@ -159,7 +159,7 @@ async def test_barge_in_backchannel_and_echo(tmp_path: Path, live_server) -> Non
 # ------------------------------------------------------------------------------------------ twilio
 async def test_twilio_media_stream_with_marks_and_clear(tmp_path: Path, live_server) -> None:
     with live_server(settings(tmp_path)) as base:
-        async with TwilioPeer(ws_url(base, "/twilio/stream"), caller="+15557654321") as phone:
+        async with await TwilioPeer.answer(f"{base}/twilio/voice", caller="+15557654321") as phone:
             # the greeting plays; marks come back as it plays
             await phone.silence(0.5)
             for _ in range(300):

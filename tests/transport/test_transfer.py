@@ -28,6 +28,7 @@ from callwright.transport.bus import MemoryBus, RedisBus
 from callwright.transport.transfers import SupportsTransfer, TransferError, Transfers
 from callwright.transport.twilio import TRANSFER_MARK
 from callwright.transport.twilio_peer import TwilioPeer
+from callwright.transport.twilio_security import signature
 from callwright.voice.call import CallIO, Engines
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -51,15 +52,22 @@ async def test_the_twiml_names_the_action_url(live_server: Any) -> None:
     stream = connect.find("Stream")
     assert stream is not None and stream.get("url") == base.replace("http://", "ws://") + "/twilio/stream"
 
-    settings = Settings.load(port=0, trace_dir="", token="s3cret", public_url="https://voice.example.com/")
+    # Behind a proxy, with Twilio's signature: the URLs come from the public URL and carry no token.
+    settings = Settings.load(port=0, trace_dir="", token="s3cret", public_url="https://voice.example.com/", twilio_auth_token="t" * 32)
     with live_server(settings, fake_engines()) as base:
+        form = {"CallSid": "CA1"}
         async with httpx.AsyncClient() as http:
-            reply = await http.post(f"{base}/twilio/voice?token=s3cret", data={"CallSid": "CA1"})
-            refused = await http.post(f"{base}/twilio/after", data={"CallSid": "CA1"})
-            after = await http.post(f"{base}/twilio/after?token=s3cret", data={"CallSid": "CA1"})
+            signed = {"X-Twilio-Signature": signature("t" * 32, "https://voice.example.com/twilio/voice", form)}
+            reply = await http.post(f"{base}/twilio/voice", data=form, headers=signed)
+            signed = {"X-Twilio-Signature": signature("t" * 32, "https://voice.example.com/twilio/after", form)}
+            refused = await http.post(f"{base}/twilio/after?token=s3cret", data=form)  # the server token is no signature
+            after = await http.post(f"{base}/twilio/after", data=form, headers=signed)
     connect = twiml(reply.text).find("Connect")
-    assert connect is not None and connect.get("action") == "https://voice.example.com/twilio/after?token=s3cret"
-    assert refused.status_code == 401 and after.status_code == 200
+    assert connect is not None and connect.get("action") == "https://voice.example.com/twilio/after"
+    stream = connect.find("Stream")
+    assert stream is not None and stream.get("url") == "wss://voice.example.com/twilio/stream"
+    assert refused.status_code == 403 and after.status_code == 200
+    assert twiml(after.text)[0].tag == "Hangup"  # answered here, not marked for a transfer
 
 
 async def test_a_marked_call_is_dialled_after_its_stream_closes(tmp_path: Path, live_server: Any) -> None:
@@ -87,8 +95,9 @@ async def test_a_marked_call_is_dialled_after_its_stream_closes(tmp_path: Path, 
         async with httpx.AsyncClient() as http:
             stranger = await http.post(f"{base}/twilio/after", data={"CallSid": "CA" + "f" * 32})
             nonsense = await http.post(f"{base}/twilio/after", data={"CallSid": "<script>"})
-    assert twiml(stranger.text)[0].tag == "Hangup" and twiml(nonsense.text)[0].tag == "Hangup"
-    assert stranger.headers["content-type"].startswith("application/xml")
+    # A CallSid this server never answered gets no TwiML at all (no <Dial> number to learn).
+    assert stranger.status_code == 404 and nonsense.status_code == 404
+    assert "no call with this CallSid was answered here" in stranger.text
 
 
 async def test_transfers_need_a_phone_number_and_expire() -> None:
@@ -135,11 +144,16 @@ class KeypadServer(VoiceServer):
         return call
 
 
-@contextmanager
-def serving(server: VoiceServer) -> Iterator[str]:
-    """``server`` on a real socket (uvicorn in a thread), like ``live_server`` but with our own object."""
+def bound() -> socket.socket:
+    """A socket on a free loopback port: the server's settings must name the port Twilio is sent to."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serving(server: VoiceServer, sock: socket.socket) -> Iterator[str]:
+    """``server`` on a real socket (uvicorn in a thread), like ``live_server`` but with our own object."""
     port = sock.getsockname()[1]
     uv = uvicorn.Server(uvicorn.Config(create_app(server), lifespan="off", log_level="warning"))
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -157,9 +171,10 @@ def serving(server: VoiceServer) -> Iterator[str]:
 
 
 async def test_the_stream_closes_for_the_transfer_once_the_audio_has_played(tmp_path: Path) -> None:
-    settings = Settings.load(port=0, trace_dir=str(tmp_path))  # one process: the memory bus
+    sock = bound()
+    settings = Settings.load(port=sock.getsockname()[1], trace_dir=str(tmp_path))  # one process: the memory bus
     server = KeypadServer(settings, fake_engines(), lambda name: front_desk())
-    with serving(server) as base:
+    with serving(server, sock) as base:
         peer = await TwilioPeer.answer(f"{base}/twilio/voice")
         async with peer:
             await peer.silence(0.5)

@@ -3,6 +3,10 @@
 Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
 Twilio Media Streams, ``/twilio/after`` (what Twilio does once a stream ends: dial or hang up),
 ``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
+
+Guards: ``/ws`` needs the server token when one is set; ``/twilio/*`` needs Twilio's signature
+(see ``twilio_security.py``); ``/ws``, ``/twilio/*`` and ``/f/*`` are rate-limited per client
+address (see ``ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import anyio
 import anyio.abc
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -26,6 +31,7 @@ from starlette.websockets import WebSocket
 
 from .. import events as ev
 from ..agent.base import Agent
+from ..clock import Clock, MonotonicClock
 from ..observe.trace import JsonlTrace
 from ..settings import Settings
 from ..voice.call import Call, CallIO, CallOptions, Engines, EventSink
@@ -34,8 +40,16 @@ from . import webform
 from .bus import CallBus, bus_from_url
 from .links import LinkSigner, signer_from
 from .native import serve_native
-from .transfers import Transfers
+from .ratelimit import RateLimiter, RateLimitGuard
+from .transfers import CALL_SID, Transfers
 from .twilio import serve_twilio, twiml_after, twiml_connect
+from .twilio_security import (
+    SIGNATURE_HEADER,
+    TwilioCalls,
+    twilio_url,
+    unsigned_allowed,
+    valid_signature,
+)
 
 log = logging.getLogger("callwright.server")
 STATIC = resources.files("callwright.transport") / "static"
@@ -59,6 +73,7 @@ class VoiceServer:
         sinks: list[EventSink] | None = None,
         bus: CallBus | None = None,
         links: LinkSigner | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.engines = engines
@@ -69,6 +84,8 @@ class VoiceServer:
         self.finished = 0
         self.bus = bus or bus_from_url(settings.redis_url or None)
         self.transfers = Transfers(self.bus)
+        self.twilio_calls = TwilioCalls(self.bus, max_call_s=settings.max_duration_s)
+        self.clock = clock or MonotonicClock()  # rate limits
         self._links = links
         self.on_start: list[Callable[[], Awaitable[None]]] = []  # run in the server's event loop (store, jobs)
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -161,6 +178,53 @@ def _authorized(settings: Settings, scope_headers: Any, query: Any) -> bool:
 
 def create_app(server: VoiceServer) -> Starlette:
     settings = server.settings
+    if not settings.twilio_auth_token:
+        if unsigned_allowed(settings):
+            log.info("no twilio_auth_token: /twilio/* answer unsigned requests, as this server is reachable on loopback only")
+        else:
+            log.warning("no twilio_auth_token: /twilio/* refuse every request (403), as their signatures cannot be checked")
+
+    def twilio_refusal(path: str, query: str, params: list[tuple[str, str]], supplied: str | None, *, websocket: bool = False) -> str | None:
+        """Why a request to a Twilio route is not accepted as coming from Twilio; None when it is."""
+        if settings.twilio_auth_token:
+            url = twilio_url(settings, path, query, websocket=websocket)
+            if valid_signature(settings.twilio_auth_token, url, params, supplied):
+                return None
+            if not supplied:
+                return "missing X-Twilio-Signature: only Twilio may call this URL"
+            return f"X-Twilio-Signature does not match a request from Twilio to {url} (check --public-url and --twilio-auth-token)"
+        if not unsigned_allowed(settings):
+            return "Twilio requests cannot be verified: set twilio_auth_token (this server is reachable beyond loopback)"
+        return None
+
+    def refuse_twilio(request: Request, reason: str) -> Response:
+        client = request.client.host if request.client else "?"
+        log.warning("refused %s %s from %s: %s", request.method, request.url.path, client, reason)
+        return PlainTextResponse(f"Forbidden: {reason}\n", status_code=403)
+
+    async def twilio_params(request: Request) -> list[tuple[str, str]]:
+        if request.method != "POST":
+            return []
+        form = await request.form()
+        return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+
+    async def twilio_gate(request: Request) -> tuple[dict[str, str], Response | None]:
+        """The request's parameters, or the response refusing it."""
+        params = await twilio_params(request)
+        reason = twilio_refusal(request.url.path, request.url.query, params, request.headers.get(SIGNATURE_HEADER))
+        if reason:
+            return {}, refuse_twilio(request, reason)
+        if not settings.twilio_auth_token and not _authorized(settings, request.headers, request.query_params):
+            return {}, PlainTextResponse("token required", status_code=401)  # local: the server token, if set
+        values = dict(params) if request.method == "POST" else dict(request.query_params)
+        return values, None
+
+    async def deny(ws: WebSocket, status: int, reason: str, close_code: int) -> None:
+        """Refuse a WebSocket handshake with an HTTP status where the server can, else close at once."""
+        try:
+            await ws.send_denial_response(PlainTextResponse(reason + "\n", status_code=status))
+        except RuntimeError:  # no denial-response extension: accept-less close
+            await ws.close(code=close_code, reason=reason[:120])
 
     async def native(ws: WebSocket) -> None:
         if not _authorized(settings, ws.headers, ws.query_params):
@@ -169,33 +233,46 @@ def create_app(server: VoiceServer) -> Starlette:
         await serve_native(ws, server)
 
     async def twilio_stream(ws: WebSocket) -> None:
-        if not _authorized(settings, ws.headers, ws.query_params):
+        reason = twilio_refusal(ws.url.path, ws.url.query, [], ws.headers.get(SIGNATURE_HEADER), websocket=True)
+        if reason:
+            log.warning("refused the Twilio stream from %s: %s", ws.client.host if ws.client else "?", reason)
+            await deny(ws, 403, f"Forbidden: {reason}", 1008)
+            return
+        if not settings.twilio_auth_token and not _authorized(settings, ws.headers, ws.query_params):
             await ws.close(code=1008, reason="token required")
             return
         await serve_twilio(ws, server)
 
     async def twilio_voice(request: Request) -> Response:
-        if not _authorized(settings, request.headers, request.query_params):
-            return PlainTextResponse("token required", status_code=401)
-        form = await request.form() if request.method == "POST" else request.query_params
-        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-        host = request.headers.get("host", f"{settings.host}:{settings.port}")
-        url = f"{'wss' if secure else 'ws'}://{host}/twilio/stream"
-        action = f"{settings.public_url.rstrip('/') or ('https' if secure else 'http') + '://' + host}/twilio/after"
-        if settings.token:
+        form, refused = await twilio_gate(request)
+        if refused:
+            return refused
+        call_sid = form.get("CallSid", "")
+        if not CALL_SID.match(call_sid):
+            return PlainTextResponse("a Twilio voice webhook carries a CallSid (letters and digits)\n", status_code=400)
+        try:
+            stream_token = await server.twilio_calls.admit(call_sid)
+        except Exception:  # the bus backend (Redis) failed: say so, rather than a bare 500
+            log.exception("CallSid %s: could not mark the call on the call bus", call_sid)
+            return PlainTextResponse("Service Unavailable: the call bus failed; try again\n", status_code=503)
+        # The URLs Twilio is sent come from the configured public URL, never from the Host header.
+        url = twilio_url(settings, "/twilio/stream", websocket=True)
+        action = twilio_url(settings, "/twilio/after")
+        if settings.token and not settings.twilio_auth_token:  # local: the server token stands in for a signature
             url += f"?token={settings.token}"
             action += f"?token={settings.token}"
-        caller = form.get("From")
-        called = form.get("To")
-        xml = twiml_connect(url, str(caller) if caller else None, str(called) if called else None, action=action)
+        xml = twiml_connect(url, form.get("From"), form.get("To"), action=action, stream_token=stream_token)
         return Response(xml, media_type="application/xml")
 
     async def twilio_after(request: Request) -> Response:
-        if not _authorized(settings, request.headers, request.query_params):
-            return PlainTextResponse("token required", status_code=401)
-        form = await request.form() if request.method == "POST" else request.query_params
-        call_sid = str(form.get("CallSid") or "")
+        form, refused = await twilio_gate(request)
+        if refused:
+            return refused
+        call_sid = form.get("CallSid", "")
         try:
+            if not CALL_SID.match(call_sid) or not await server.twilio_calls.answered(call_sid):
+                log.info("/twilio/after for a call this server did not answer; 404")
+                return PlainTextResponse("Not Found: no call with this CallSid was answered here\n", status_code=404)
             to = await server.transfers.target(call_sid)
         except Exception:  # the bus backend failed: hang up rather than let Twilio say "application error"
             log.exception("CallSid %s: could not read its transfer mark; hanging up", call_sid)
@@ -234,8 +311,13 @@ def create_app(server: VoiceServer) -> Starlette:
             for stop in server.on_stop:
                 await stop()
 
+    limits = []
+    if settings.rate_limit > 0:
+        limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst, clock=server.clock)
+        limits.append(Middleware(RateLimitGuard, limiter=limiter))
     return Starlette(
         lifespan=lifespan,
+        middleware=limits,
         routes=[
             Route("/", index),
             Route("/healthz", health),

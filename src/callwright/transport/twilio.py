@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -28,6 +29,7 @@ from ..audio.pcm import Pcm
 from ..errors import ProtocolError
 from .outbox import Outbox
 from .transfers import TransferError
+from .twilio_security import STREAM_TOKEN_PARAMETER
 
 if TYPE_CHECKING:
     from .app import VoiceServer
@@ -38,13 +40,21 @@ XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 TRANSFER_MARK = "callwright.transfer"
 TRANSFER_RECORD_TIMEOUT_S = 5.0
 TRANSFER_PLAYOUT_TIMEOUT_S = 15.0  # close the stream even if Twilio never echoes the mark
+START_TIMEOUT_S = 10.0
+KEYPAD = "0123456789*#ABCD"
+MAX_MEDIA_PAYLOAD = 8000  # bytes of μ-law: 1 s at 8 kHz (Twilio sends 20 ms per message)
 
 
-def twiml_connect(stream_url: str, caller: str | None, called: str | None = None, *, action: str | None = None) -> str:
-    """``<Connect><Stream>``; with ``action``, Twilio requests that URL when the stream ends."""
-    params = "".join(
-        f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in (("caller", caller), ("called", called)) if v
-    )
+def twiml_connect(
+    stream_url: str, caller: str | None, called: str | None = None, *, action: str | None = None, stream_token: str | None = None
+) -> str:
+    """``<Connect><Stream>``; with ``action``, Twilio requests that URL when the stream ends.
+
+    ``stream_token`` goes to the stream as a ``<Parameter>`` (Twilio takes no query string in a
+    ``<Stream url>``): the stream must present it in its ``start`` message.
+    """
+    pairs = (("caller", caller), ("called", called), (STREAM_TOKEN_PARAMETER, stream_token))
+    params = "".join(f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in pairs if v)
     connect = f"<Connect action={quoteattr(action)}>" if action else "<Connect>"
     return f"{XML_HEAD}<Response>{connect}<Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>"
 
@@ -103,37 +113,111 @@ def _parse(raw: str | None) -> dict[str, Any]:
     return data
 
 
+def _object(data: dict[str, Any], name: str, where: str, *, required: bool = True) -> dict[str, Any]:
+    """``data[name]`` as a JSON object ({} when absent and not required), or a ``bad_event`` error."""
+    value = data.get(name)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where}: field '{name}' must be a JSON object, not {_kind(value)}", code="bad_event")
+    return value
+
+
+def _text(data: dict[str, Any], name: str, where: str) -> str:
+    """``data[name]`` as a string ('' when absent), or a ``bad_event`` error."""
+    value = data.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where}: field '{name}' must be a string, not {_kind(value)}", code="bad_event")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    """What Twilio's ``start`` message says about the stream."""
+
+    stream_sid: str
+    call_sid: str
+    parameters: dict[str, str]
+
+
+def parse_start(data: dict[str, Any]) -> StreamStart:
+    """The ``start`` message checked field by field; a ``ProtocolError`` names the first bad one."""
+    start = _object(data, "start", "start")
+    fmt = _object(start, "mediaFormat", "start", required=False)
+    if fmt:
+        rate = fmt.get("sampleRate")
+        if fmt.get("encoding") != "audio/x-mulaw" or isinstance(rate, bool) or rate not in (TWILIO_RATE, str(TWILIO_RATE)):
+            raise ProtocolError(
+                f"unsupported media format {json.dumps(fmt)[:200]}; expected audio/x-mulaw at 8000 Hz", code="bad_format", close_code=1003
+            )
+    raw_params = _object(start, "customParameters", "start", required=False)
+    parameters = {}
+    for key, value in raw_params.items():
+        if not isinstance(value, str):
+            raise ProtocolError(f"start: customParameters.{key[:40]} must be a string, not {_kind(value)}", code="bad_event")
+        parameters[key] = value
+    stream_sid = _text(data, "streamSid", "start") or _text(start, "streamSid", "start")
+    return StreamStart(stream_sid, _text(start, "callSid", "start"), parameters)
+
+
+async def _first_start(ws: WebSocket) -> StreamStart:
+    """Read ``connected`` messages up to the ``start`` message."""
+    with anyio.fail_after(START_TIMEOUT_S):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            first = _parse(message.get("text"))
+            if first["event"] == "connected":
+                continue
+            if first["event"] != "start":
+                raise ProtocolError(f"expected 'start', got {first['event'][:40]!r}", code="no_start")
+            return parse_start(first)
+
+
 async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
     await ws.accept()
     try:
-        with anyio.fail_after(10):
-            while True:
-                first = _parse(await ws.receive_text())
-                if first["event"] == "connected":
-                    continue
-                if first["event"] != "start":
-                    raise ProtocolError(f"expected 'start', got {first['event']!r}", code="no_start")
-                break
-        start = first.get("start") or {}
-        fmt = start.get("mediaFormat") or {}
-        if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", 0)) != TWILIO_RATE):
-            raise ProtocolError(f"unsupported media format {fmt}; expected audio/x-mulaw at 8000 Hz", code="bad_format", close_code=1003)
-        stream_sid = str(first.get("streamSid") or start.get("streamSid") or "")
-    except (TimeoutError, ProtocolError, WebSocketDisconnect, KeyError, ValueError) as exc:
-        log.info("twilio stream refused: %s", exc)
         try:
-            await ws.close(code=getattr(exc, "close_code", 1008))
+            start = await _first_start(ws)
+        except TimeoutError:
+            raise ProtocolError(f"no 'start' message within {START_TIMEOUT_S:.0f} s", code="no_start") from None
+        token = start.parameters.get(STREAM_TOKEN_PARAMETER, "")
+        try:
+            allowed = bool(start.call_sid and token) and await server.twilio_calls.stream_allowed(start.call_sid, token)
+        except Exception:  # the bus backend (Redis) failed: the stream cannot be checked, so it is refused
+            log.exception("twilio stream for CallSid %s: could not read its mark on the call bus", start.call_sid[:64])
+            raise ProtocolError("the call bus failed; try again", code="bus", close_code=1011) from None
+        if not allowed:
+            raise ProtocolError(
+                "this stream was not started by this server's TwiML (no or wrong callwright_token for its callSid)",
+                code="forbidden",
+            )
+    except ProtocolError as err:
+        log.info("twilio stream refused: %s (%s)", err.message, err.code)
+        try:
+            await ws.close(code=err.close_code, reason=err.code)
         except (RuntimeError, OSError):
             pass
+        return
+    except WebSocketDisconnect:
         return
     if not server.has_capacity():
         await ws.close(code=1013, reason="capacity")
         return
-    params = start.get("customParameters") or {}
+    params = start.parameters
     outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))
-    io = TwilioIO(outbox, stream_sid, str(start.get("callSid") or ""))
+    io = TwilioIO(outbox, start.stream_sid, start.call_sid)
     call = server.new_call(io, caller=params.get("caller") or params.get("From"), transport="twilio")
-    close_code = 1000
+    close: tuple[int, str] = (1000, "call ended")
 
     async def hand_over() -> None:
         """Record the transfer where any worker can read it, let the audio play out, end the stream."""
@@ -165,7 +249,7 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
         call.hangup("transfer")
 
     async def read() -> None:
-        nonlocal close_code
+        nonlocal close
         try:
             while True:
                 message = await ws.receive()
@@ -175,27 +259,38 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
                 data = _parse(message.get("text"))
                 kind = data["event"]
                 if kind == "media":
+                    media = _object(data, "media", "media")
                     try:
-                        payload = base64.b64decode(data["media"]["payload"], validate=True)
-                    except (KeyError, TypeError, binascii.Error) as exc:
+                        payload = base64.b64decode(_text(media, "payload", "media"), validate=True)
+                    except (binascii.Error, ValueError) as exc:
                         raise ProtocolError(f"media payload is not base64 μ-law ({exc})", code="bad_audio", close_code=1003) from None
+                    if len(payload) > MAX_MEDIA_PAYLOAD:
+                        raise ProtocolError(
+                            f"media payload of {len(payload)} bytes is longer than 1 s of 8 kHz μ-law ({MAX_MEDIA_PAYLOAD} bytes)",
+                            code="bad_audio",
+                            close_code=1003,
+                        )
                     call.push_audio(mulaw_decode(payload))
                 elif kind == "mark":
-                    name = str((data.get("mark") or {}).get("name", ""))
+                    name = _text(_object(data, "mark", "mark"), "name", "mark")
                     if name == TRANSFER_MARK:
                         io.transfer_played.set()
                     else:
                         call.mark_played(name)
                 elif kind == "dtmf":
-                    call.push_text(str((data.get("dtmf") or {}).get("digit", "")), source="dtmf")
+                    digit = _text(_object(data, "dtmf", "dtmf"), "digit", "dtmf")
+                    if len(digit) != 1 or digit not in KEYPAD:
+                        raise ProtocolError(f"dtmf: digit {digit[:20]!r} is not a key of a phone keypad ({KEYPAD})", code="bad_event")
+                    call.push_text(digit, source="dtmf")
                 elif kind == "stop":
                     call.hangup("hangup")
                     return
                 else:
-                    log.debug("call %s: ignoring Twilio event %r", call.id, kind)
+                    log.debug("call %s: ignoring Twilio event %r", call.id, kind[:40])
         except ProtocolError as err:
+            log.info("call %s: %s (%s)", call.id, err.message, err.code)
             call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
-            close_code = err.close_code
+            close = (err.close_code, err.code)
             call.hangup("error")
         except WebSocketDisconnect:
             call.hangup("client_gone")
@@ -211,6 +306,6 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
         tg.cancel_scope.deadline = anyio.current_time() + 2.0
     if call.end_reason != "client_gone":
         try:
-            await ws.close(code=close_code)
+            await ws.close(code=close[0], reason=close[1])
         except (RuntimeError, OSError, WebSocketDisconnect):
             pass  # Twilio closed first

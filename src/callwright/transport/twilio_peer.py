@@ -9,6 +9,10 @@ buffer and echoes the pending marks (as Twilio does).
 connects to the ``<Stream>`` it names. When the server ends the stream, :meth:`follow_action`
 requests the ``<Connect action>`` URL as Twilio does, and returns the TwiML it got (``<Dial>`` for
 a transfer, ``<Hangup/>`` otherwise).
+
+Given the account's ``auth_token``, it signs every request as Twilio does (``X-Twilio-Signature``
+on the webhooks and on the stream's WebSocket upgrade), and it passes the ``<Stream>``'s
+``<Parameter>`` elements back in ``start.customParameters``, as Twilio does.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ..audio.codecs import mulaw_decode, mulaw_encode
 from ..audio.pcm import Pcm
+from .twilio_security import signature
 
 FRAME = 160  # 20 ms at 8 kHz
 
@@ -51,9 +56,18 @@ class TwilioLog:
 
 class TwilioPeer:
     def __init__(
-        self, url: str, *, caller: str = "+15551230000", called: str = "+15559870000", action_url: str | None = None
+        self,
+        url: str,
+        *,
+        caller: str = "+15551230000",
+        called: str = "+15559870000",
+        action_url: str | None = None,
+        auth_token: str | None = None,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.url = url
+        self.auth_token = auth_token  # signs requests as Twilio does, when given
+        self.parameters = parameters if parameters is not None else {"caller": caller, "called": called}
         self.caller = caller
         self.called = called
         self.action_url = action_url  # <Connect action>: requested once the stream has ended
@@ -69,14 +83,14 @@ class TwilioPeer:
 
     @classmethod
     async def answer(
-        cls, voice_url: str, *, caller: str = "+15551230000", called: str = "+15559870000"
+        cls, voice_url: str, *, caller: str = "+15551230000", called: str = "+15559870000", auth_token: str | None = None
     ) -> TwilioPeer:
         """A peer for the stream that the TwiML at ``voice_url`` (``.../twilio/voice``) connects to.
 
         The webhook is requested as Twilio does for an incoming call (a form POST with the CallSid);
         enter the returned peer with ``async with`` to open the stream.
         """
-        peer = cls("", caller=caller, called=called)
+        peer = cls("", caller=caller, called=called, auth_token=auth_token)
         twiml = await peer._request(voice_url, CallStatus="ringing")
         root = ET.fromstring(twiml)
         connect = root.find("Connect")
@@ -84,6 +98,7 @@ class TwilioPeer:
         if connect is None or stream is None or not stream.get("url"):
             raise ValueError(f"{voice_url} did not answer <Connect><Stream url=...>: {twiml}")
         peer.url = str(stream.get("url"))
+        peer.parameters = {str(p.get("name")): str(p.get("value")) for p in stream.findall("Parameter")}
         peer.action_url = connect.get("action")
         return peer
 
@@ -96,8 +111,9 @@ class TwilioPeer:
             "Direction": "inbound",
             **fields,
         }
+        headers = {"X-Twilio-Signature": signature(self.auth_token, url, form)} if self.auth_token else {}
         async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(url, data=form)
+            response = await http.post(url, data=form, headers=headers)
         response.raise_for_status()
         self.log.twiml.append(response.text)
         return response.text
@@ -111,7 +127,8 @@ class TwilioPeer:
         return await self._request(self.action_url, CallStatus="in-progress")
 
     async def __aenter__(self) -> TwilioPeer:
-        self._ws = await connect(self.url, max_size=2**22)
+        headers = {"X-Twilio-Signature": signature(self.auth_token, self.url)} if self.auth_token else None
+        self._ws = await connect(self.url, max_size=2**22, additional_headers=headers)
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self._send(
             {
@@ -121,7 +138,7 @@ class TwilioPeer:
                     "accountSid": "AC" + "0" * 32,
                     "callSid": self.call_sid,
                     "tracks": ["inbound"],
-                    "customParameters": {"caller": self.caller, "called": self.called},
+                    "customParameters": self.parameters,
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                 },
                 "streamSid": self.stream_sid,
