@@ -86,7 +86,8 @@ async def search_products(ctx: ToolContext, query: str) -> dict[str, str]:
     if hit is None:
         return {"summary": f"Sorry, none of our stores has {query} right now."}
     name, price, stores = hit
-    return {"summary": f"Yes, {stores} of our stores have {name}, at ${price:.2f} each."}
+    where = "one of our stores has" if stores == 1 else f"{stores} of our stores have"
+    return {"summary": f"Yes, {where} {name}, at ${price:.2f} each."}
 
 
 @tool(background=True, side_effects=True, timeout=120)

@@ -31,8 +31,9 @@ from . import answers, mishearing
 from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
 from .escalation import Escalation, Mode
 from .forms import PATIENCE, FormState, judge, wants_patience
-from .intents import OUT_OF_SCOPE
+from .intents import OUT_OF_SCOPE, Match
 from .reading import (
+    REQUEST_VERB,
     find_values,
     is_correction,
     is_question,
@@ -45,6 +46,7 @@ from .replies import fill
 from .safety import Verdict
 from .spec import PATIENT_KINDS, IntentSpec
 from .state import Brain, Question, Reading, Task
+from .text import clauses, normalise
 from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
 from .values import FieldKind, Parsed
 
@@ -94,10 +96,24 @@ class Dialogue:
 
     async def read(self, turn: Turn) -> Reading:
         resolved = resolve_references(turn.text, self.referent)
-        intents = await anyio.to_thread.run_sync(self.app.matcher.rank, request_part(resolved))
+        intents = await anyio.to_thread.run_sync(self._rank, request_part(resolved))
         u = self.spec.understanding
         return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
                        u.intent_threshold, u.strong_match)
+
+    def _rank(self, text: str) -> list[Match]:
+        """Intents ranked on the turn, and on its clause that asks for something when it has others
+        ("got any gluten free bread? my daughter's coeliac": the context clause dilutes the request)."""
+        ranked = self.app.matcher.rank(text)
+        parts = clauses(normalise(text, digits=False))
+        asking = [c for c in parts if REQUEST_VERB.search(c) and len(c.split()) >= 3]
+        if len(parts) < 2 or len(asking) != 1:
+            return ranked
+        best = {m.intent: m for m in ranked}
+        for m in self.app.matcher.rank(asking[0]):
+            if m.intent not in best or m.score > best[m.intent].score:
+                best[m.intent] = m
+        return sorted(best.values(), key=lambda m: -m.score)
 
     def values(self, task: Task) -> dict[str, Any]:
         values: dict[str, Any] = {"name": self.memory.name or "", "phone": self.memory.phone or "", **task.slots}
