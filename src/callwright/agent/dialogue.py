@@ -106,7 +106,7 @@ class Dialogue:
         ("got any gluten free bread? my daughter's coeliac": the context clause dilutes the request)."""
         ranked = self.app.matcher.rank(text)
         parts = clauses(normalise(text, digits=False))
-        asking = [c for c in parts if REQUEST_VERB.search(c) and len(c.split()) >= 3]
+        asking = [c for c in parts if REQUEST_VERB.search(c) and len(c.split()) >= 3 and not _NEGATIVE.search(c)]
         if len(parts) < 2 or len(asking) != 1:
             return ranked
         best = {m.intent: m for m in ranked}
@@ -574,6 +574,9 @@ def _lower_first(text: str) -> str:
 
 
 _REFERRING = ("it", "that", "those", "them", "these", "this", "one", "ones", "same")
+
+
+_NEGATIVE = re.compile(r"\b(?:no|not|don't|do not|doesn't|never|without)\b")  # "I don't need a person" asks for nothing
 
 
 def _refers(text: str) -> bool:

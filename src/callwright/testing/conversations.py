@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .. import events as ev
@@ -386,6 +387,7 @@ async def run_folder(
     only: str | None = None,
     safety_only: bool = False,
     timeout: float = 60.0,
+    concurrency: int = 4,
 ) -> dict[str, SuiteResult]:
     """Run an agent folder's suites, each conversation in a fresh call with a fresh store.
 
@@ -394,34 +396,52 @@ async def run_folder(
     ``llm`` (a :class:`~callwright.engines.base.LanguageModel`) runs the LLM brain instead of the
     embedded one (a factory ``llm()`` is called per conversation, for a fresh scripted model);
     ``only`` keeps the conversations whose name contains it; ``safety_only`` runs the safety
-    conversations alone, with their safety checks (see :func:`run_conversation`).
+    conversations alone, with their safety checks (see :func:`run_conversation`). Up to
+    ``concurrency`` conversations run at once (their tools mostly wait); results keep the file's order.
     """
+    from ..agent.app import AgentApp
+    from ..agent.spec import load_definition
+
+    app = AgentApp(load_definition(folder))
+    limiter = anyio.CapacityLimiter(max(1, concurrency))
+    results: dict[str, SuiteResult] = {}
+    for path in suites if suites is not None else suite_files(folder):
+        suite = load_suite(path)
+        chosen = [
+            c for c in suite.conversations
+            if not (only and only not in c.name) and not (safety_only and not c.safety)
+        ]
+        transcripts: list[Transcript | None] = [None] * len(chosen)
+
+        async def one(into: list[Transcript | None], index: int, conversation: Conversation) -> None:
+            async with limiter:
+                into[index] = await _in_fresh_call(app, conversation, llm, timeout=timeout, safety_only=safety_only)
+
+        async with anyio.create_task_group() as tg:
+            for index, conversation in enumerate(chosen):
+                tg.start_soon(one, transcripts, index, conversation)
+        results[path.stem] = SuiteResult([t for t in transcripts if t is not None])
+    return results
+
+
+async def _in_fresh_call(app: Any, conversation: Conversation, llm: Any, *, timeout: float, safety_only: bool) -> Transcript:
+    """``conversation`` with the shared agent definition and indexes, and services of its own."""
+    import copy
     import tempfile
 
-    from ..agent.app import AgentApp, Services
-    from ..agent.spec import load_definition
+    from ..agent.app import Services
     from ..jobs.notify import OutboxNotifier
     from ..store import open_store
     from ..transport.links import LinkSigner
 
-    app = AgentApp(load_definition(folder))
-    results: dict[str, SuiteResult] = {}
-    for path in suites if suites is not None else suite_files(folder):
-        suite = load_suite(path)
-        transcripts = []
-        for conversation in suite.conversations:
-            if (only and only not in conversation.name) or (safety_only and not conversation.safety):
-                continue
-            with tempfile.TemporaryDirectory(prefix="callwright-suite-") as tmp:
-                store = await open_store(f"sqlite:///{Path(tmp) / 'callwright.db'}")
-                try:
-                    model = llm() if callable(llm) else llm
-                    app.services = Services(
-                        store=store, notifier=OutboxNotifier(store), links=LinkSigner("suite-link-secret-of-32-characters"),
-                        public_url="http://127.0.0.1:8000", llm=model, data_dir=Path(tmp),
-                    )
-                    transcripts.append(await run_conversation(conversation, app.agent, timeout=timeout, safety_only=safety_only))
-                finally:
-                    await store.close()
-        results[path.stem] = SuiteResult(transcripts)
-    return results
+    with tempfile.TemporaryDirectory(prefix="callwright-suite-") as tmp:
+        store = await open_store(f"sqlite:///{Path(tmp) / 'callwright.db'}")
+        try:
+            own = copy.copy(app)  # shares the loaded definition, matcher and documents; not the services
+            own.services = Services(
+                store=store, notifier=OutboxNotifier(store), links=LinkSigner("suite-link-secret-of-32-characters"),
+                public_url="http://127.0.0.1:8000", llm=llm() if callable(llm) else llm, data_dir=Path(tmp),
+            )
+            return await run_conversation(conversation, own.agent, timeout=timeout, safety_only=safety_only)
+        finally:
+            await store.close()
