@@ -22,9 +22,12 @@ const ENDED = {
   idle_timeout: "nobody spoke for a while", max_duration: "the call reached its time limit",
   error: "an error ended it", shutdown: "the server shut down",
 };
-// Latency stages, each in ms after the caller stopped speaking. first_audio_sent is left out: it is
-// the same moment as voice_to_voice on this transport.
-const STAGES = { endpoint: "endpoint", stt_final: "transcript", first_text: "reply text", first_audio_synth: "first audio" };
+// Latency stages, each in ms after the caller's last voiced sample. voice_to_voice, shown first, is
+// when this page confirmed (by echoing a mark) that the reply's first audio had played.
+const STAGES = {
+  endpoint: "endpoint", stt_final: "transcript", first_text: "reply text", first_audio_synth: "first audio",
+  first_audio_sent: "sent",
+};
 
 let session = null; // the current call (see startCall)
 
