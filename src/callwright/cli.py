@@ -127,6 +127,8 @@ def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None, sh
 
 
 def _describe(event: ev.Event) -> str:
+    if isinstance(event, ev.TranscriptFinal) and event.source == "web":
+        return f"you entered on the web form (not typed here): {event.text}"
     if isinstance(event, ev.ToolCalled):
         return f"tool {event.name}({', '.join(f'{k}={v!r}' for k, v in event.arguments.items())})"
     if isinstance(event, ev.ToolResult):

@@ -135,6 +135,9 @@ async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Calla
             assert "twelve Oak Street" in confirm and confirm.endswith("Shall I place the order?")
             announced = await c.say("yes please")
             queued = c.events(ev.JobQueued)[0]
+            assert not c.events(ev.MessageSent)  # the job is still running
+            # The caller stays on the line: the SMS the job's worker sends shows in this call's events.
+            shown = await c.local.wait_for(lambda e: isinstance(e, ev.MessageSent), timeout=30)
         assert "I'll text you when it's done" in announced
         job = await jobs.wait(queued.job_id, timeout=30)
         assert job.status == "done"
@@ -142,6 +145,8 @@ async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Calla
         jobs.stop()
     texts = await services.store.messages(SAM)
     assert len(texts) == 1 and "2 oat milk" in texts[0].body and "12 Oak Street" in texts[0].body
+    assert (shown.message_id, shown.to, shown.body) == (texts[0].id, SAM, texts[0].body)
+    assert shown.purpose == texts[0].purpose == "job order-desk.place_order"
 
 
 async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_back(agent_for: Callable[[str], Any], services: Any) -> None:

@@ -80,9 +80,11 @@ class VoiceServer:
             self._links = signer_from(self.settings)
         return self._links
 
-    def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str) -> str:
-        """A signed, single-use link to a one-field form whose value reaches call ``call_id``."""
-        return f"{self.settings.base_url()}/f/{self.links.make(call_id, form, field, kind, label)}"
+    def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str, business: str = "") -> str:
+        """A signed, single-use link to a one-field form whose value reaches call ``call_id``; the
+        page names ``business`` (who the caller is talking to)."""
+        token = self.links.make(call_id, form, field, kind, label, business=business)
+        return f"{self.settings.base_url()}/f/{token}"
 
     async def request_transfer(self, call_sid: str, to: str) -> None:
         """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers)."""

@@ -53,6 +53,7 @@ button { width: 100%; margin-top: 1rem; padding: .85rem; font: inherit; font-wei
          background: var(--accent); border: 0; border-radius: 10px; }
 .error { color: #c01c28; margin: .5rem 0 0; }
 .note { color: GrayText; font-size: .9rem; margin-top: 1.5rem; }
+.business { font-weight: 600; color: var(--accent); margin: 0 0 .75rem; }
 """
 
 PAGE = """<!doctype html>
@@ -93,18 +94,24 @@ def input_html(kind: str, value: str) -> str:
 
 
 def form_page(claims: LinkClaims, value: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+    """The form, headed by the business the caller is talking to, so they know who is asking."""
     label = html.escape(claims.label or claims.field)
+    business = html.escape(claims.business)
     problem = f'\n<p class="error" id="problem" role="alert">{html.escape(error)}</p>' if error else ""
     described = ' aria-describedby="problem" aria-invalid="true"' if error else ""
     field = input_html(claims.kind, value).replace(' id="value"', f' id="value"{described}', 1)
+    header = f'<header><p class="business">{business}</p></header>\n' if business else ""
+    to_whom = f"your call with {business}" if business else "your call"
     body = (
+        f"{header}"
         '<form method="post">\n'
         f'<h1><label for="value">{label}</label></h1>\n{field}{problem}\n'
         '<button type="submit">Send</button>\n'
         "</form>\n"
-        '<p class="note">What you send goes straight to your call. This link works once.</p>'
+        f'<p class="note">What you send goes straight to {to_whom}. This link works once.</p>'
     )
-    return page(claims.label or "Callwright", body, status)
+    title = " · ".join(part for part in (claims.business, claims.label or claims.field) if part)
+    return page(title or "Callwright", body, status)
 
 
 def check_value(kind: str, raw: str) -> str:

@@ -308,6 +308,7 @@ class Call:
                 self._turns_tx.send_nowait(_Greeting(greeting))
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                self.context.background = tg
                 if self.end_reason is not None:
                     tg.cancel_scope.cancel()
                 tg.start_soon(self._hear, tg)
@@ -319,7 +320,7 @@ class Call:
             self.emit(ev.ErrorEvent(code="internal", message=f"{type(exc).__name__}: {exc}", fatal=True))
             raise
         finally:
-            self._tg = None
+            self._tg = self.context.background = None
             for stream in (self._audio_tx, self._audio_rx, self._turns_tx, self._turns_rx):
                 stream.close()
             with anyio.CancelScope(shield=True):

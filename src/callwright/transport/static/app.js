@@ -82,13 +82,17 @@ function turn(index) {
   return t;
 }
 
-function callerSaid(index, text, { partial = false, typed = false } = {}) {
+// Where a caller turn came from (transcript.final's source): only speech is what they said aloud.
+const SOURCES = { speech: "You", text: "You (typed)", dtmf: "You (keypad)", web: "You (web form)" };
+
+function callerSaid(index, text, { partial = false, source = "speech" } = {}) {
   const t = turn(index);
   const { caller } = t;
-  t.typed = typed;
+  t.typed = source !== "speech";
   caller.hidden = false;
   caller.classList.toggle("partial", partial);
-  caller.who.textContent = typed ? "You (typed)" : "You";
+  caller.dataset.source = source;
+  caller.who.textContent = SOURCES[source] ?? `You (${source})`;
   caller.body.textContent = text;
 }
 
@@ -159,7 +163,7 @@ const handlers = {
   },
   "vad.speech_started": () => dropPartials(),
   "transcript.partial": (s, e) => callerSaid(e.turn, e.text, { partial: true }),
-  "transcript.final": (s, e) => callerSaid(e.turn, e.text, { typed: e.source !== "speech" }),
+  "transcript.final": (s, e) => callerSaid(e.turn, e.text, { source: e.source }),
   "agent.text": (s, e) => agentSaid(e.turn, e.text),
   "agent.turn": (s, e) => agentTurn(e),
   "audio.clear": (s) => {
