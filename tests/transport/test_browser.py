@@ -324,6 +324,6 @@ def test_the_page_shows_the_web_form_value_and_the_sms_a_background_job_sends(tm
     (job,) = wire.of(wire.received, "job.queued")
     texts = wire.of(wire.received, "message.sent")
     assert [t["purpose"] for t in texts] == ["form_link", "job order-desk.place_order"]
-    assert texts[1]["to"] == SAM and ADDRESS in texts[1]["body"]
+    assert job["notify"] == texts[1]["to"] == SAM and ADDRESS in texts[1]["body"]
     # The server's trace holds the same SMS, so what the page showed is what the store sent.
     assert [e.body for e in call.trace() if e.type == "message.sent"] == [t["body"] for t in texts]

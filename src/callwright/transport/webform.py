@@ -17,13 +17,18 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.abc
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from .. import events as ev
 from .links import LinkClaims, LinkExpired, LinkInvalid
 
 if TYPE_CHECKING:
+    from ..voice.call import Call
     from .app import VoiceServer
+    from .bus import CallBus
 
 log = logging.getLogger("callwright.webform")
 MAX_VALUE_CHARS = 500
@@ -192,3 +197,23 @@ async def submit(request: Request, server: VoiceServer) -> Response:
         return message("Your call has ended", "We could not pass this on because the call is over.", 410)
     log.info("call %s: form %s.%s submitted through a link", claims.call_id, claims.form, claims.field)
     return message("Thank you", "Thanks, you can go back to your call.", 200)
+
+
+async def deliver_values(
+    bus: CallBus, call: Call, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Hand the values posted to the call's form links to the live call, whichever process served
+    the form (``VoiceServer`` runs this for every call, ``callwright chat`` for its one call)."""
+    started = False
+    try:
+        async with bus.subscribe(call.id) as messages:
+            task_status.started()
+            started = True
+            async for message in messages:
+                if message.get("type") == FORM_VALUE:
+                    call.push_form_value(str(message.get("form")), str(message.get("field")), str(message.get("value")))
+    except Exception as exc:  # the bus is down: the call goes on without form links
+        log.warning("call %s: form values cannot arrive (%s)", call.id, exc)
+        call.emit(ev.ErrorEvent(code="bus", message=f"form values cannot reach this call: {exc}", stage="bus"))
+        if not started:
+            task_status.started()
