@@ -149,6 +149,31 @@ async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Calla
     assert shown.purpose == texts[0].purpose == "job order-desk.place_order"
 
 
+async def test_a_background_job_that_fails_shows_in_the_call_and_texts_nothing(agent_for: Callable[[str], Any], services: Any, tmp_path: Any) -> None:
+    """The caller was promised a text; when the job fails for good, the call says so to whoever watches it."""
+    from callwright.jobs.queue import JobQueue
+
+    async def card_declined(payload: dict[str, Any]) -> str:
+        raise RuntimeError("the card was declined")
+
+    jobs = JobQueue(queue_url=f"sqlite:///{tmp_path / 'jobs.db'}", store_url=f"sqlite:///{tmp_path / 'callwright.db'}", handlers=lambda name: card_declined, retries=0)
+    services.jobs = jobs
+    jobs.start()
+    try:
+        async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+            await c.greeting()
+            await c.say("I'd like to order two oat milk")
+            await c.say("twelve oak street springfield")
+            assert "I'll text you when it's done" in await c.say("yes please")
+            failed = await c.local.wait_for(lambda e: isinstance(e, ev.ErrorEvent) and e.stage == "job", timeout=30)
+            assert not c.events(ev.MessageSent)
+    finally:
+        jobs.stop()
+    assert failed.code == "job" and "place_order failed, so no SMS was sent" in failed.message
+    assert "the card was declined" in failed.message
+    assert await services.store.messages(SAM) == []
+
+
 async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_back(agent_for: Callable[[str], Any], services: Any) -> None:
     async with TextCall(agent_for("order-desk"), caller=SAM) as c:
         await c.greeting()
