@@ -84,7 +84,9 @@ def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None, sh
     """Talk to an agent in the terminal, in text: a real call, without audio."""
     from .server import AgentHost, is_agent_folder, load_agent
     from .testing import TextCall
+    from .transport.bus import bus_from_url
     from .transport.links import signer_from
+    from .transport.webform import deliver_values
 
     try:
         settings = Settings.load(agent=agent, llm_url=llm_url, llm_model=llm_model)
@@ -104,16 +106,19 @@ def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None, sh
         if host is not None:
             await host.start(signer_from(settings))
         try:
-            async with TextCall(bot, caller=caller) as c:
+            async with TextCall(bot, caller=caller) as c, anyio.create_task_group() as tg:
                 c.call.sinks.append(show)
+                if settings.redis_url:  # a server sharing this Redis serves the texted form links
+                    await tg.start(deliver_values, bus_from_url(settings.redis_url), c.call)
                 await c.greeting()
                 while c.call.end_reason is None:
                     try:
                         line = await anyio.to_thread.run_sync(input, "you> ")
                     except EOFError:
-                        return
+                        break
                     if line.strip():
                         await c.say(line.strip(), timeout=120)
+                tg.cancel_scope.cancel()
         finally:
             if host is not None:
                 await host.stop()
@@ -127,6 +132,8 @@ def chat(agent: str, llm_url: str | None, llm_model: str, caller: str | None, sh
 
 
 def _describe(event: ev.Event) -> str:
+    if isinstance(event, ev.TranscriptFinal) and event.source == "web":
+        return f"you entered on the web form (not typed here): {event.text}"
     if isinstance(event, ev.ToolCalled):
         return f"tool {event.name}({', '.join(f'{k}={v!r}' for k, v in event.arguments.items())})"
     if isinstance(event, ev.ToolResult):

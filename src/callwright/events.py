@@ -172,7 +172,10 @@ LatencyStage = Literal[
 
 
 class Latency(_Event):
-    """One stage of one turn, in ms after the caller stopped speaking (so the stages add up)."""
+    """One stage of one turn, in ms after the caller's last voiced sample, so the stages add up in order:
+    ``endpoint`` <= ``stt_final`` <= ``first_text`` <= ``first_audio_synth`` <= ``first_audio_sent`` <=
+    ``voice_to_voice``. ``voice_to_voice`` is taken when the client confirms the reply's first frame
+    played (Twilio ``mark``, ``audio.mark``); a client that never confirms playback gets none."""
 
     type: Literal["latency"] = "latency"
     turn: int

@@ -135,6 +135,9 @@ async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Calla
             assert "twelve Oak Street" in confirm and confirm.endswith("Shall I place the order?")
             announced = await c.say("yes please")
             queued = c.events(ev.JobQueued)[0]
+            assert not c.events(ev.MessageSent)  # the job is still running
+            # The caller stays on the line: the SMS the job's worker sends shows in this call's events.
+            shown = await c.local.wait_for(lambda e: isinstance(e, ev.MessageSent), timeout=30)
         assert "I'll text you when it's done" in announced
         job = await jobs.wait(queued.job_id, timeout=30)
         assert job.status == "done"
@@ -142,6 +145,33 @@ async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Calla
         jobs.stop()
     texts = await services.store.messages(SAM)
     assert len(texts) == 1 and "2 oat milk" in texts[0].body and "12 Oak Street" in texts[0].body
+    assert (shown.message_id, shown.to, shown.body) == (texts[0].id, SAM, texts[0].body)
+    assert shown.purpose == texts[0].purpose == "job order-desk.place_order"
+
+
+async def test_a_background_job_that_fails_shows_in_the_call_and_texts_nothing(agent_for: Callable[[str], Any], services: Any, tmp_path: Any) -> None:
+    """The caller was promised a text; when the job fails for good, the call says so to whoever watches it."""
+    from callwright.jobs.queue import JobQueue
+
+    async def card_declined(payload: dict[str, Any]) -> str:
+        raise RuntimeError("the card was declined")
+
+    jobs = JobQueue(queue_url=f"sqlite:///{tmp_path / 'jobs.db'}", store_url=f"sqlite:///{tmp_path / 'callwright.db'}", handlers=lambda name: card_declined, retries=0)
+    services.jobs = jobs
+    jobs.start()
+    try:
+        async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+            await c.greeting()
+            await c.say("I'd like to order two oat milk")
+            await c.say("twelve oak street springfield")
+            assert "I'll text you when it's done" in await c.say("yes please")
+            failed = await c.local.wait_for(lambda e: isinstance(e, ev.ErrorEvent) and e.stage == "job", timeout=30)
+            assert not c.events(ev.MessageSent)
+    finally:
+        jobs.stop()
+    assert failed.code == "job" and "place_order failed, so no SMS was sent" in failed.message
+    assert "the card was declined" in failed.message
+    assert await services.store.messages(SAM) == []
 
 
 async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_back(agent_for: Callable[[str], Any], services: Any) -> None:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -24,6 +28,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[2]
 ORDER_DESK = ROOT / "examples" / "agents" / "order-desk"
+REDIS = os.environ.get("CALLWRIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -200,3 +205,86 @@ def test_every_flag_of_call_is_documented() -> None:
     for flag in flags:
         if flag != "--help":
             assert f"`{flag}" in section, flag
+
+
+class Lines:
+    """The output of a process, line by line, read in a thread so a test can wait for a line with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc, self.seen = proc, list[str]()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(f"no line matching {pattern!r}; the output so far:\n" + "\n".join(self.seen))
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+    def say(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+
+def test_chat_shows_the_web_form_value_and_the_sms_of_a_background_job(tmp_path: Path, live_server: Any) -> None:
+    """`callwright chat` with the order desk: the link it texts is served by a server sharing its Redis
+    and data dir; the value typed there shows in the chat as the web form's, and the purchase's SMS,
+    sent by a background job while the caller is still chatting, shows too."""
+    from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
+    from callwright.settings import Settings
+    from callwright.voice.call import Engines
+
+    data, sam, address = tmp_path / "data", "+14155550123", "12 Oak Street, Springfield"
+    shared = {"data_dir": str(data), "redis_url": REDIS, "queue_url": f"sqlite:///{data}/jobs.db"}
+    forms_only = Engines(FakeStt([]), FakeTts(), EnergyVad())  # this server only serves the form link
+    with live_server(Settings.load(port=0, trace_dir="", **shared), forms_only) as base:
+        env = {
+            **os.environ, **{f"CALLWRIGHT_{k.upper()}": v for k, v in shared.items()},
+            "CALLWRIGHT_PUBLIC_URL": base, "ORDER_DESK_JOB_SECONDS": "1",
+        }  # fmt: skip
+        chat = subprocess.Popen(
+            [sys.executable, "-m", "callwright.cli", "chat", "--agent", str(ORDER_DESK), "--caller", sam],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )  # fmt: skip
+        out = Lines(chat)
+        try:
+            out.wait_for(r"agent> Hi Sam")
+            out.say("I'd like to order two oat milk")
+            out.wait_for(r"agent> What's the delivery address\?")
+            out.say("I don't know")
+            out.wait_for(r"agent> What's the delivery address\?")
+            out.say("I'm not sure")
+            link = out.wait_for(rf"SMS to \{sam}: Callwright Market: please enter your delivery address here: (http\S+/f/\S+)")
+            posted = httpx.post(link.group(1), data={"value": address}, timeout=10)
+            assert posted.status_code == 200 and "Thanks, you can go back to your call." in posted.text
+            out.wait_for(rf"you entered on the web form \(not typed here\): {address}")
+            out.wait_for(r"agent> .*Shall I place the order\?")
+            out.say("yes")
+            out.wait_for(r"agent> .*I'll text you when it's done")
+            out.wait_for(rf"SMS to \{sam}: Callwright Market: your order #1 of 2 oats? milk is confirmed")
+            assert chat.stdin is not None
+            chat.stdin.close()  # end of input: the chat hangs up
+            assert chat.wait(timeout=30) == 0, "\n".join(out.seen)
+        finally:
+            if chat.poll() is None:
+                chat.kill()
+                chat.wait()
+            out.reader.join(10)  # it has read to the end: the pipe can be closed under nobody
+            for pipe in (chat.stdin, chat.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()

@@ -185,8 +185,13 @@ async def test_twilio_media_stream_with_marks_and_clear(tmp_path: Path, live_ser
     assert phone.log.clears, "Twilio must be told to clear its buffer on barge-in"
     assert phone.log.marks_echoed, "marks must be echoed as audio plays"
     # the cursor moved with the marks Twilio echoed for that turn before the clear
-    acked = [int(name.split(":")[2]) for name in phone.log.marks_echoed if name.startswith(f"{barge.turn}:")]
+    echoed = [name.split(":") for name in phone.log.marks_echoed if name.startswith(f"{barge.turn}:")]
+    acked = [int(samples) for _, sentence, samples in echoed if sentence != "0"]  # sentence ends, not the first frame
     assert acked and barge.heard_ms >= min(acked) / 8
+    # The mark after the reply's first frame came back too: that is the turn's voice_to_voice.
+    assert [samples for _, sentence, samples in echoed if sentence == "0"] == ["160"]
+    stages = [e.stage for e in events if isinstance(e, ev.Latency) and e.turn == barge.turn]
+    assert stages[-2:] == ["first_audio_sent", "voice_to_voice"], stages
     cut = next(e for e in events if isinstance(e, ev.AgentTurn) and e.turn == barge.turn)
     assert cut.interrupted and cut.text == barge.heard_text
     ended = events[-1]

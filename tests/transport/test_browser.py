@@ -133,14 +133,20 @@ class BrowserCall:
         return read_trace(path)
 
 
+def silent_wav(path: Path, seconds: float = 1.0) -> Path:
+    """A microphone that hears nothing: the caller only types (and fills in web forms)."""
+    write_wav(path, np.zeros(int(seconds * RATE), dtype=np.int16), RATE)
+    return path
+
+
 @contextmanager
 def browser_call(
-    tmp_path: Path, live_server: Callable[..., AbstractContextManager[str]], **settings: Any
+    tmp_path: Path, live_server: Callable[..., AbstractContextManager[str]], *, silent: bool = False, **settings: Any
 ) -> Iterator[BrowserCall]:
     """A real server (default settings but ``settings``) and headless Chromium on its page."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is needed for the browser test: apt-get install chromium", pytrace=False)
-    wav = caller_wav(tmp_path / "caller.wav")
+    wav = silent_wav(tmp_path / "caller.wav") if silent else caller_wav(tmp_path / "caller.wav")
     traces = tmp_path / "traces"
     with live_server(Settings(trace_dir=str(traces), port=0, **settings)) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(wav))
@@ -249,3 +255,75 @@ def test_the_caller_interrupts_and_the_page_drops_agent_audio(tmp_path: Path, li
     # Marks come back in order; one still waiting when the audio was dropped is never echoed.
     received = iter(wire.of(wire.received, "audio.mark"))
     assert all(mark in received for mark in wire.of(wire.sent, "audio.mark"))
+
+
+ORDER_DESK = Path(__file__).parents[2] / "examples" / "agents" / "order-desk"
+SAM = "+14155550123"  # a customer the order desk knows
+ADDRESS = "12 Oak Street, Springfield"
+
+
+def test_the_page_shows_the_web_form_value_and_the_sms_a_background_job_sends(tmp_path: Path, live_server: Server) -> None:
+    """What the caller is told is what the page shows: the texted link (to a form that names the
+    business), the value typed into it (labelled as coming from the web form, not typed in the
+    call), and the SMS the background purchase sends while the caller is still on the line."""
+    with browser_call(
+        tmp_path, live_server, silent=True, agent=str(ORDER_DESK), data_dir=str(tmp_path / "data")
+    ) as call:
+        page, wire = call.page, call.wire
+        page.get_by_label("Call from").fill(SAM)
+        page.get_by_role("button", name="Start call").click()
+        expect(page.locator(".turn .agent").first).to_contain_text("Sam", timeout=TURN_TIMEOUT_MS)
+
+        def typed(text: str, reply: str | re.Pattern[str]) -> Locator:
+            page.get_by_label("Type what you want to say").fill(text)
+            page.get_by_role("button", name="Send").click()
+            turn = page.locator(".turn").filter(has=page.locator(".caller", has_text=text)).last
+            expect(turn.locator(".agent")).to_contain_text(reply, timeout=TURN_TIMEOUT_MS)
+            return turn
+
+        typed("I'd like to order two oat milk", "What's the delivery address?")
+        typed("I don't know", "What's the delivery address?")
+        linked = typed("I'm not sure", "texted you a link")
+        sms = linked.locator(".note").filter(has_text="SMS to")
+        expect(sms).to_contain_text(f"SMS to {SAM}: Callwright Market: please enter your delivery address here: http")
+        (link_sms,) = wire.of(wire.received, "message.sent")
+        url = re.search(r"http://\S+/f/\S+", link_sms["body"])
+        assert url, link_sms
+
+        # The caller opens the link on their phone: the form says who is asking.
+        browser = page.context.browser
+        assert browser is not None
+        form = browser.new_page(viewport={"width": 390, "height": 700}, is_mobile=True, has_touch=True)
+        form.goto(url.group(0))
+        expect(form.locator(".business")).to_have_text("Callwright Market")
+        expect(form).to_have_title("Callwright Market · delivery address")
+        form.get_by_label("delivery address").fill(ADDRESS)
+        form.screenshot(path="/tmp/callwright-form-business.png")
+        form.get_by_role("button", name="Send").click()
+        expect(form.get_by_role("heading")).to_have_text("Thank you")
+        form.close()
+
+        # The call shows the value as the web form's, then carries on to the confirmation.
+        web = page.locator(".turn").filter(has=page.locator(".caller", has_text=ADDRESS))
+        expect(web.locator(".caller .who")).to_have_text("You (web form)", timeout=TURN_TIMEOUT_MS)
+        expect(web.locator(".agent")).to_contain_text("Shall I place the order?", timeout=TURN_TIMEOUT_MS)
+
+        # Yes: the purchase becomes a background job; its SMS shows while the caller is still on.
+        typed("yes", "I'll text you when it's done")
+        confirmed = page.locator(".note").filter(has_text="is confirmed")
+        expect(confirmed).to_contain_text(
+            re.compile(rf"SMS to \{SAM}: Callwright Market: your order #1 of 2 oats? milk is confirmed"), timeout=TURN_TIMEOUT_MS
+        )
+        page.screenshot(path="/tmp/callwright-page-job-sms.png")
+        stats = call.stats
+        call.hang_up()
+
+    assert not stats["errors"] and not call.problems, (stats["errors"], call.problems)
+    finals = wire.of(wire.received, "transcript.final")
+    assert [f["source"] for f in finals if f["text"] == ADDRESS] == ["web"]
+    (job,) = wire.of(wire.received, "job.queued")
+    texts = wire.of(wire.received, "message.sent")
+    assert [t["purpose"] for t in texts] == ["form_link", "job order-desk.place_order"]
+    assert job["notify"] == texts[1]["to"] == SAM and ADDRESS in texts[1]["body"]
+    # The server's trace holds the same SMS, so what the page showed is what the store sent.
+    assert [e.body for e in call.trace() if e.type == "message.sent"] == [t["body"] for t in texts]

@@ -58,6 +58,9 @@ def test_a_link_reads_back_what_it_was_made_with() -> None:
     )
     again = signer.read(signer.make("c1", "delivery", "address", "address", "Your delivery address"))
     assert again.token_id != claims.token_id  # every link is its own, so each can be used once
+    assert claims.business == ""
+    named = signer.read(signer.make("c1", "delivery", "address", "address", "Address", business="Callwright Market"))
+    assert named.business == "Callwright Market"
     assert LinkSigner(SECRET).read(token) == claims  # another worker with the same key reads it
 
 
@@ -172,13 +175,17 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
 async def test_a_submitted_value_reaches_the_call_once(tmp_path: Path, live_server: Server) -> None:
     """The page is served by one server process; the subscriber is another (this test) on Redis."""
     signer, bus, cid = LinkSigner(SECRET), RedisBus(REDIS), call_id()
-    token = signer.make(cid, "contact", "email", "email", "Your e-mail address")
+    token = signer.make(cid, "contact", "email", "email", "Your e-mail address", business="Bakery <Bread & Co>")
     with live_server(settings(tmp_path), fake_engines()) as base:
         link = f"{base}/f/{token}"
         async with httpx.AsyncClient(timeout=10) as http, bus.subscribe(cid) as messages:
             page = await http.get(link)
             assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
             assert "Your e-mail address" in page.text and 'type="email"' in page.text
+            # Who is asking: the business, escaped, above the form, in the title and in the note.
+            assert '<p class="business">Bakery &lt;Bread &amp; Co&gt;</p>' in page.text
+            assert "<title>Bakery &lt;Bread &amp; Co&gt; · Your e-mail address</title>" in page.text
+            assert "goes straight to your call with Bakery &lt;Bread &amp; Co&gt;." in page.text
             assert "default-src 'none'" in page.headers["content-security-policy"]
             assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
             assert not re.search(r"<script|https?://", page.text)  # self-contained

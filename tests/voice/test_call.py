@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import anyio
 import numpy as np
 import pytest
 
@@ -13,10 +14,12 @@ from callwright import events as ev
 from callwright.agent.base import Context, Hangup, Say, Turn
 from callwright.agent.scripted import front_desk
 from callwright.agent.shaping import speakable
+from callwright.clock import SteppedClock
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.resilient import RetryPolicy
 from callwright.testing import LocalCall, silence, tone
-from callwright.voice.call import BargeInOptions, CallOptions, Engines
+from callwright.transport.memory import MemoryIO
+from callwright.voice.call import BargeInOptions, Call, CallOptions, Engines
 
 LONG = "Happy to walk you through it. " + " ".join(f"Sentence number {i} tells you one more thing about the menu." for i in range(8))
 
@@ -210,3 +213,103 @@ async def test_typed_turns_and_greeting_latency() -> None:
         assert final.source == "text" and final.text == "what are your hours"
         assert not [e for e in c.events(ev.Latency) if e.turn == 0]  # the greeting answers no one
         assert {e.stage for e in c.events(ev.Latency) if e.turn == 1} >= {"first_text", "first_audio_sent"}
+
+
+class TakesTime:
+    """Wraps a fake engine so that it takes ``seconds`` of the call's clock before answering."""
+
+    def __init__(self, engine, clock: SteppedClock, seconds: float) -> None:  # type: ignore[no-untyped-def]
+        self.engine, self.clock, self.seconds = engine, clock, seconds
+        self.name, self.sample_rate = engine.name, getattr(engine, "sample_rate", 16000)
+
+    async def transcribe(self, audio, sample_rate, *, language="en"):  # type: ignore[no-untyped-def]
+        await self.clock.sleep_until(self.clock.now() + self.seconds)
+        return await self.engine.transcribe(audio, sample_rate, language=language)
+
+    async def synthesize(self, text, style=None):  # type: ignore[no-untyped-def]
+        await self.clock.sleep_until(self.clock.now() + self.seconds)
+        async for chunk in self.engine.synthesize(text, style):
+            yield chunk
+
+
+class ConfirmingClient(MemoryIO):
+    """A client that reports each mark played ``delay`` s (on the call's clock) after it was sent."""
+
+    def __init__(self, clock: SteppedClock, delay: float) -> None:
+        super().__init__()
+        self.clock, self.delay = clock, delay
+        self.call: Call | None = None
+        self.tg: anyio.abc.TaskGroup | None = None
+
+    def send_mark(self, name: str) -> None:
+        super().send_mark(name)
+        assert self.tg is not None
+        self.tg.start_soon(self._played, name, self.clock.now() + self.delay)
+
+    async def _played(self, name: str, at: float) -> None:
+        await self.clock.sleep_until(at)
+        assert self.call is not None
+        self.call.mark_played(name)
+
+
+async def test_latency_stages_are_exact_on_the_calls_clock() -> None:
+    """Each stage counts from the caller's last voiced sample; voice_to_voice ends when the client
+    confirms the first frame played. Every number here follows from what the test injects."""
+    clock = SteppedClock()
+    # 30 ms to the client, the first 20 ms frame plays, 30 ms for the confirmation to come back.
+    io = ConfirmingClient(clock, delay=0.08)
+    stt = TakesTime(FakeStt(["what time do you open"]), clock, 0.25)
+    tts = TakesTime(FakeTts(ms_per_char=40), clock, 0.1)
+    call = Call(Recorder(["We open at nine."]), Engines(stt, tts, EnergyVad()), io, clock=clock)  # type: ignore[arg-type]
+    io.call = call
+    audio = np.concatenate([silence(0.2), tone(0.8), silence(1.6)])
+    async with anyio.create_task_group() as tg:
+        io.tg = tg
+        tg.start_soon(call.run)
+        for start in range(0, audio.size, 320):  # 20 ms frames, each pushed once its last sample is captured
+            await clock.advance(0.02)
+            call.push_audio(audio[start : start + 320])
+        call.hangup()
+    # The tone ends 1.0 s into the audio: the caller's last voiced sample.
+    assert [e.audio_ms for e in call.events if isinstance(e, ev.SpeechStopped)] == [1000]
+    stages = {e.stage: e.ms for e in call.events if isinstance(e, ev.Latency) and e.turn == 1}
+    assert stages == {
+        "endpoint": 600.0,  # 600 ms of silence, decided with the frame that completes them
+        "stt_final": 850.0,  # + 250 ms of STT
+        "first_text": 850.0,  # the agent answers at once
+        "first_audio_synth": 950.0,  # + 100 ms to the first synthesised audio
+        "first_audio_sent": 950.0,  # the first frame leaves at once (the lead is sent ahead)
+        "voice_to_voice": 1030.0,  # + 80 ms until the client confirms the first frame played
+    }
+    assert "1:0:320" in io.marks  # the mark after the first frame (320 samples)
+
+
+class EchoesMarksOnClear(MemoryIO):
+    """A client that reports no playback except, as Twilio does, every pending mark when told to clear."""
+
+    call: Call | None = None
+
+    def clear(self) -> None:
+        super().clear()
+        assert self.call is not None
+        for name in self.marks:
+            self.call.mark_played(name)
+
+
+async def test_a_mark_echoed_by_a_clear_is_not_voice_to_voice() -> None:
+    """A mark that comes back only because the caller cut the reply short confirms nothing."""
+    clock = SteppedClock()
+    io = EchoesMarksOnClear()
+    stt = FakeStt(["tell me about the menu", "wait stop there", "wait stop there"])
+    call = Call(Recorder([LONG, "Okay."]), Engines(stt, FakeTts(), EnergyVad()), io, clock=clock)
+    io.call = call
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call.run)
+        for chunk in (np.concatenate([tone(0.6), silence(1.0)]), np.concatenate([tone(1.2), silence(0.8)])):
+            for start in range(0, chunk.size, 320):
+                await clock.advance(0.02)
+                call.push_audio(chunk[start : start + 320])
+        call.hangup()
+    assert io.clears == 1 and "1:0:320" in io.marks
+    stages = {e.stage for e in call.events if isinstance(e, ev.Latency) and e.turn == 1}
+    assert "first_audio_sent" in stages and "voice_to_voice" not in stages

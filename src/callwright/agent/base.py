@@ -89,6 +89,9 @@ class Context:
     # Set by the Call while a reply runs: tasks that must outlive a barge-in (a tool that waits)
     # are started here, so the reply cannot finish before they do.
     tasks: TaskGroup | None = None
+    # Set by the Call while it runs: work that follows the call until it ends, whatever the caller
+    # says meanwhile (watching a background job for the SMS it sends). Cancelled when the call ends.
+    background: TaskGroup | None = None
     emit: Callable[[Event], Any] | None = None  # record an event in the call's trace (set by the Call)
 
     def add_user(self, text: str) -> None:

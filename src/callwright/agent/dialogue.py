@@ -19,6 +19,7 @@ reads every caller turn in the light of the open question:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from .memory import CallerMemory
 
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
+JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
+JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
+log = logging.getLogger("callwright.agent")
 
 
 class Dialogue:
@@ -74,6 +78,7 @@ class Dialogue:
         self.misses = 0  # turns in a row not understood
         self.escalated = False
         self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
+        self.watched_jobs: set[str] = set()  # background jobs whose SMS this call waits to show
         self.dtmf = ""  # keypad digits typed so far
         self.last_intent: IntentSpec | None = None  # the last request carried out ("and what about 1234?")
         self.suspended: list[tuple[Task, Question]] = []  # tasks put aside for a side request, resumed after it
@@ -368,9 +373,10 @@ class Dialogue:
             if self.escalation.possible:
                 yield self.ask(Question("offer_person", self.spec.escalation.offer))
             return
-        token = links.make(self.context.call_id, form.name, name, spec.type, label)
+        business = self.spec.description or self.spec.name
+        token = links.make(self.context.call_id, form.name, name, spec.type, label, business=business)
         url = f"{self.app.services.public_url.rstrip('/')}/f/{token}"
-        body = f"{self.spec.description or self.spec.name}: please enter your {label} here: {url}"
+        body = f"{business}: please enter your {label} here: {url}"
         message = await notifier.send_sms(phone, body, dedupe_key=f"link:{self.context.call_id}:{form.name}:{name}", purpose="form_link")
         form.linked.add(name)
         if self.task is not None:
@@ -462,10 +468,36 @@ class Dialogue:
         job_id = await jobs.submit(f"{self.spec.name}.{tool.name}", payload, job_id=key, phone=phone)
         self.emit(ev.JobQueued(job_id=job_id, name=tool.name, notify=phone))
         self.emit(ev.ToolResult(turn=turn.index, call=call, name=tool.name, status="queued", result={"job_id": job_id}))
+        if phone and job_id not in self.watched_jobs and self.context.background is not None:
+            self.watched_jobs.add(job_id)
+            self.context.background.start_soon(self._follow_job, job_id, tool.name, phone)
         yield Say(self.replies["background" if phone else "background_no_phone"])
         values = self.values(task)
         values["result"] = {"job_id": job_id}
         self.finish(task, values)
+
+    async def _follow_job(self, job_id: str, name: str, phone: str) -> None:
+        """While the call lasts, wait for the background job and put the SMS it sent in the call's
+        events (the job may run in another process: the job ledger and the outbox are in the store)."""
+        from ..jobs.queue import JobError
+
+        jobs, store = self.app.services.jobs, self.app.services.store
+        if jobs is None or store is None:
+            return
+        try:
+            job = await jobs.wait(job_id, timeout=JOB_FOLLOW_S, every=JOB_POLL_S)
+            if job.status == "failed":
+                why = f"background job {name} failed, so no SMS was sent: {job.error}"
+                self.emit(ev.ErrorEvent(code="job", message=why, stage="job"))
+                return
+            sent = [m for m in await store.messages(to=phone, limit=50) if m.dedupe_key == f"job:{job_id}"]
+        except JobError:
+            return  # still running: the SMS goes out all the same, after this call
+        except Exception as exc:  # the store is unreachable: the call goes on without the news
+            log.warning("call %s: cannot follow job %s: %s", self.context.call_id if self.context else "?", job_id, exc)
+            return
+        for sms in sent:
+            self.emit(ev.MessageSent(message_id=sms.id, to=sms.to, body=sms.body, purpose=sms.purpose))
 
     async def text(self, body: str, dedupe_key: str, purpose: str) -> None:
         notifier = self.app.services.notifier

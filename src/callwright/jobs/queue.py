@@ -95,8 +95,9 @@ class JobQueue:
             await anyio.to_thread.run_sync(self._enqueue, job_id)
         return job_id
 
-    async def wait(self, job_id: str, timeout: float) -> Job:
-        """Poll the ledger until the job is ``done`` or ``failed``; :class:`JobError` after ``timeout`` s."""
+    async def wait(self, job_id: str, timeout: float, *, every: float = 0.05) -> Job:
+        """Poll the ledger every ``every`` s until the job is ``done`` or ``failed``; :class:`JobError`
+        after ``timeout`` s. The ledger is in the store, so this works whichever process runs the job."""
         deadline = self._clock.now() + timeout
         store = await open_store(self._store_url, clock=self._clock)
         try:
@@ -108,7 +109,7 @@ class JobQueue:
                     return job
                 if self._clock.now() >= deadline:
                     raise JobError(f"job {job_id!r} still {job.status} after {timeout:g} s", retryable=True)
-                await self._clock.sleep_until(min(deadline, self._clock.now() + 0.05))
+                await self._clock.sleep_until(min(deadline, self._clock.now() + every))
         finally:
             await store.close()
 

@@ -143,7 +143,9 @@ class TextCall:
         return await self._reply(timeout)
 
     async def _reply(self, timeout: float) -> str:
-        self._seen += 1
+        # Turns that reached the call another way (a web form value delivered by the bus) count too.
+        heard = max((e.turn for e in self.local.events(ev.TranscriptFinal)), default=0)
+        self._seen = max(self._seen, heard) + 1
         index = self._seen
         done = await self.local.wait_for(
             lambda e: (isinstance(e, ev.AgentTurn) and e.turn == index) or isinstance(e, ev.CallEnded), timeout

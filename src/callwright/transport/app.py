@@ -97,9 +97,11 @@ class VoiceServer:
             self._links = signer_from(self.settings)
         return self._links
 
-    def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str) -> str:
-        """A signed, single-use link to a one-field form whose value reaches call ``call_id``."""
-        return f"{self.settings.base_url()}/f/{self.links.make(call_id, form, field, kind, label)}"
+    def link_url(self, call_id: str, *, form: str, field: str, kind: str, label: str, business: str = "") -> str:
+        """A signed, single-use link to a one-field form whose value reaches call ``call_id``; the
+        page names ``business`` (who the caller is talking to)."""
+        token = self.links.make(call_id, form, field, kind, label, business=business)
+        return f"{self.settings.base_url()}/f/{token}"
 
     async def request_transfer(self, call_sid: str, to: str) -> None:
         """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers)."""
@@ -127,29 +129,13 @@ class VoiceServer:
         log.info("call %s started (%s, caller %s)", call.id, call.transport, "known" if call.caller else "unknown")
         try:
             async with anyio.create_task_group() as tg:
-                await tg.start(self._deliver_form_values, call)
+                await tg.start(webform.deliver_values, self.bus, call)
                 ended = await call.run()
                 tg.cancel_scope.cancel()
             log.info("call %s ended: %s after %.1f s", call.id, ended.reason, ended.duration_ms / 1000)
         finally:
             del self.calls[call.id]
             self.finished += 1
-
-    async def _deliver_form_values(self, call: Call, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Values typed into a form link reach this call, whichever worker served the form."""
-        started = False
-        try:
-            async with self.bus.subscribe(call.id) as messages:
-                task_status.started()
-                started = True
-                async for message in messages:
-                    if message.get("type") == "form.value":
-                        call.push_form_value(str(message.get("form")), str(message.get("field")), str(message.get("value")))
-        except Exception as exc:  # the bus is down: the call goes on without form links
-            log.warning("call %s: form values cannot arrive (%s)", call.id, exc)
-            call.emit(ev.ErrorEvent(code="bus", message=f"form values cannot reach this call: {exc}", stage="bus"))
-            if not started:
-                task_status.started()
 
 
 def options_from(settings: Settings) -> CallOptions:

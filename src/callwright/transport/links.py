@@ -1,6 +1,7 @@
 """Signed links to a one-field web form, and the key that signs them.
 
-A link carries what the form needs (call, form, field, kind, label) and a random token id, signed
+A link carries what the form needs (call, form, field, kind, label, the business the caller is
+talking to) and a random token id, signed
 with HMAC-SHA256 (itsdangerous, with a salt of its own) and timestamped. It is signed, not
 encrypted: whoever holds the link can read those fields, so nothing secret goes in, and the value
 typed into the form never does. Reading a link says precisely why it is refused: expired or not
@@ -60,6 +61,7 @@ class LinkClaims:
     label: str
     token_id: str  # random, unique per link: the key that makes a link single-use
     issued_at: float  # Unix time
+    business: str = ""  # who the caller is talking to (the agent's description or name), shown on the form
 
 
 class _ClockSigner(TimestampSigner):
@@ -90,8 +92,10 @@ class LinkSigner:
         self.max_age_s = max_age_s
         self._serializer = _Serializer(secret, clock or MonotonicClock())
 
-    def make(self, call_id: str, form: str, field: str, kind: str, label: str) -> str:
+    def make(self, call_id: str, form: str, field: str, kind: str, label: str, *, business: str = "") -> str:
         payload = {"c": call_id, "f": form, "d": field, "k": kind, "l": label, "j": secrets.token_urlsafe(12)}
+        if business:
+            payload["b"] = business
         return str(self._serializer.dumps(payload))
 
     def read(self, token: str) -> LinkClaims:
@@ -112,6 +116,7 @@ class LinkSigner:
                 label=str(payload["l"]),
                 token_id=str(payload["j"]),
                 issued_at=issued.timestamp(),
+                business=str(payload.get("b", "")),
             )
         except (KeyError, TypeError):
             raise LinkInvalid("link is not valid: its fields are incomplete") from None

@@ -17,13 +17,18 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.abc
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from .. import events as ev
 from .links import LinkClaims, LinkExpired, LinkInvalid
 
 if TYPE_CHECKING:
+    from ..voice.call import Call
     from .app import VoiceServer
+    from .bus import CallBus
 
 log = logging.getLogger("callwright.webform")
 MAX_VALUE_CHARS = 500
@@ -53,6 +58,7 @@ button { width: 100%; margin-top: 1rem; padding: .85rem; font: inherit; font-wei
          background: var(--accent); border: 0; border-radius: 10px; }
 .error { color: #c01c28; margin: .5rem 0 0; }
 .note { color: GrayText; font-size: .9rem; margin-top: 1.5rem; }
+.business { font-weight: 600; color: var(--accent); margin: 0 0 .75rem; }
 """
 
 PAGE = """<!doctype html>
@@ -93,18 +99,24 @@ def input_html(kind: str, value: str) -> str:
 
 
 def form_page(claims: LinkClaims, value: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+    """The form, headed by the business the caller is talking to, so they know who is asking."""
     label = html.escape(claims.label or claims.field)
+    business = html.escape(claims.business)
     problem = f'\n<p class="error" id="problem" role="alert">{html.escape(error)}</p>' if error else ""
     described = ' aria-describedby="problem" aria-invalid="true"' if error else ""
     field = input_html(claims.kind, value).replace(' id="value"', f' id="value"{described}', 1)
+    header = f'<header><p class="business">{business}</p></header>\n' if business else ""
+    to_whom = f"your call with {business}" if business else "your call"
     body = (
+        f"{header}"
         '<form method="post">\n'
         f'<h1><label for="value">{label}</label></h1>\n{field}{problem}\n'
         '<button type="submit">Send</button>\n'
         "</form>\n"
-        '<p class="note">What you send goes straight to your call. This link works once.</p>'
+        f'<p class="note">What you send goes straight to {to_whom}. This link works once.</p>'
     )
-    return page(claims.label or "Callwright", body, status)
+    title = " · ".join(part for part in (claims.business, claims.label or claims.field) if part)
+    return page(title or "Callwright", body, status)
 
 
 def check_value(kind: str, raw: str) -> str:
@@ -185,3 +197,23 @@ async def submit(request: Request, server: VoiceServer) -> Response:
         return message("Your call has ended", "We could not pass this on because the call is over.", 410)
     log.info("call %s: form %s.%s submitted through a link", claims.call_id, claims.form, claims.field)
     return message("Thank you", "Thanks, you can go back to your call.", 200)
+
+
+async def deliver_values(
+    bus: CallBus, call: Call, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Hand the values posted to the call's form links to the live call, whichever process served
+    the form (``VoiceServer`` runs this for every call, ``callwright chat`` for its one call)."""
+    started = False
+    try:
+        async with bus.subscribe(call.id) as messages:
+            task_status.started()
+            started = True
+            async for message in messages:
+                if message.get("type") == FORM_VALUE:
+                    call.push_form_value(str(message.get("form")), str(message.get("field")), str(message.get("value")))
+    except Exception as exc:  # the bus is down: the call goes on without form links
+        log.warning("call %s: form values cannot arrive (%s)", call.id, exc)
+        call.emit(ev.ErrorEvent(code="bus", message=f"form values cannot reach this call: {exc}", stage="bus"))
+        if not started:
+            task_status.started()

@@ -145,6 +145,7 @@ class _Reply:
     speech_end_at: float | None
     recorded: bool = False
     first_audio_sent: bool = False
+    first_mark: str | None = None  # the mark after the reply's first frame, until the client confirms it
     planned: list[str] = field(default_factory=list)
 
 
@@ -181,7 +182,8 @@ class Call:
         self._seq = itertools.count(1)
         self._started = self.clock.now()
         self._tg: TaskGroup | None = None
-        self._audio_tx, self._audio_rx = anyio.create_memory_object_stream[Pcm](self.options.ingress_frames)
+        # Each frame with the clock time it arrived: the audio timeline is mapped to the clock from it.
+        self._audio_tx, self._audio_rx = anyio.create_memory_object_stream[tuple[Pcm, float]](self.options.ingress_frames)
         self._turns_tx, self._turns_rx = anyio.create_memory_object_stream[_Heard | _Typed | _Greeting](16)
         self._stt = ResilientStt(engines.stt, engines.stt_fallback, policy=engines.policy, clock=self.clock, on_error=self._engine_failed)
         self._tts = ResilientTts(engines.tts, engines.tts_fallback, policy=engines.policy, clock=self.clock, on_error=self._engine_failed)
@@ -206,16 +208,20 @@ class Call:
 
     # ---------------------------------------------------------------- transport-facing API (sync)
     def push_audio(self, pcm: Pcm) -> None:
-        """Caller audio at ``io.input_rate``. Never blocks: when the call falls behind, the oldest audio is dropped."""
+        """Caller audio at ``io.input_rate``, pushed as it arrives (its last sample was just captured).
+
+        Never blocks: when the call falls behind, the oldest audio is dropped.
+        """
+        frame = (pcm, self.clock.now())
         try:
-            self._audio_tx.send_nowait(pcm)
+            self._audio_tx.send_nowait(frame)
         except anyio.WouldBlock:
             try:
                 self._audio_rx.receive_nowait()
             except anyio.WouldBlock:
                 pass
             self.dropped_frames += 1
-            self._audio_tx.send_nowait(pcm)
+            self._audio_tx.send_nowait(frame)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
@@ -240,7 +246,15 @@ class Call:
             self.emit(ev.ErrorEvent(code="busy", message=f"form value for {form}.{field} dropped: the call is busy"))
 
     def mark_played(self, name: str) -> None:
+        """The client reports that the audio before mark ``name`` has played (Twilio ``mark``, ``audio.mark``)."""
         self._playout.acknowledge(name)
+        reply = self._reply
+        if reply is None or reply.first_mark != name:
+            return
+        reply.first_mark = None
+        # A mark echoed because the client dropped its buffer (a barge-in) confirms nothing.
+        if reply.speech_end_at is not None and self._playout.current is reply.audio:
+            self._latency(reply.turn, "voice_to_voice", self.clock.now(), reply.speech_end_at)
 
     def hangup(self, reason: str = "hangup") -> None:
         """End the call. Safe to call from anywhere, any number of times."""
@@ -294,6 +308,7 @@ class Call:
                 self._turns_tx.send_nowait(_Greeting(greeting))
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                self.context.background = tg
                 if self.end_reason is not None:
                     tg.cancel_scope.cancel()
                 tg.start_soon(self._hear, tg)
@@ -305,7 +320,7 @@ class Call:
             self.emit(ev.ErrorEvent(code="internal", message=f"{type(exc).__name__}: {exc}", fatal=True))
             raise
         finally:
-            self._tg = None
+            self._tg = self.context.background = None
             for stream in (self._audio_tx, self._audio_rx, self._turns_tx, self._turns_rx):
                 stream.close()
             with anyio.CancelScope(shield=True):
@@ -337,8 +352,9 @@ class Call:
             await self.clock.sleep_until(min(end_at, self._last_activity + o.idle_timeout_s, now + 1.0))
 
     # ---------------------------------------------------------------- hear
-    async def _next_audio(self) -> tuple[Pcm, bool]:
-        """The next frame of caller audio, or silence standing in for a stalled stream mid-turn.
+    async def _next_audio(self) -> tuple[Pcm, float]:
+        """The next frame of caller audio and the clock time it arrived, or silence standing in for a
+        stalled stream mid-turn.
 
         Listening runs on audio time, but a client that stops sending (a muted microphone, a
         push-to-talk release) must not leave a turn open forever: when nothing arrives for twice the
@@ -346,21 +362,21 @@ class Call:
         """
         ep = self._endpointer
         if not ep.in_speech:
-            return await self._audio_rx.receive(), False
+            return await self._audio_rx.receive()
         gap_s = 2 * ep.options.endpoint_silence_ms * ep.patience / 1000
         with anyio.move_on_after(gap_s):
-            return await self._audio_rx.receive(), False
-        return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), True
+            return await self._audio_rx.receive()
+        return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), self.clock.now()
 
     async def _hear(self, tg: TaskGroup) -> None:
         self._hear_tg = tg
         ep = self._endpointer
         while True:
             try:
-                pcm, _ = await self._next_audio()
+                pcm, arrived_at = await self._next_audio()
             except anyio.EndOfStream:
                 return
-            arrived = self.clock.now()
+            arrived = self.clock.now()  # when it is heard: later than arrived_at if the call fell behind
             audio = self._resample_in(pcm)
             self._input_samples += audio.size
             end_ms = self._input_samples * 1000 / LISTEN_RATE
@@ -373,7 +389,8 @@ class Call:
                 elif isinstance(event, Resume):
                     self.emit(ev.SpeechStarted(audio_ms=round(event.audio_ms, 1)))
                 elif isinstance(event, Stop):
-                    self._speech_end = (event.audio_ms, arrived - (end_ms - event.audio_ms) / 1000)
+                    # The last voiced sample, on the clock: when its frame arrived, less the audio after it.
+                    self._speech_end = (event.audio_ms, arrived_at - (end_ms - event.audio_ms) / 1000)
                     self.emit(ev.SpeechStopped(audio_ms=round(event.audio_ms, 1)))
                 elif isinstance(event, Discarded):
                     if self._agent_busy(arrived):
@@ -814,7 +831,10 @@ class Call:
                 reply.first_audio_sent = True
                 if reply.speech_end_at is not None and reply.turn > 0:
                     self._latency(reply.turn, "first_audio_sent", sent_at, reply.speech_end_at)
-                    self._latency(reply.turn, "voice_to_voice", sent_at, reply.speech_end_at)
+                    # voice_to_voice is taken when the client confirms this first frame played.
+                    reply.first_mark = f"{reply.turn}:0:{audio.sent}"
+                    self.emit(ev.PlaybackMark(name=reply.first_mark))
+                    self.io.send_mark(reply.first_mark)
             if mark is not None:
                 self.emit(ev.PlaybackMark(name=mark))
                 self.io.send_mark(mark)

@@ -22,9 +22,12 @@ const ENDED = {
   idle_timeout: "nobody spoke for a while", max_duration: "the call reached its time limit",
   error: "an error ended it", shutdown: "the server shut down",
 };
-// Latency stages, each in ms after the caller stopped speaking. first_audio_sent is left out: it is
-// the same moment as voice_to_voice on this transport.
-const STAGES = { endpoint: "endpoint", stt_final: "transcript", first_text: "reply text", first_audio_synth: "first audio" };
+// Latency stages, each in ms after the caller's last voiced sample. voice_to_voice, shown first, is
+// when this page confirmed (by echoing a mark) that the reply's first audio had played.
+const STAGES = {
+  endpoint: "endpoint", stt_final: "transcript", first_text: "reply text", first_audio_synth: "first audio",
+  first_audio_sent: "sent",
+};
 
 let session = null; // the current call (see startCall)
 
@@ -79,13 +82,17 @@ function turn(index) {
   return t;
 }
 
-function callerSaid(index, text, { partial = false, typed = false } = {}) {
+// Where a caller turn came from (transcript.final's source): only speech is what they said aloud.
+const SOURCES = { speech: "You", text: "You (typed)", dtmf: "You (keypad)", web: "You (web form)" };
+
+function callerSaid(index, text, { partial = false, source = "speech" } = {}) {
   const t = turn(index);
   const { caller } = t;
-  t.typed = typed;
+  t.typed = source !== "speech";
   caller.hidden = false;
   caller.classList.toggle("partial", partial);
-  caller.who.textContent = typed ? "You (typed)" : "You";
+  caller.dataset.source = source;
+  caller.who.textContent = SOURCES[source] ?? `You (${source})`;
   caller.body.textContent = text;
 }
 
@@ -156,7 +163,7 @@ const handlers = {
   },
   "vad.speech_started": () => dropPartials(),
   "transcript.partial": (s, e) => callerSaid(e.turn, e.text, { partial: true }),
-  "transcript.final": (s, e) => callerSaid(e.turn, e.text, { typed: e.source !== "speech" }),
+  "transcript.final": (s, e) => callerSaid(e.turn, e.text, { source: e.source }),
   "agent.text": (s, e) => agentSaid(e.turn, e.text),
   "agent.turn": (s, e) => agentTurn(e),
   "audio.clear": (s) => {
