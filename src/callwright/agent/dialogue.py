@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from .memory import CallerMemory
 
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
+SCOPE_LEAD = 0.15  # ... and when it leads every request by this much, the documents must answer by SCOPE_DOCS_MARGIN more
+SCOPE_DOCS_MARGIN = 0.08
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
 log = logging.getLogger("callwright.agent")
@@ -184,16 +186,24 @@ class Dialogue:
         if top is not None and top.intent == OUT_OF_SCOPE and top.score >= reading.threshold - SCOPE_MARGIN:
             # Out of scope when it matches the agent's out-of-scope examples, or nearly does and the
             # documents have nothing on it either: deflected (or escalated), never improvised.
-            if top.score >= reading.threshold or not await self.documents_answer(question_part(reading.resolved)):
+            # Clearly nearer the out-of-scope examples than any request ("should I be taking more of
+            # the codeine?"): the documents must answer clearly better than just enough to keep it.
+            runner_up = reading.intents[1].score if len(reading.intents) > 1 else 0.0
+            margin = SCOPE_DOCS_MARGIN if top.score - runner_up >= SCOPE_LEAD else 0.0
+            if top.score >= reading.threshold or not await self.documents_answer(question_part(reading.resolved), margin):
                 async for act in self.out_of_scope(turn):
                     yield act
                 return
         async for act in brain.respond(turn, reading, self):
             yield act
 
-    async def documents_answer(self, question: str) -> bool:
+    async def documents_answer(self, question: str, margin: float = 0.0) -> bool:
+        """Whether the documents answer ``question``, by ``margin`` more than just confidently."""
         knowledge = self.app.knowledge
-        return knowledge is not None and (await knowledge.asearch(question)).confident
+        if knowledge is None:
+            return False
+        answer = await knowledge.asearch(question)
+        return answer.confident and answer.hits[0].score >= knowledge.min_score + margin
 
     async def cancel(self) -> AsyncIterator[Act]:
         self.task = None
