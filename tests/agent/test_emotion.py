@@ -256,6 +256,7 @@ def test_mixed_signals_err_on_the_side_of_safety() -> None:
     assert [d.style for d in after_anger] == ["calm", "calm", "neutral"]
     after_worry = run(StylePolicy(), est("anxious"), est("neutral"))
     assert [d.style for d in after_worry] == ["warm", "warm"]
+    assert "right after an angry turn" in after_anger[1].reason and "right after an anxious turn" in after_worry[1].reason
 
 
 def test_sustained_anger_escalates() -> None:
