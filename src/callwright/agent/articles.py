@@ -1,4 +1,4 @@
-""""a" or "an", chosen by how the next word sounds: "an upbeat", "a unit", "an hour", "a one-off".
+""" "a" or "an", chosen by how the next word sounds: "an upbeat", "a unit", "an hour", "a one-off".
 
 :func:`article` picks the article for one word; :func:`fix_articles` corrects every article of a
 text, so a template's ``a {style}`` or a model's "a upbeat" never reaches the voice. Numbers are
@@ -25,7 +25,12 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^[aefhilmnorsx]$", re.I), "an"),  # a letter said by name: "an S"
     (re.compile(r"^[bcdgjkpqtuvwyz]$", re.I), "a"),
     # an initialism said letter by letter: "an FBI agent", "an MRI", but not "a FLAG" or "a NASA"
-    (re.compile(r"^(?!FJO|[HLMNS]Y.|RY[EO]|SQU|(?:F[LR]?|[HL]|MN?|N|RH?|S[CHKLMNPTVW]?|X(?:YL)?)[AEIOU])[FHLMNRSX][A-Z]"), "an"),
+    (
+        re.compile(
+            r"^(?!FJO|[HLMNS]Y.|RY[EO]|SQU|(?:F[LR]?|[HL]|MN?|N|RH?|S[CHKLMNPTVW]?|X(?:YL)?)[AEIOU])[FHLMNRSX][A-Z]"
+        ),
+        "an",
+    ),
     (re.compile(r"^[aefhilmnorsx][.-]", re.I), "an"),
     (re.compile(r"^[a-z][.-]", re.I), "a"),
     (re.compile(r"^[^aeiouy]", re.I), "a"),
