@@ -270,6 +270,25 @@ def test_emergency_words_escalate_at_once() -> None:
     assert not off.escalate
 
 
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        ("That was a stroke of luck, the eggs arrived early.", False),  # an idiom
+        ("I swim breast stroke twice a week.", False),
+        ("My mum had a stroke three years ago, can she still eat the salmon?", False),  # history
+        ("What should I do if the wound starts bleeding?", False),  # asks about a sign
+        ("What are the signs of a heart attack?", False),
+        ("I think my husband is having a stroke.", True),
+        ("He collapsed and he isn't breathing.", True),
+        ("The wound is bleeding and it won't stop.", True),
+        ("I'm not bleeding, I just have a question.", True),  # a negated emergency still counts, to be safe
+    ],
+)
+def test_only_a_happening_emergency_escalates(said: str, emergency: bool) -> None:
+    decision = StylePolicy().choose(EmotionTracker().estimate(said))
+    assert decision.escalate is emergency, decision
+
+
 def test_acknowledgements_vary_and_are_not_said_every_turn() -> None:
     prefixes = [d.prefix for d in run(StylePolicy(), *[est("angry")] * 8)]
     said = [p for p in prefixes if p]
