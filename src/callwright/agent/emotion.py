@@ -13,10 +13,15 @@ the three words before it negates it ("I'm not worried").
 - *anger* and *profanity* (valence -0.4, arousal +0.3): "ridiculous", "unacceptable", "furious",
   "fed up", "useless", "third time", "called five times", "waste of time", "damn", ...
 - *complaint* (valence -0.3, arousal +0.1): being let down, told as a fact: "never arrived",
-  "charged twice", "lost my", "nobody called back", "still waiting", ...
+  "charged twice", "lost my", "nobody called back", "still waiting", "overcharged", ...
+- *sadness* (valence -0.3): sad words vader scores mildly or not at all: "gutted", "heartbroken",
+  "feeling down".
 - *anxiety* (valence -0.25, arousal +0.2): "worried", "scared", "anxious", "is this normal", ...
 - *emergency* (as anxiety, and arousal +0.35 more): "bleeding", "can't breathe", "chest pain",
   "pain is getting worse", "unconscious", "overdose", ... The style policy escalates on these.
+  A negated one still counts ("I'm not bleeding"), to be safe; one in a clause that asks about the
+  sign ("what should I do if I notice bleeding", "signs of a heart attack") or tells the caller's
+  history ("I had a stroke two years ago") does not, nor does "a stroke of luck".
 - *sarcasm*: "oh great", "just perfect", "thanks a lot", "yeah right" in a sentence with a
   grievance word ("another", "again", "hold", "still", "nobody", ...), or "thanks for nothing":
   valence becomes ``-max(0.5, |vader|)``.
@@ -44,7 +49,8 @@ The first turn has no baseline, so its arousal comes from the words alone.
 4. valence ≥ 0.5 → ``happy``;
 5. otherwise ``neutral``.
 
-Known limits: sarcasm without a grievance word ("oh great, just perfect") reads as happy; the
+Measured precision and recall per label on a held-out set written apart from this lexicon are in
+docs/testing.md ("Emotion and intent scores, held out"). Known limits: sarcasm without a grievance word ("oh great, just perfect") reads as happy; the
 lexicon is English; prosody is relative, so a caller agitated from the first word has an agitated
 baseline (their words still count); the rate relies on the transcript matching the audio and
 counts voiced time only, so it is not the words per minute a person would count.
