@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import anyio
 import numpy as np
@@ -127,20 +126,6 @@ def test_pitch_has_no_octave_error_when_the_second_harmonic_dominates() -> None:
     assert measure_prosody(audio, 16000).pitch_hz == pytest.approx(f0, rel=0.02)
 
 
-def test_measure_prosody_is_fast(espeak: EspeakTts) -> None:
-    speech = soxr.resample(render(espeak, "Hello, I would like to check the status of my order."), 22050, 16000)
-    clip = np.tile(speech, 5)[: 5 * 16000]
-    measure_prosody(clip, 16000, words=20)
-    best = min(_timed(lambda: measure_prosody(clip, 16000, words=20)) for _ in range(5))
-    assert best < 0.030, f"{best * 1000:.1f} ms for 5 s"
-
-
-def _timed(work: object) -> float:
-    start = time.perf_counter()
-    work()  # type: ignore[operator]
-    return time.perf_counter() - start
-
-
 SENTENCE = "I have been waiting for my refund for two weeks and nobody has called me back about it."
 
 
@@ -256,6 +241,7 @@ def test_mixed_signals_err_on_the_side_of_safety() -> None:
     assert [d.style for d in after_anger] == ["calm", "calm", "neutral"]
     after_worry = run(StylePolicy(), est("anxious"), est("neutral"))
     assert [d.style for d in after_worry] == ["warm", "warm"]
+    assert "right after an angry turn" in after_anger[1].reason and "right after an anxious turn" in after_worry[1].reason
 
 
 def test_sustained_anger_escalates() -> None:
@@ -282,6 +268,25 @@ def test_emergency_words_escalate_at_once() -> None:
     assert worried.style == "warm" and not worried.escalate  # anxiety alone is not an emergency
     off = StylePolicy(StylePolicyOptions(escalate_on_distress=False)).choose(estimate)
     assert not off.escalate
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        ("That was a stroke of luck, the eggs arrived early.", False),  # an idiom
+        ("I swim breast stroke twice a week.", False),
+        ("My mum had a stroke three years ago, can she still eat the salmon?", False),  # history
+        ("What should I do if the wound starts bleeding?", False),  # asks about a sign
+        ("What are the signs of a heart attack?", False),
+        ("I think my husband is having a stroke.", True),
+        ("He collapsed and he isn't breathing.", True),
+        ("The wound is bleeding and it won't stop.", True),
+        ("I'm not bleeding, I just have a question.", True),  # a negated emergency still counts, to be safe
+    ],
+)
+def test_only_a_happening_emergency_escalates(said: str, emergency: bool) -> None:
+    decision = StylePolicy().choose(EmotionTracker().estimate(said))
+    assert decision.escalate is emergency, decision
 
 
 def test_acknowledgements_vary_and_are_not_said_every_turn() -> None:

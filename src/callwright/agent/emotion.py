@@ -13,10 +13,15 @@ the three words before it negates it ("I'm not worried").
 - *anger* and *profanity* (valence -0.4, arousal +0.3): "ridiculous", "unacceptable", "furious",
   "fed up", "useless", "third time", "called five times", "waste of time", "damn", ...
 - *complaint* (valence -0.3, arousal +0.1): being let down, told as a fact: "never arrived",
-  "charged twice", "lost my", "nobody called back", "still waiting", ...
+  "charged twice", "lost my", "nobody called back", "still waiting", "overcharged", ...
+- *sadness* (valence -0.3): sad words vader scores mildly or not at all: "gutted", "heartbroken",
+  "feeling down".
 - *anxiety* (valence -0.25, arousal +0.2): "worried", "scared", "anxious", "is this normal", ...
 - *emergency* (as anxiety, and arousal +0.35 more): "bleeding", "can't breathe", "chest pain",
   "pain is getting worse", "unconscious", "overdose", ... The style policy escalates on these.
+  A negated one still counts ("I'm not bleeding"), to be safe; one in a clause that asks about the
+  sign ("what should I do if I notice bleeding", "signs of a heart attack") or tells the caller's
+  history ("I had a stroke two years ago") does not, nor does "a stroke of luck".
 - *sarcasm*: "oh great", "just perfect", "thanks a lot", "yeah right" in a sentence with a
   grievance word ("another", "again", "hold", "still", "nobody", ...), or "thanks for nothing":
   valence becomes ``-max(0.5, |vader|)``.
@@ -44,7 +49,8 @@ The first turn has no baseline, so its arousal comes from the words alone.
 4. valence ≥ 0.5 → ``happy``;
 5. otherwise ``neutral``.
 
-Known limits: sarcasm without a grievance word ("oh great, just perfect") reads as happy; the
+Measured precision and recall per label on a held-out set written apart from this lexicon are in
+docs/testing.md ("Emotion and intent scores, held out"). Known limits: sarcasm without a grievance word ("oh great, just perfect") reads as happy; the
 lexicon is English; prosody is relative, so a caller agitated from the first word has an agitated
 baseline (their words still count); the rate relies on the transcript matching the audio and
 counts voiced time only, so it is not the words per minute a person would count.
@@ -61,6 +67,7 @@ from typing import Any, Literal
 import numpy as np
 import soxr
 
+from .safety import ASKING_ABOUT
 from .style import StyleDecision, StylePolicy, StylePolicyOptions
 
 __all__ = [
@@ -163,6 +170,7 @@ _LEXICON: dict[str, re.Pattern[str]] = {
     "anger": _cues(
         r"ridiculous", r"unacceptable", r"furious", r"fed up", r"useless", r"pathetic", r"outrageous",
         r"incompetent", r"disgraceful", r"a disgrace", r"sick (?:and tired )?of", r"waste of (?:my )?time",
+        r"appalling", r"shambles", r"angry", r"annoyed", r"sort (?:it|this) out",
         r"(?:second|third|fourth|fifth|sixth|umpteenth|\d+(?:st|nd|rd|th)) time",
         r"called (?:two|three|four|five|six|ten|several|so many|\d+) times", r"fix (?:this|it) now",
     ),
@@ -174,6 +182,10 @@ _LEXICON: dict[str, re.Pattern[str]] = {
         r"never (?:arrived|came|showed up)", r"(?:hasn't|has not|didn't|did not|still not) (?:arrived|come)",
         r"charged (?:me )?twice", r"double charged", r"lost my", r"(?:was|were|got) stolen", r"let down",
         r"(?:nobody|no one) (?:ever )?(?:called|calls|got back|answers|answered)", r"still waiting",
+        r"overcharged", r"(?:is|are|was|were) missing",
+    ),
+    "sadness": _cues(  # sad words vader scores mildly or not at all
+        r"gutted", r"heartbroken", r"(?:feel|feeling|felt) (?:so |really |very )?down",
     ),
     "anxiety": _cues(
         r"worried", r"worry(?:ing)?", r"scared", r"afraid", r"anxious", r"nervous", r"panick?(?:ing|ed)?",
@@ -183,7 +195,8 @@ _LEXICON: dict[str, re.Pattern[str]] = {
     "emergency": _cues(
         r"bleeding", r"(?:can't|cannot|can not|couldn't) breathe", r"(?:not|stopped) breathing",
         r"(?:trouble|difficulty) breathing", r"chest pains?", r"pain (?:is )?getting worse", r"heart attack",
-        r"stroke", r"seizures?", r"unconscious", r"passed out", r"collapsed", r"overdosed?", r"choking",
+        r"(?<!breast )(?<!back )stroke(?! of\b)", r"seizures?", r"breathless", r"(?:can't|cannot) wake",
+        r"(?:face|mouth) (?:is |has )?(?:drooping|dropped)", r"unconscious", r"passed out", r"collapsed", r"overdosed?", r"choking",
         r"suicid\w*", r"kill myself", r"end my life", r"allergic reaction", r"severe pain",
     ),
 }
@@ -198,8 +211,16 @@ _ALWAYS_SARCASTIC = _cues(r"thanks for (?:nothing|wasting my time)")
 _PLEASANTRY = re.compile(r"(?<!not )(?<!n't )" + _cues(  # "not okay" is not politeness
     r"no,? thanks?(?: you)?", r"thank you", r"thanks", r"please", r"okay", r"ok", r"yes", r"yeah", r"sure",
     r"alright", r"all right", r"hello", r"hi", r"hey", r"good (?:morning|afternoon|evening)",
+    r"(?:i'd|i would|we'd|we would) like",  # a request, not a feeling ("I'd like to order ...")
 ).pattern)
 # fmt: on
+# A sign the caller asks about, or had long ago, is not happening now (the emergency cue is dropped).
+_CLAUSE_BREAK = re.compile(r"[.;!?]+\s*|,\s*(?=but\b)|\s+but\s+")
+_HYPOTHETICAL = _cues(
+    r"what (?:should|do|would) i do if", r"what if", r"in case", r"if (?:i|he|she|it|there) (?:notice|get|see|has|have|is)",
+    r"is (?:\w+ ){0,4}something (?:i|to) should", r"should i (?:worry|be worried) (?:about|if)",
+)
+_HISTORY = _cues(r"(?:years?|months?|weeks?) ago", r"years back", r"last year", r"history of", r"in the past", r"used to")
 _NEGATION = re.compile(r"^(?:not|no|never|without|hardly|\w+n't)\W*$")
 _UNNEGATE = {"stop", "help", "quit"}
 
@@ -211,7 +232,7 @@ _analyzer: Any = None
 _NOT_FEELINGS = re.compile(
     r"\b(?:gluten|sugar|dairy|nut|peanut|fat|lactose|caffeine|alcohol|salt|egg|soy|wheat|meat|cruelty|pain|hands|"
     r"toll|duty|tax|fee|cage|scent|fragrance|smoke|crease|care|risk|fuss)[- ]free\b|\bfree[- ](?:range|delivery|of charge|"
-    r"trial|sample|returns?|shipping|parking)\b|\bfor free\b|\b(?:safe|okay|ok|fine|good|alright) (?:for|to|with)\b"
+    r"trial|sample|returns?|shipping|parking)\b|\bfor free\b|\bdying (?:for|to)\b|\b(?:safe|okay|ok|fine|good|alright) (?:for|to|with)\b"
 )
 _GOOD_NEWS = _cues(
     r"thank(?:s| you)", r"cheers", r"great", r"brilliant", r"wonderful", r"fantastic", r"perfect", r"love", r"glad",
@@ -253,12 +274,28 @@ def _negated(text: str, start: int) -> bool:
 
 
 def _find(pattern: re.Pattern[str], text: str, kind: str) -> list[str]:
-    """``kind:phrase`` for each match; emergencies count even when negated, to be safe."""
-    return [
-        f"{kind}:{match.group(0)}"
-        for match in pattern.finditer(text)
-        if kind == "emergency" or not _negated(text, match.start())
-    ]
+    """``kind:phrase`` for each match; emergencies count even when negated, to be safe, but not when
+    the clause asks about the sign or tells the caller's history ("what if I notice bleeding",
+    "I had a stroke two years ago")."""
+    found = []
+    for match in pattern.finditer(text):
+        if kind == "emergency":
+            if _not_happening(_clause_at(text, match.start())):
+                continue
+        elif _negated(text, match.start()):
+            continue
+        found.append(f"{kind}:{match.group(0)}")
+    return found
+
+
+def _clause_at(text: str, at: int) -> str:
+    starts = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, at)]
+    end = _CLAUSE_BREAK.search(text, at)
+    return text[starts[-1] if starts else 0 : end.start() if end else len(text)]
+
+
+def _not_happening(clause: str) -> bool:
+    return bool(ASKING_ABOUT.search(clause) or _HYPOTHETICAL.search(clause) or _HISTORY.search(clause))
 
 
 def _shouting(text: str) -> bool:
@@ -328,7 +365,7 @@ class EmotionTracker:
             valence = min(-0.5, -abs(base))
         kinds = {cue.split(":", 1)[0] for cue in cues}
         valence -= 0.4 * bool(kinds & {"anger", "profanity"}) + 0.25 * bool(kinds & {"anxiety", "emergency"})
-        valence -= 0.3 * ("complaint" in kinds)
+        valence -= 0.3 * bool(kinds & {"complaint", "sadness"})
         arousal = 0.15 + 0.35 * abs(base)
         arousal += 0.3 * bool(kinds & {"anger", "profanity"}) + 0.2 * bool(kinds & {"anxiety", "emergency"})
         arousal += 0.1 * ("complaint" in kinds) + 0.35 * ("emergency" in kinds) + 0.1 * min(text.count("!"), 2)

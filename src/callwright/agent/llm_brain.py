@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from .articles import article
 from .base import Act, Listen, Say, Turn
 from .forms import PATIENCE, FormState, judge, wants_patience
 from .llm import VOICE_RULES, model_round, round_choice
@@ -208,7 +209,7 @@ class LlmBrain:
                     yield act
                 result["link_sent"] = True
                 return
-            result.update(ok=False, error=f"could not read a {spec.type} from that; ask again: {spec.prompt}")
+            result.update(ok=False, error=f"could not read {article(spec.type)} {spec.type} from that; ask again: {spec.prompt}")
             if wants_patience(spec):
                 yield Listen(PATIENCE, f"{form_name}.{field_name}")
             return

@@ -38,7 +38,7 @@ from .text import clauses, negated, normalise, thoughts, words
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 # A clause that asks about a sign, or how to avoid it, does not report having it.
-_ASKING_ABOUT = re.compile(
+ASKING_ABOUT = re.compile(
     r"\b(?:prevent|preventing|prevention|avoid|avoiding|(?:lower|reduce|reduces|lowers) the risk|risk of|signs? of|"
     r"symptoms? of|what are the|how (?:do|would|can|will) i (?:know|tell|spot|recognise|recognize)|look(?:ing)? out for|"
     r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for|stop (?:\w+ )?getting|keep (?:\w+ )?from getting|"
@@ -238,7 +238,7 @@ class SafetyGuard:
 
     def screen(self, text: str) -> Verdict | None:
         s = normalise(text)
-        parts = [c for c in (thoughts(s) or [s]) if not _ASKING_ABOUT.search(c)]
+        parts = [c for c in (thoughts(s) or [s]) if not ASKING_ABOUT.search(c)]
         parts += [plain for c in parts if (plain := _plain(c)) != c]
         fired: list[tuple[RedFlag, list[str]]] = []
         for flag in self.rules.flags:

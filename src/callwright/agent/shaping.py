@@ -13,9 +13,21 @@ in :mod:`.numbers` and dates and times in :mod:`.dates`, all importable from her
 
 Readings that are choices, not facts:
 
-- "11/25" is read as a US month and day ("November twenty-fifth") only after a word that brings in
-  a date ("on", "by", "until", a weekday); elsewhere it may be a fraction or a score, and its two
-  numbers are read as they are ("eleven/twenty-five"). "11/25/2026" is always a date.
+- No "/" reaches the voice (Piper and espeak say "slash"). "11/25/2026" and "11/25" are US dates
+  ("November twenty-fifth"); "1/2", "1/3", "2/3", "1/4" and "3/4" are fractions ("one half") unless
+  a date word comes first ("on", "by", "until", a weekday); after "rated", "scored" or "score of",
+  or before "stars" or "points", "4/5" is "four out of five" ("a ratio of 11/25": "eleven to
+  twenty-five"); two numbers that cannot be a date are
+  read "thirteen over forty". "24/7" is "twenty-four seven"; "km/h" and "$5/month" say "per";
+  "and/or" is "and or", "c/o" "care of", "w/" "with", "w/o" "without", "N/A" "not applicable";
+  any other "a/b" between words is "a or b".
+- Units after a number are said as words, in American spelling, singular for exactly one: "5 km"
+  -> "five kilometers", "1 kg" -> "one kilogram" (:mod:`.units` lists them). An amount between
+  "a"/"an" and a noun is an adjective: "a $5k budget" -> "a five-thousand-dollar budget", "a 5 km
+  walk" -> "a five-kilometer walk".
+- "a" or "an" is chosen by the sound of the next word, after numbers are spelled: "an upbeat",
+  "a unit", "an hour", "a one-off", "an eight a.m. start" (:mod:`.articles`).
+- A full stop right after an abbreviation's own ("a.m..") is dropped.
 - A written date with a year is read with its weekday and without the year:
   "2026-11-25" -> "Wednesday, November twenty-fifth".
 - "3:30" without a.m./p.m. is read "three thirty"; a 24-hour time ("15:30") gets its "p.m.".
@@ -36,8 +48,10 @@ from decimal import Decimal
 
 import phonenumbers
 
+from .articles import fix_articles
 from .dates import say_date, say_time
 from .numbers import say_digits, say_house_number, say_integer, say_number, say_numeral, say_ordinal, say_year
+from .units import UNITS, say_measure
 
 __all__ = [
     "SentenceSplitter",
@@ -173,6 +187,20 @@ _REF_WORD = (r"order|ref|reference|confirmation|booking|ticket|invoice|account|c
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?\b")
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
 _SLASH_DAY = re.compile(rf"\b({_DATE_WORD})(,?\s+)(\d{{1,2}})/(\d{{1,2}})\b(?!/)", re.IGNORECASE)
+_TIME_RANGE = re.compile(r"(?<=[ap]\.m\.)\s?[–-]\s?(?=\w)")  # "9am-5pm" -> "nine a.m. to five p.m."
+_ROUND_THE_CLOCK = re.compile(r"\b24\s?/\s?7\b")
+_SCORE = re.compile(
+    r"\b(rated|scored|score of|rating of|marks? of|ratio of)(\s+)(\d{1,3})/(\d{1,3})\b(?!/)"
+    r"|(?<![\w/.])(\d{1,3})/(\d{1,3})(?=\s+(?:stars?|points?)\b)",
+    re.IGNORECASE,
+)
+_FRACTION = re.compile(r"(?<![\w/.])([123])/([234])\b(?![/.]\d)")
+_FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds", "1/4": "one quarter", "3/4": "three quarters"}
+_MONTH_DAY = re.compile(r"(?<![\w/.])(\d{1,4})/(\d{1,4})\b(?![/.]\d)")
+_UNIT = re.compile(
+    r"(?<![\w.,])(-?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?:\s?-\s?|\s?)"
+    r"(km/h|kph|mph|km|cm|mm|kg|mg|ml|mL|lbs|lb|oz|[°º][CF]|[°º]|g|l|L|m)(?![\w/°º])"
+)
 _TIME_AMPM = re.compile(r"(?<![\d.,:])\b(\d{1,2})(?::([0-5]\d))?\s?([AaPp])\.?\s?[Mm]\b\.?")
 _TIME_24 = re.compile(r"(?<![\d.,:])\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)")
 _PHONE = re.compile(
@@ -288,17 +316,68 @@ def _phone(m: re.Match[str]) -> str:
     return say_phone(written) if valid else written
 
 
+# Words after "a $5" that are not the noun it describes ("a $5 or $10 fee", "a $5 charge" is one).
+_NOT_A_NOUN = frozenset(
+    "a an the and or but nor to of for per each in on at by from with off more less than is are was were be "
+    "it this that total plus minus or so if as".split()
+)
+
+
+def _attributive(m: re.Match[str]) -> bool:
+    """Whether the amount matched sits between "a"/"an" and a noun ("a $5k budget", "a 5 km walk")."""
+    if not re.search(r"\b[Aa][Nn]?\s+$", m.string[: m.start()]):
+        return False
+    after = re.match(r"\s*-?\s*([a-z][a-z'-]*)", m.string[m.end() :])
+    return after is not None and after.group(1) not in _NOT_A_NOUN
+
+
+def _hyphens(words: str) -> str:
+    return "-".join(words.split())
+
+
 def _price(m: re.Match[str]) -> str:
     currency = _SYMBOLS[m.group(1)]
     whole, cents = m.group(2).replace(",", ""), m.group(3)
     scale = m.group(4) or _SCALE_SUFFIX.get(m.group(5) or "")
+    one, many = _CURRENCIES[currency][:2]
+    if _attributive(m):  # "a $5k budget" -> "a five-thousand-dollar budget"
+        amount = say_number(whole + ("." + cents if cents and scale else ""))
+        said = _hyphens(f"{amount} {scale or ''} {one}")
+        return said + ("-" + _hyphens(say_integer(int(cents.ljust(2, "0")))) if cents and not scale and int(cents) else "")
     if scale:
-        return f"{say_number(whole + ('.' + cents if cents else ''))} {scale} {_CURRENCIES[currency][1]}"
+        return f"{say_number(whole + ('.' + cents if cents else ''))} {scale} {many}"
     return say_money(Decimal(whole + "." + (cents or "0").ljust(2, "0")), currency)
 
 
 def _price_code(m: re.Match[str]) -> str:
-    return say_money(Decimal(m.group(1).replace(",", "") + "." + (m.group(2) or "00")), m.group(3))
+    whole, cents, currency = m.group(1).replace(",", ""), m.group(2), m.group(3)
+    if _attributive(m) and not (cents and int(cents)):
+        return _hyphens(f"{say_integer(int(whole))} {_CURRENCIES[currency][0]}")
+    return say_money(Decimal(whole + "." + (cents or "00")), currency)
+
+
+def _unit(m: re.Match[str]) -> str:
+    sign, whole, fraction, unit = m.group(1), m.group(2), m.group(3), m.group(4)
+    amount = say_number(sign + whole.replace(",", "") + ("." + fraction if fraction else ""))
+    one = not sign and not fraction and whole == "1"
+    temperature = unit[0] in "°º"
+    return say_measure(amount, unit, one=one, attributive=not temperature and _attributive(m))
+
+
+def _score(m: re.Match[str]) -> str:
+    if m.group(1):
+        between = " to " if m.group(1).lower() == "ratio of" else " out of "  # "a ratio of eleven to twenty-five"
+        return f"{m.group(1)}{m.group(2)}{say_integer(int(m.group(3)))}{between}{say_integer(int(m.group(4)))}"
+    return f"{say_integer(int(m.group(5)))} out of {say_integer(int(m.group(6)))}"
+
+
+def _month_day(m: re.Match[str]) -> str:
+    """ "11/25" -> "November twenty-fifth"; two numbers that are no date -> "thirteen over forty"."""
+    first, second = int(m.group(1)), int(m.group(2))
+    try:
+        return say_date(dt.date(2000, first, second), weekday=False)  # a leap year, so "2/29" is a day
+    except ValueError:
+        return f"{say_integer(first)} over {say_integer(second)}"
 
 
 def _reference(m: re.Match[str]) -> str:
@@ -333,14 +412,20 @@ _VALUE_PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...
     (_ISO, _iso_date),
     (_SLASH_DATE, _slash_date),
     (_SLASH_DAY, _slash_day),
+    (_ROUND_THE_CLOCK, lambda m: "twenty-four seven"),
+    (_SCORE, _score),
+    (_FRACTION, lambda m: _FRACTIONS.get(m.group(0), m.group(0))),
+    (_MONTH_DAY, _month_day),
     (_TIME_AMPM, _time_ampm),
     (_TIME_24, _time_24),
+    (_TIME_RANGE, lambda m: " to "),
     (_PHONE, _phone),
     (_PRICE, _price),
     (_PRICE_CODE, _price_code),
     (_REF, _reference),
     (_HASH, lambda m: "number " + say_digits(m.group(1))),
     (_CODE, lambda m: say_digits(m.group(0))),
+    (_UNIT, _unit),
     (_PERCENT, lambda m: say_number(m.group(1)) + " percent"),
     (_ORDINAL, lambda m: say_ordinal(int(m.group(1)))),
     (_GLUED, lambda m: " "),
@@ -364,4 +449,28 @@ def speakable(text: str) -> str:
     if _HAS_VALUE.search(text):
         for pattern, say in _VALUE_PASSES:
             text = pattern.sub(say, text)
+    if "/" in text:
+        text = _slashes(text)
+    text = fix_articles(text)
+    text = _DOUBLED_STOP.sub(r"\1", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+_SLASH_WORDS = {"and/or": "and or", "c/o": "care of", "w/o": "without", "w/": "with", "n/a": "not applicable"}
+_SLASH_WORD = re.compile(r"(?<![\w/])(and/or|c/o|w/o|w/(?=\s)|n/a)(?![\w/])", re.IGNORECASE)
+_SLASH_UNIT = {unit: plural for unit, (_, plural) in UNITS.items() if "/" in unit}
+_PER = re.compile(
+    r"\s*/\s*(hour|hr|h|day|night|week|wk|month|mo|year|yr|person|head|item|unit|kg|lb|serving)\b", re.IGNORECASE
+)
+_PER_WORDS = {"hr": "hour", "h": "hour", "wk": "week", "mo": "month", "yr": "year", "kg": "kilogram", "lb": "pound"}
+_DOUBLED_STOP = re.compile(r"((?<![A-Za-z])(?:[A-Za-z]\.){2,})\.(?!\w)")
+
+
+def _slashes(text: str) -> str:
+    """Every "/" said as a word, or dropped: TTS engines read it "slash"."""
+    text = _SLASH_WORD.sub(lambda m: _SLASH_WORDS[m.group(1).lower()], text)
+    for unit, said in _SLASH_UNIT.items():
+        text = re.sub(rf"(?<![\w/]){re.escape(unit)}(?![\w/])", said, text)
+    text = _PER.sub(lambda m: " per " + _PER_WORDS.get(m.group(1).lower(), m.group(1)), text)
+    text = re.sub(r"(?<=\w)\s*/\s*(?=\w)", " or ", text)  # "yes/no", "he/she"
+    return text.replace("/", " ")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
 from ..errors import ConfigError
+from .articles import article
 
 if TYPE_CHECKING:  # emotion re-exports this module's names, so it is not imported here at run time
     from .emotion import Estimate
@@ -147,7 +148,8 @@ class StylePolicy:
         if estimate.arousal >= 0.6:
             return "calm", f"agitated voice with plain words (arousal {estimate.arousal:.2f}): calm to be safe"
         if previous and previous[-1] in _NEGATIVE and self._last_style in ("calm", "warm"):
-            return self._last_style, f"neutral words right after a {previous[-1]} turn: still {self._last_style}"
+            said = f"{article(previous[-1])} {previous[-1]}"  # "an angry turn", "an upset turn"
+            return self._last_style, f"neutral words right after {said} turn: still {self._last_style}"
         return "neutral", "neutral caller"
 
     def _prefix(self, key: str) -> str:

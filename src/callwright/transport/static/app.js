@@ -155,6 +155,13 @@ function send(s, event) {
   if (s.ws?.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(event));
 }
 
+// What the operator reads when the reply style changes (the style event names it; neutral says nothing).
+const STYLE_NOTES = {
+  calm: "Caller sounds angry or upset: replying in a calm style",
+  warm: "Caller sounds worried: replying in a warm style",
+  upbeat: "Caller sounds happy: replying in an upbeat style",
+};
+
 const handlers = {
   "call.started": (s) => {
     s.live = true;
@@ -180,7 +187,7 @@ const handlers = {
   "caller.identified": (s, e) => e.name && note(0, `Recognised ${e.name} by phone number`),
   "tool.progress": (s, e) => e.kind === "progress" || note(e.turn, `Working: ${e.name}`),
   "tool.result": (s, e) => note(e.turn, `Tool ${e.name}: ${e.status}${e.replayed ? " (already done)" : ""}${e.ms ? ` in ${Math.round(e.ms)} ms` : ""}`),
-  style: (s, e) => e.style !== "neutral" && note(e.turn, `Caller sounds upset or worried: replying in a ${e.style} style`),
+  style: (s, e) => STYLE_NOTES[e.style] && note(e.turn, STYLE_NOTES[e.style]),
   "form.field": (s, e) => ["filled", "confirmed", "link_sent", "link_filled"].includes(e.status) && note(null, `Form ${e.field}: ${e.status.replace("_", " ")}${e.value ? ` (${e.value})` : ""}`),
   "message.sent": (s, e) => note(null, `SMS to ${e.to}: ${e.body}`),
   "job.queued": (s, e) => note(null, `Background job started: ${e.name}; the result follows by SMS`),
