@@ -356,6 +356,8 @@ COLLOQUIAL: dict[str, str] = {
     r"flights?|fly|plane|holidays?|abroad": "travelling flying",
     r"my job|the office|back to work": "work",
     r"dribbl\w*|wet myself|wetting myself|accidents": "leaking",
+    r"so (?:that )?i (?:don't|do not|won't) (?:get|end up with|have)|avoid (?:getting|having)|stop (?:myself |me )?getting|"
+    r"(?:reduce|lower|cut) (?:the |my )?(?:risk|chance)": "prevent",
 }
 _COLLOQUIAL = [(re.compile(rf"\b(?:{k})\b"), v) for k, v in COLLOQUIAL.items()]
 
