@@ -34,6 +34,7 @@ import numpy as np
 
 from ..engines.embed import Embedder, Vectors, shared_embedder
 from ..errors import ConfigError
+from .shaping import split_sentences
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 
@@ -384,11 +385,8 @@ def _warning_pattern(extra: Sequence[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-
-
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    return split_sentences(text)
 
 
 def _chunks(paragraphs: Sequence[str]) -> Iterable[str]:

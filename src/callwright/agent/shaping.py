@@ -69,6 +69,7 @@ __all__ = [
     "say_time",
     "say_year",
     "speakable",
+    "split_sentences",
 ]
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "apt"}
@@ -90,8 +91,11 @@ class SentenceSplitter:
         for m in _END.finditer(self._buf):
             candidate = self._buf[start : m.end(1)].strip()
             last_word = candidate.rsplit(" ", 1)[-1].rstrip(".").lower()
-            if m.group(1) == "." and (last_word in _ABBREVIATIONS or re.fullmatch(r"\d+", last_word)):
-                continue  # "Dr. Smith", "No. 5", "3.5" are not sentence ends
+            if m.group(1) == "." and (last_word in _ABBREVIATIONS or re.fullmatch(r"\d+", candidate)):
+                continue  # "Dr. Smith", "No. 5" and a list's "1." are not sentence ends
+            following = self._buf[m.end() : m.end() + 1]
+            if m.group(1) == "." and "." in last_word and (not following or following.islower()):
+                continue  # "at 9 a.m. tomorrow", "e.g. eggs": wait for a capital
             if len(candidate) < self._min:
                 continue  # keep very short pieces ("Yes.") with what follows
             out.append(candidate)
@@ -102,6 +106,13 @@ class SentenceSplitter:
     def flush(self) -> list[str]:
         rest, self._buf = self._buf.strip(), ""
         return [rest] if rest else []
+
+
+def split_sentences(text: str, min_chars: int = 0) -> list[str]:
+    """The sentences of a whole text, cut as :class:`SentenceSplitter` cuts a stream (one splitter
+    for replies as they stream and for documents as they are indexed)."""
+    splitter = SentenceSplitter(min_chars)
+    return splitter.feed(text.strip() + " ") + splitter.flush()
 
 
 # --- reading rules ------------------------------------------------------------------------------
