@@ -13,7 +13,6 @@ so a ``text`` slot is what is left of the turn without them ("do you have oat mi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,10 +20,9 @@ import numpy as np
 
 from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
-from .text import normalise
+from .text import normalise, words
 
 OUT_OF_SCOPE = "out_of_scope"
-_WORD = re.compile(r"[a-z0-9']+")
 _STOP = frozenset(
     "a an the i i'm im me my we you your is are was be to of for and or on in at it its it's this that "
     "please can could would will do does did have has had any some just like want need get there here "
@@ -36,7 +34,12 @@ _STOP = frozenset(
 
 def content_words(text: str) -> set[str]:
     """The words that carry meaning, lightly stemmed ("delivered" and "deliver" are one word)."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {_stem(w) for w in _words(text) if w not in _STOP}
+
+
+def _words(text: str) -> list[str]:
+    """The agent layer's one tokenizer (:func:`callwright.agent.text.words`), on the one spelling."""
+    return words(normalise(text, digits=False))
 
 
 def _stem(word: str) -> str:
@@ -110,13 +113,13 @@ class IntentMatcher:
             # happens to name ("eggs") must not pull a question about eggs towards ordering them.
             sims = np.where(self._masked, self._masked_vectors @ self.embedder.embed([masked_text])[0], sims)
             said_masked = content_words(masked_text)
-            said = [said_masked if masked else words for masked, words in zip(self._masked, said, strict=True)]
+            said = [said_masked if masked else own for masked, own in zip(self._masked, said, strict=True)]
             example_words = self._masked_words
         best: dict[str, Match] = {}
-        for label, example, words, heard, sim in zip(self._labels, self._examples, example_words, said, sims, strict=True):
+        for label, example, wanted, heard, sim in zip(self._labels, self._examples, example_words, said, sims, strict=True):
             if allowed is not None and label not in allowed:
                 continue
-            overlap = len(heard & words) / max(1, len(words))
+            overlap = len(heard & wanted) / max(1, len(wanted))
             score = float(sim) + 0.15 * overlap
             if label not in best or score > best[label].score:
                 best[label] = Match(label, round(score, 3), example)
@@ -133,7 +136,7 @@ class IntentMatcher:
     def text_slot(self, intent: str, text: str) -> str | None:
         """What the caller said beyond the intent's own words ("do you have oat milk" -> "oat milk")."""
         skip = self._frame_words.get(intent, set()) | _STOP
-        kept = [w for w in _WORD.findall(text.lower()) if w not in skip and not w.isdigit()]
+        kept = [w for w in _words(text) if w not in skip and not w.isdigit()]
         return " ".join(kept) or None
 
 
@@ -162,6 +165,6 @@ def _frame_words(examples: Sequence[str]) -> set[str]:
     """
     counts: dict[str, int] = {}
     for example in examples:
-        for word in set(_WORD.findall(example.lower())):
+        for word in set(_words(example)):
             counts[word] = counts.get(word, 0) + 1
     return {w for w, n in counts.items() if n >= 2 and n * 3 >= len(examples)}

@@ -35,6 +35,7 @@ import numpy as np
 from ..engines.embed import Embedder, Vectors, shared_embedder
 from ..errors import ConfigError
 from .shaping import split_sentences
+from .text import normalise, words
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 
@@ -426,13 +427,12 @@ _STOPWORDS = frozenset(
     wasn way we well were what when where which while who whom why will with won would yeah yes you your
     yours""".split()
 )
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _terms(text: str) -> list[str]:
     """Lower-cased words without stop words, lightly stemmed ("cleaning" and "cleaned" → "clean")."""
-    words = _WORD.findall(re.sub(r"['’][a-z]+\b", "", text.lower()))  # I'm, haven't, driver's → i, haven, driver
-    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+    said = [w.split("'")[0] for w in words(normalise(text, digits=False))]  # I'm, haven't, driver's → i, haven, driver
+    return [_stem(w) for w in said if w not in _STOPWORDS and len(w) > 1]
 
 
 def _stem(word: str) -> str:
