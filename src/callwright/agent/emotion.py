@@ -170,7 +170,7 @@ _LEXICON: dict[str, re.Pattern[str]] = {
     "anger": _cues(
         r"ridiculous", r"unacceptable", r"furious", r"fed up", r"useless", r"pathetic", r"outrageous",
         r"incompetent", r"disgraceful", r"a disgrace", r"sick (?:and tired )?of", r"waste of (?:my )?time",
-        r"appalling", r"shambles", r"angry", r"annoyed", r"sort (?:it|this) out",
+        r"appalling", r"shambles", r"angry", r"annoyed", r"(?:just|now|finally|properly) sort (?:it|this) out|sort (?:it|this) out (?:now|already|for once)",
         r"(?:second|third|fourth|fifth|sixth|umpteenth|\d+(?:st|nd|rd|th)) time",
         r"called (?:two|three|four|five|six|ten|several|so many|\d+) times", r"fix (?:this|it) now",
     ),
