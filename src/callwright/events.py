@@ -314,12 +314,17 @@ class KnowledgeCited(_Event):
 
 
 class Transfer(_Event):
-    """The call is handed to a person: a warm transfer (phone: Twilio <Dial>) or a booked callback."""
+    """The call is handed to a person: a warm transfer (phone: Twilio <Dial>) or a booked callback.
+
+    ``summary`` is what the person hears before the caller is put through (a warm transfer's
+    whisper: who is calling, what they asked, what was done); a native client plays or shows it.
+    """
 
     type: Literal["transfer"] = "transfer"
     to: str
     reason: str
     mode: Literal["transfer", "booking"] = "transfer"
+    summary: str = ""
 
 
 class JobQueued(_Event):

@@ -66,10 +66,15 @@ class Listen:
 
 @dataclass(frozen=True, slots=True)
 class TransferCall:
-    """Hand the call to a person at ``to`` once what was said has played (phone: Twilio <Dial>)."""
+    """Hand the call to a person at ``to`` once what was said has played (phone: Twilio <Dial>).
+
+    ``summary`` is the whisper: what the person who answers hears first (who is calling, what they
+    asked, what was done), before the caller is put through.
+    """
 
     to: str
     reason: str
+    summary: str = ""
 
 
 Act = Say | Hangup | Note | Style | Listen | TransferCall

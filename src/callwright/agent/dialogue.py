@@ -28,7 +28,7 @@ import anyio
 from .. import events as ev
 from . import answers, mishearing
 from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
-from .escalation import Escalation, Mode
+from .escalation import Escalation, Mode, handover_summary
 from .forms import PATIENCE, FormState, judge, wants_patience
 from .intents import OUT_OF_SCOPE
 from .reading import (
@@ -511,10 +511,22 @@ class Dialogue:
                 yield act
             return
         assert e.transfer_to is not None
+        summary = self.handover_summary(turn, reason)
         self.task = None
         self.memory.done.append(f"transferred to a person ({reason})")
         yield Say(e.transfer_reply)
-        yield TransferCall(e.transfer_to, reason)
+        yield TransferCall(e.transfer_to, reason, summary)
+
+    def handover_summary(self, turn: Turn, reason: str) -> str:
+        """What the person taking the call hears first: who, what they asked, what was done."""
+        said = [m.content for m in self.context.messages if m.role == "user"] if self.context is not None else []
+        if not said or said[-1] != turn.text:
+            said.append(turn.text)
+        doing = ""
+        if self.task is not None:
+            given = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.values(self.task).items() if v and k not in ("name", "phone"))
+            doing = self.task.intent.name.replace("_", " ") + (f" ({given})" if given else "")
+        return handover_summary(name=self.memory.name, phone=self.memory.phone, reason=reason, said=said, done=self.memory.done, doing=doing)
 
     async def safety(self, turn: Turn, verdict: Verdict) -> AsyncIterator[Act]:
         """A red flag or a request for a person: advice first, then a person, whatever was going on."""

@@ -2,6 +2,7 @@
 
 Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
 Twilio Media Streams, ``/twilio/after`` (what Twilio does once a stream ends: dial or hang up),
+``/twilio/whisper`` (what the person who takes a transferred call hears first: its summary),
 ``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import anyio.abc
@@ -35,7 +37,7 @@ from .bus import CallBus, bus_from_url
 from .links import LinkSigner, signer_from
 from .native import serve_native
 from .transfers import Transfers
-from .twilio import serve_twilio, twiml_after, twiml_connect
+from .twilio import serve_twilio, twiml_after, twiml_connect, twiml_whisper
 
 log = logging.getLogger("callwright.server")
 STATIC = resources.files("callwright.transport") / "static"
@@ -84,14 +86,19 @@ class VoiceServer:
         """A signed, single-use link to a one-field form whose value reaches call ``call_id``."""
         return f"{self.settings.base_url()}/f/{self.links.make(call_id, form, field, kind, label)}"
 
-    async def request_transfer(self, call_sid: str, to: str) -> None:
-        """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers)."""
-        await self.transfers.request(call_sid, to)
+    async def request_transfer(self, call_sid: str, to: str, summary: str = "") -> None:
+        """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers);
+        the person who answers hears ``summary`` before the caller is connected."""
+        await self.transfers.request(call_sid, to, summary)
 
     def has_capacity(self) -> bool:
         return len(self.calls) < self.settings.max_calls
 
-    def new_call(self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None) -> Call:
+    def new_call(
+        self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None, metadata: dict[str, str] | None = None
+    ) -> Call:
+        """A call of the agent named ``agent`` (``None``: the one served); a name the server does not
+        serve raises :class:`~callwright.errors.ConfigError` from the agent factory."""
         call = Call(
             self.agent_factory(agent),
             self.engines,
@@ -159,6 +166,18 @@ def _authorized(settings: Settings, scope_headers: Any, query: Any) -> bool:
     return hmac.compare_digest(supplied.encode(), settings.token.encode())
 
 
+def _token(settings: Settings) -> dict[str, str]:
+    return {"token": settings.token} if settings.token else {}
+
+
+def _callback_base(settings: Settings, request: Request) -> str:
+    """Where Twilio reaches this server for callbacks: the public URL, else the host it used."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    return f"{'https' if secure else 'http'}://{request.headers.get('host', f'{settings.host}:{settings.port}')}"
+
+
 def create_app(server: VoiceServer) -> Starlette:
     settings = server.settings
 
@@ -200,9 +219,24 @@ def create_app(server: VoiceServer) -> Starlette:
         except Exception:  # the bus backend failed: hang up rather than let Twilio say "application error"
             log.exception("CallSid %s: could not read its transfer mark; hanging up", call_sid)
             to = None
+        whisper_url = None
         if to:
             log.info("CallSid %s: dialling the transfer target", call_sid)
-        return Response(twiml_after(to), media_type="application/xml")
+            whisper_url = f"{_callback_base(settings, request)}/twilio/whisper?{urlencode({'call': call_sid, **_token(settings)})}"
+        return Response(twiml_after(to, whisper_url), media_type="application/xml")
+
+    async def twilio_whisper(request: Request) -> Response:
+        """Twilio runs this for the person who answered a transfer, before connecting the caller."""
+        if not _authorized(settings, request.headers, request.query_params):
+            return PlainTextResponse("token required", status_code=401)
+        form = await request.form() if request.method == "POST" else request.query_params
+        call_sid = str(request.query_params.get("call") or form.get("ParentCallSid") or "")
+        try:
+            summary = await server.transfers.whisper(call_sid)
+        except Exception:  # the bus backend failed: connect the two without a summary rather than fail the call
+            log.exception("CallSid %s: could not read its transfer summary; connecting without it", call_sid)
+            summary = None
+        return Response(twiml_whisper(summary), media_type="application/xml")
 
     async def form_link(request: Request) -> Response:
         try:
@@ -242,6 +276,7 @@ def create_app(server: VoiceServer) -> Starlette:
             Route("/protocol.schema.json", schema),
             Route("/twilio/voice", twilio_voice, methods=["GET", "POST"]),
             Route("/twilio/after", twilio_after, methods=["GET", "POST"]),
+            Route("/twilio/whisper", twilio_whisper, methods=["GET", "POST"]),
             Route("/f/{token}", form_link, methods=["GET", "POST"]),
             WebSocketRoute("/ws", native),
             WebSocketRoute("/twilio/stream", twilio_stream),

@@ -47,8 +47,8 @@ class NativeIO:
     def send_mark(self, name: str) -> None:
         pass  # the audio.mark event itself (sent by send_event) is the mark on this protocol
 
-    def transfer(self, to: str) -> None:
-        pass  # no phone line to hand over: the client learns of it from the transfer event
+    def transfer(self, to: str, summary: str = "") -> None:
+        pass  # no phone line to hand over: the client learns of it (and its summary) from the transfer event
 
 
 async def _refuse(ws: WebSocket, err: ProtocolError) -> None:

@@ -172,6 +172,7 @@ class Call:
         self.transport = transport
         self.context = Context(caller=caller, call_id=self.id, emit=self.emit)
         self.transfer_to: str | None = None
+        self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
         self.sinks = list(sinks)
         self.end_reason: str | None = None
@@ -601,7 +602,7 @@ class Call:
                 if self._hangup_after == "transfer" and self.transfer_to is not None:
                     transfer = getattr(self.io, "transfer", None)  # phone transports hand the line over
                     if transfer is not None:
-                        transfer(self.transfer_to)
+                        transfer(self.transfer_to, self.transfer_summary)
                     if self.transport != "twilio":
                         self.hangup("transfer")  # on Twilio the transport ends the call once the line is handed over
                 else:
@@ -703,8 +704,8 @@ class Call:
                             self._endpointer.patience = max(0.5, min(act.patience, 4.0))
                             self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
                         elif isinstance(act, TransferCall):
-                            self.transfer_to = act.to
-                            self.emit(ev.Transfer(to=act.to, reason=act.reason))
+                            self.transfer_to, self.transfer_summary = act.to, act.summary
+                            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
                             self._hangup_after = "transfer"
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
                 self._record_error(_as_engine_error(exc, self.agent.name), "agent")
