@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -129,6 +130,14 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
     raise ConfigError(f"agent {wanted!r} is unknown{hint} (or give 'module:factory')")
 
 
+def voice_settings(settings: Settings, tts: str | None) -> Settings:
+    """The settings with the agent's own TTS engine (``voice.tts`` in agent.yaml), which wins over ``--tts``."""
+    if tts is None or tts == settings.tts:
+        return settings
+    log.info("the agent speaks with the %s engine (voice.tts in agent.yaml), not %s", tts, settings.tts)
+    return dataclasses.replace(settings, tts=tts)
+
+
 def build_engines(settings: Settings) -> Engines:
     from .engines import registry
 
@@ -159,6 +168,8 @@ def warm(engines: Engines) -> None:
 def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:
     if is_agent_folder(settings.agent):
         host = AgentHost(settings, settings.agent)  # validates the folder and builds its indexes now
+        if engines is None:
+            settings = voice_settings(settings, host.definition.spec.voice.tts)
         engines = engines or build_engines(settings)
         warm(engines)
         server = VoiceServer(settings, engines, host.agent)

@@ -323,6 +323,13 @@ class Dialogue:
 
     async def ask_field(self, form: FormState, name: str, retry: bool = False) -> AsyncIterator[Act]:
         spec = form.field(name)
+        saved = self._saved_value(form, name) if not retry else None
+        if saved is not None and self.task is not None:
+            # "Same delivery address as last time, 12 Baker Street?": a yes keeps it, a new value replaces it
+            self.task.pending[name] = saved
+            label = spec.label or name.replace("_", " ")
+            yield self.ask(Question("saved", fill(self.replies["saved_value"], {"label": label, "value": saved.spoken}), name, saved.text, saved.spoken))
+            return
         if spec.other_modality or form.tries.get(name, 0) >= spec.max_tries:
             async for act in self.send_link(form, name):
                 yield act

@@ -37,7 +37,8 @@ class _Spec(BaseModel):
 
 
 class VoiceSpec(_Spec):
-    """The agent's own voice. ``rate`` and ``pitch`` multiply the engine's defaults; styles adjust from here."""
+    """The agent's own voice. ``tts`` names the speech engine a server uses for this agent (over
+    ``--tts``); ``rate`` and ``pitch`` multiply the engine's defaults; styles adjust from here."""
 
     tts: str | None = None
     rate: float = Field(default=1.0, gt=0.4, lt=2.5)
@@ -157,7 +158,7 @@ class AgentSpec(_Spec):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
     persona: str  # instructions for the LLM brain; also the agent's character
-    language: str = "en"
+    language: str = "en"  # only "en": every speech and reading rule is English
     greeting: str
     greeting_known: str | None = None  # for a known caller: {name}, {last_summary}, {open_issue}
     voice: VoiceSpec = VoiceSpec()
@@ -173,6 +174,13 @@ class AgentSpec(_Spec):
     memory: MemorySpec = MemorySpec()
     emotion: EmotionSpec = EmotionSpec()
     replies: dict[str, str] = Field(default_factory=dict)  # override built-in lines (see docs/agents.md)
+
+    @field_validator("language")
+    @classmethod
+    def _english(cls, language: str) -> str:
+        if language != "en":
+            raise ValueError("only 'en' is supported: every speech and reading rule is English")
+        return language
 
     @field_validator("intents")
     @classmethod
@@ -291,6 +299,12 @@ def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
     for key in ("booking_reply", "booking_sms"):
         check_template(("escalation", key), getattr(e, key), booking_fields | CALLER_VALUES | {"result"})
     check_parameters(("escalation", "booking_tool"), e.booking_tool, booking_fields | CALLER_VALUES)
+    if spec.voice.tts is not None:
+        from ..engines.registry import default_registry
+
+        engines = default_registry.names("tts")
+        if spec.voice.tts not in engines:
+            problem(("voice", "tts"), f"TTS engine {spec.voice.tts!r} is unknown{did_you_mean(spec.voice.tts, engines)}")
     if e.transfer_to is not None and not _is_e164(e.transfer_to):
         problem(("escalation", "transfer_to"), f"{e.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
     check(("identity", "lookup"), spec.identity.lookup, list(d.hooks), "hook")
