@@ -77,6 +77,7 @@ class Dialogue:
         self.note = ""  # what the brain should know on its next request ("the caller confirmed the address")
         self.style = "neutral"  # the reply style chosen for this turn (calm, warm, upbeat, neutral)
         self._hand_back = False
+        self.offered: set[tuple[str, str]] = set()  # (form, field) whose saved value was offered back
 
     # ------------------------------------------------------------------ helpers
     def emit(self, event: ev.Event) -> None:
@@ -315,6 +316,10 @@ class Dialogue:
                 async for act in self.ask_field(task.form, missing.name):
                     yield act
                 return
+            if not task.form.completed:
+                task.form.completed = True
+                if task.form.spec.done:  # the form's own line, once, as it completes ("Thanks, I have everything.")
+                    yield Say(fill(task.form.spec.done, self.values(task)) + " ")
         if intent.confirm and not task.confirmed:
             yield self.ask(Question("confirm", fill(intent.confirm, self.values(task))))
             return
@@ -340,6 +345,17 @@ class Dialogue:
         if retry:
             yield Say(self.replies["retry"] + " ")
         yield self.ask(Question("field", spec.prompt, name))
+
+    def _saved_value(self, form: FormState, name: str) -> Parsed | None:
+        """The value kept for this field from an earlier call, once per field and call, if it still parses."""
+        from .values import parse_value
+
+        saved = self.memory.facts.get(name)
+        if saved is None or (form.name, name) in self.offered or form.tries.get(name, 0):
+            return None
+        self.offered.add((form.name, name))
+        spec = form.field(name)
+        return parse_value(spec.type, saved, now=self.now(), choices=spec.choices, region=self.spec.identity.region)
 
     def can_link(self) -> bool:
         s = self.app.services
@@ -468,6 +484,10 @@ class Dialogue:
         intent = task.intent
         topic = fill(intent.summary, values) if intent.summary else intent.name.replace("_", " ")
         self.memory.done.append(topic)
+        kinds: dict[str, str] = dict(intent.slots)
+        if task.form is not None:
+            kinds.update({f.name: f.type for f in task.form.spec.fields})
+        self.memory.learn(values, kinds)
         if intent.slots:
             self.last_intent = intent
         if intent.follow_up:

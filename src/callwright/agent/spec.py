@@ -138,8 +138,14 @@ class UnderstandingSpec(_Spec):
 
 
 class MemorySpec(_Spec):
+    """What the agent keeps about a caller between calls (by phone number; ``forget_me`` deletes it)."""
+
     enabled: bool = True
-    summaries: int = Field(default=3, ge=0, le=20)
+    summaries: int = Field(default=3, ge=0, le=20)  # latest call summaries the agent reads (the LLM's context; {last_summary})
+    # Values kept about the caller when a request that collected them completes (slot or form field
+    # names), and offered back next time ("Same delivery address as last time, ...?"). Default: a
+    # value named 'name' and every address field of a form.
+    facts: list[str] | None = None
 
 
 class EmotionSpec(_Spec):
@@ -308,7 +314,11 @@ def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
     if e.transfer_to is not None and not _is_e164(e.transfer_to):
         problem(("escalation", "transfer_to"), f"{e.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
     check(("identity", "lookup"), spec.identity.lookup, list(d.hooks), "hook")
-    check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary"})
+    check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary", "open_issue"})
+    known_values = {name for i in spec.intents for name in i.slots} | {f.name for form in spec.forms.values() for f in form.fields}
+    for j, fact in enumerate(spec.memory.facts or []):
+        if fact not in known_values | {"name"}:
+            problem(("memory", "facts", j), f"{fact!r} is no slot or form field{did_you_mean(fact, sorted(known_values))}")
     for key, line in spec.replies.items():
         if key not in REPLIES:
             problem(("replies", key), f"unknown line {key!r}{did_you_mean(key, sorted(REPLIES))}")
