@@ -40,8 +40,8 @@ class CallStart(_Event):
     sample_rate: int = 16000
     encoding: Literal["pcm16"] = "pcm16"
     caller: str | None = None
-    agent: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    agent: str | None = None  # the agent to talk to: must be one the server serves (else refused, unknown_agent)
+    metadata: dict[str, str] = Field(default_factory=dict)  # given to the agent (Context.metadata) and kept in the trace
 
 
 class PlaybackMark(_Event):
@@ -82,6 +82,7 @@ class CallStarted(_Event):
     output_sample_rate: int
     agent: str
     caller: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)  # as the client sent it in call.start
     greeting: bool = False
     idle_timeout_s: float
     max_duration_s: float

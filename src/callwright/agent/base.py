@@ -95,6 +95,7 @@ class Context:
     # are started here, so the reply cannot finish before they do.
     tasks: TaskGroup | None = None
     emit: Callable[[Event], Any] | None = None  # record an event in the call's trace (set by the Call)
+    metadata: dict[str, str] = field(default_factory=dict)  # what the client said about the call (call.start.metadata)
 
     def add_user(self, text: str) -> None:
         self.messages.append(Message(role="user", content=text))

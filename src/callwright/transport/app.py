@@ -107,6 +107,7 @@ class VoiceServer:
             caller=caller,
             transport=transport,
             sinks=list(self.sinks),
+            metadata=metadata,
         )
         if self.settings.trace_dir:
             call.sinks.append(JsonlTrace(self.settings.trace_dir, call.id))

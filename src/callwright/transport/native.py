@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import events as ev
 from ..audio.pcm import Pcm, from_bytes, to_bytes
-from ..errors import ProtocolError
+from ..errors import ConfigError, ProtocolError
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -97,7 +97,12 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
 
     outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))
     io = NativeIO(outbox, start.sample_rate)
-    call = server.new_call(io, caller=start.caller, transport="websocket", agent=start.agent)
+    try:
+        call = server.new_call(io, caller=start.caller, transport="websocket", agent=start.agent, metadata=start.metadata)
+    except ConfigError as exc:  # call.start named an agent this server does not serve
+        outbox.discard()
+        await _refuse(ws, ProtocolError(exc.message, code="unknown_agent", close_code=1008))
+        return
     max_frame = start.sample_rate * 2 * MAX_AUDIO_FRAME_MS // 1000
     close: tuple[int, str] = (1000, "call ended")
 

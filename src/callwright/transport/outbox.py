@@ -39,6 +39,11 @@ class Outbox:
     def close(self) -> None:
         self._tx.close()
 
+    def discard(self) -> None:
+        """Close both ends, writing nothing: for a call refused before :meth:`run` started."""
+        self._tx.close()
+        self._rx.close()
+
     async def run(self) -> None:
         """Write until closed; the remaining items are flushed first."""
         try:

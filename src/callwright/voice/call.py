@@ -18,7 +18,7 @@ import itertools
 import logging
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -161,6 +161,7 @@ class Call:
         caller: str | None = None,
         transport: str = "websocket",
         sinks: Sequence[EventSink] = (),
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.id = call_id or uuid.uuid4().hex[:16]
         self.agent = agent
@@ -170,7 +171,8 @@ class Call:
         self.clock = clock or MonotonicClock()
         self.caller = caller
         self.transport = transport
-        self.context = Context(caller=caller, call_id=self.id, emit=self.emit)
+        self.metadata = dict(metadata or {})  # what the client said about the call (call.start.metadata)
+        self.context = Context(caller=caller, call_id=self.id, emit=self.emit, metadata=dict(self.metadata))
         self.transfer_to: str | None = None
         self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
@@ -280,6 +282,7 @@ class Call:
                 output_sample_rate=self.io.output_rate,
                 agent=self.agent.name,
                 caller=self.caller,
+                metadata=self.metadata,
                 idle_timeout_s=o.idle_timeout_s,
                 max_duration_s=o.max_duration_s,
             )
