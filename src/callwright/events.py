@@ -193,13 +193,16 @@ class ErrorEvent(_Event):
 
 
 class CallEnded(_Event):
-    """The call is over and every task it owned has finished."""
+    """The call is over and every task it owned has finished. ``shutdown``: the server stopped
+    (its WebSockets closed with 1012). ``dropped_frames``: caller audio frames dropped because the
+    call fell behind (the oldest go first); more than a few means the machine is overloaded."""
 
     type: Literal["call.ended"] = "call.ended"
     reason: Literal[
         "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
     ]
     duration_ms: float
+    dropped_frames: int = 0
 
 
 # ---------------------------------------------------------------- agent practices (issue 3)

@@ -122,3 +122,18 @@ async def test_the_default_front_desk_transfers_when_it_says_so_and_never_claims
     assert said == "Of course. I'll connect you to a member of our team."
     assert ended.reason == "transfer" and transfer.to == COLLEAGUE
     assert transfer.summary == f'Transferred call from {SAM}. They said: "can I talk to a person".'
+
+
+async def test_a_call_live_when_the_server_stops_ends_with_reason_shutdown(tmp_path: Path, live_server: Any) -> None:
+    with live_server(settings(tmp_path), fake_engines()) as base:
+        client = CallClient(ws(base), caller=SAM)
+        await client.__aenter__()
+        await client.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0, timeout=TURN_S)
+        call_id = client.started.call_id if client.started else ""
+    try:  # the server stopped with the call live: uvicorn closed its WebSocket with 1012
+        await client.wait_closed(timeout=10)
+    finally:
+        await client.__aexit__(None, None, None)
+    ended = read_trace(tmp_path / "traces" / f"{call_id}.jsonl")[-1]
+    assert isinstance(ended, ev.CallEnded) and ended.reason == "shutdown", ended
+    assert ended.dropped_frames == 0

@@ -43,13 +43,6 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    """Record a fact about the call (a tool result, an emotion estimate): the Call stamps and emits it."""
-
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
 class Style:
     """Speak the rest of this reply (and later ones, until changed) with this voice style."""
 
@@ -77,7 +70,7 @@ class TransferCall:
     summary: str = ""
 
 
-Act = Say | Hangup | Note | Style | Listen | TransferCall
+Act = Say | Hangup | Style | Listen | TransferCall
 
 
 @dataclass(slots=True)
@@ -94,7 +87,9 @@ class Context:
     # Set by the Call while a reply runs: tasks that must outlive a barge-in (a tool that waits)
     # are started here, so the reply cannot finish before they do.
     tasks: TaskGroup | None = None
-    emit: Callable[[Event], Any] | None = None  # record an event in the call's trace (set by the Call)
+    # Record a fact about the call (a tool result, an emotion estimate): the Call stamps it (seq,
+    # t_ms), sends it to the client and writes it to the trace. Set by the Call.
+    emit: Callable[[Event], Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # what the client said about the call (call.start.metadata)
 
     def add_user(self, text: str) -> None:

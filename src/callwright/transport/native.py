@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .. import events as ev
 from ..audio.pcm import Pcm, from_bytes, to_bytes
 from ..errors import ConfigError, ProtocolError
-from .outbox import Outbox
+from .outbox import Outbox, gone
 
 if TYPE_CHECKING:
     from .app import VoiceServer
@@ -112,7 +112,7 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    call.hangup("client_gone")
+                    call.hangup(gone(message))
                     return
                 data = message.get("bytes")
                 if data is not None:
@@ -142,8 +142,8 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
             call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
             close = (err.close_code, err.code)
             call.hangup("error")
-        except WebSocketDisconnect:
-            call.hangup("client_gone")
+        except WebSocketDisconnect as exc:
+            call.hangup(gone({"code": exc.code}))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)

@@ -27,7 +27,7 @@ from .. import events as ev
 from ..audio.codecs import mulaw_decode, mulaw_encode
 from ..audio.pcm import Pcm
 from ..errors import ProtocolError
-from .outbox import Outbox
+from .outbox import Outbox, gone
 from .transfers import TransferError
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    call.hangup("client_gone")
+                    call.hangup(gone(message))
                     return
                 data = _parse(message.get("text"))
                 kind = data["event"]
@@ -217,8 +217,8 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
             call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
             close_code = err.close_code
             call.hangup("error")
-        except WebSocketDisconnect:
-            call.hangup("client_gone")
+        except WebSocketDisconnect as exc:
+            call.hangup(gone({"code": exc.code}))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)

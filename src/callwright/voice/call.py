@@ -27,7 +27,7 @@ import numpy as np
 from anyio.abc import TaskGroup
 
 from .. import events as ev
-from ..agent.base import Agent, Context, Hangup, Listen, Note, Say, Style, TransferCall, Turn
+from ..agent.base import Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
 from ..agent.scripted import words
 from ..agent.shaping import SentenceSplitter, speakable
 from ..audio.pcm import LISTEN_RATE, Pcm
@@ -318,7 +318,7 @@ class Call:
                 if close is not None:
                     with anyio.move_on_after(2):
                         await close()
-                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3))  # type: ignore[arg-type]
+                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
         return recorded
@@ -696,8 +696,6 @@ class Call:
                                 first = False
                         elif isinstance(act, Hangup):
                             self._hangup_after = act.reason
-                        elif isinstance(act, Note):
-                            self.emit(act.event)
                         elif isinstance(act, Style):
                             for sentence in splitter.flush():  # what was written before the change keeps the old style
                                 await self._hand_over(reply, sentence, out, first)
@@ -836,6 +834,10 @@ class Call:
         )
 
     def _record_error(self, exc: CallwrightError, stage: str) -> None:
+        """Record a failure with where it happened: this call and the stage (stt, tts, agent)."""
+        exc.call_id = exc.call_id or self.id
+        exc.stage = exc.stage or stage
+        log.warning("%s", exc)  # "call 3f1c... stt: ...": what failed, and where
         self.emit(
             ev.ErrorEvent(
                 code=getattr(exc, "category", "error"), message=exc.message, stage=stage, retryable=exc.retryable
