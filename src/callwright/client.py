@@ -69,10 +69,14 @@ class CallClient:
         token: str | None = None,
         echo_gain: float = 0.0,
         echo_delay_ms: int = 120,
+        agent: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self.url = url + (("&" if "?" in url else "?") + f"token={token}" if token else "")
         self.rate = sample_rate
         self.caller = caller
+        self.agent = agent  # the agent to talk to (call.start.agent); the server refuses one it does not serve
+        self.metadata = dict(metadata or {})
         self.frame = sample_rate // 50
         self.received = Received()
         self.echo_gain = echo_gain
@@ -89,7 +93,7 @@ class CallClient:
 
     async def __aenter__(self) -> CallClient:
         self._ws = await connect(self.url, max_size=2**22)
-        await self.send_event(ev.CallStart(sample_rate=self.rate, caller=self.caller))
+        await self.send_event(ev.CallStart(sample_rate=self.rate, caller=self.caller, agent=self.agent, metadata=self.metadata))
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._receive)

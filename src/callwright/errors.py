@@ -97,10 +97,3 @@ class ToolArgumentError(CallwrightError):
         self.tool = tool
         self.missing = tuple(missing)
         self.invalid = dict(invalid or {})
-
-
-class CapacityError(CallwrightError):
-    """The server is at its configured call capacity; new calls are refused, live ones go on."""
-
-    category = "capacity"
-    retryable = True

@@ -40,8 +40,8 @@ class CallStart(_Event):
     sample_rate: int = 16000
     encoding: Literal["pcm16"] = "pcm16"
     caller: str | None = None
-    agent: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    agent: str | None = None  # the agent to talk to: must be one the server serves (else refused, unknown_agent)
+    metadata: dict[str, str] = Field(default_factory=dict)  # given to the agent (Context.metadata) and kept in the trace
 
 
 class PlaybackMark(_Event):
@@ -82,6 +82,7 @@ class CallStarted(_Event):
     output_sample_rate: int
     agent: str
     caller: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)  # as the client sent it in call.start
     greeting: bool = False
     idle_timeout_s: float
     max_duration_s: float
@@ -195,13 +196,16 @@ class ErrorEvent(_Event):
 
 
 class CallEnded(_Event):
-    """The call is over and every task it owned has finished."""
+    """The call is over and every task it owned has finished. ``shutdown``: the server stopped
+    (its WebSockets closed with 1012). ``dropped_frames``: caller audio frames dropped because the
+    call fell behind (the oldest go first); more than a few means the machine is overloaded."""
 
     type: Literal["call.ended"] = "call.ended"
     reason: Literal[
         "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
     ]
     duration_ms: float
+    dropped_frames: int = 0
 
 
 # ---------------------------------------------------------------- agent practices (issue 3)
@@ -317,12 +321,17 @@ class KnowledgeCited(_Event):
 
 
 class Transfer(_Event):
-    """The call is handed to a person: a warm transfer (phone: Twilio <Dial>) or a booked callback."""
+    """The call is handed to a person: a warm transfer (phone: Twilio <Dial>) or a booked callback.
+
+    ``summary`` is what the person hears before the caller is put through (a warm transfer's
+    whisper: who is calling, what they asked, what was done); a native client plays or shows it.
+    """
 
     type: Literal["transfer"] = "transfer"
     to: str
     reason: str
     mode: Literal["transfer", "booking"] = "transfer"
+    summary: str = ""
 
 
 class JobQueued(_Event):

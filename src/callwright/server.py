@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -56,6 +57,8 @@ class AgentHost:
         self.jobs: Any = None
 
     def agent(self, name: str | None = None) -> Agent:
+        """A new call's agent; ``name`` (a client's ``call.start.agent``) must be this agent's."""
+        check_served(name, self.app.name, self.settings.agent)
         return self.app.agent()
 
     def notifier_for(self, store: Any) -> Any:
@@ -97,24 +100,45 @@ class AgentHost:
             await llm.aclose()
 
 
-def load_agent(settings: Settings, name: str | None) -> Agent:
-    """The agent named by the call (if allowed) or by the settings."""
-    wanted = name or settings.agent
-    if is_agent_folder(wanted):
-        return AgentHost(settings, wanted).agent()  # one-off (chat, checks); servers keep one AgentHost
-    if settings.llm_url:
-        from .agent.llm import LlmAgent
+def check_served(name: str | None, *served: str) -> None:
+    """A client may name the agent it calls (``call.start.agent``): it must be the one served here."""
+    if name and name not in served:
+        raise ConfigError(f"agent {name!r} is not served here; this server serves {served[0]!r}")
 
-        llm = _llm(settings)
-        return LlmAgent(
-            name=f"llm:{settings.llm_model}",
-            llm=llm,
-            instructions="You are the friendly front desk of Callwright Deli, a bakery and sandwich shop.",
-            greeting_text="Hello, thanks for calling Callwright Deli. How can I help you today?",
-        )
+
+def load_agent(settings: Settings, name: str | None = None) -> Agent:
+    """The agent the settings name, for one call (``name``: the client's choice, which must be it).
+
+    How ``--agent`` and ``--llm-url`` combine:
+
+    * an agent folder: its own agent, with the language model as its brain when ``--llm-url`` is set;
+    * ``front-desk`` (the built-in): the scripted front desk, or with ``--llm-url`` a language model
+      playing the same deli's front desk (no tools: it cannot transfer, so it is told to say so);
+    * ``module:factory``: whatever the factory returns; ``--llm-url`` is not given to it (read
+      ``CALLWRIGHT_LLM_URL`` in the factory to use one).
+    """
+    wanted = settings.agent
+    if is_agent_folder(wanted):
+        host = AgentHost(settings, wanted)  # one-off (chat, checks); servers keep one AgentHost
+        return host.agent(name)
+    check_served(name, wanted)
     if wanted in BUILTIN_AGENTS:
-        return BUILTIN_AGENTS[wanted]()
+        if settings.llm_url:
+            from .agent.llm import LlmAgent
+
+            return LlmAgent(
+                name=wanted,
+                llm=_llm(settings),
+                instructions="You are the friendly front desk of Callwright Deli, a bakery and sandwich shop. You can tell "
+                "callers the opening hours (eight in the morning to eight in the evening, every day) and about the menu. "
+                "You cannot look up orders and cannot put callers through to a person on this line: say so plainly, "
+                "and never claim to have done either.",
+                greeting_text="Hello, thanks for calling Callwright Deli. How can I help you today?",
+            )
+        return BUILTIN_AGENTS[wanted](settings.transfer_to or None)
     if ":" in wanted:
+        if settings.llm_url:
+            log.warning("agent %s comes from its factory; --llm-url is not passed to it", wanted)
         module_name, _, attr = wanted.partition(":")
         try:
             factory: Any = getattr(importlib.import_module(module_name), attr)
@@ -127,6 +151,14 @@ def load_agent(settings: Settings, name: str | None) -> Agent:
     close = difflib.get_close_matches(wanted, list(BUILTIN_AGENTS), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; built-in agents: {', '.join(BUILTIN_AGENTS)}"
     raise ConfigError(f"agent {wanted!r} is unknown{hint} (or give 'module:factory')")
+
+
+def voice_settings(settings: Settings, tts: str | None) -> Settings:
+    """The settings with the agent's own TTS engine (``voice.tts`` in agent.yaml), which wins over ``--tts``."""
+    if tts is None or tts == settings.tts:
+        return settings
+    log.info("the agent speaks with the %s engine (voice.tts in agent.yaml), not %s", tts, settings.tts)
+    return dataclasses.replace(settings, tts=tts)
 
 
 def build_engines(settings: Settings) -> Engines:
@@ -159,16 +191,18 @@ def warm(engines: Engines) -> None:
 def build_server(settings: Settings, engines: Engines | None = None) -> VoiceServer:
     if is_agent_folder(settings.agent):
         host = AgentHost(settings, settings.agent)  # validates the folder and builds its indexes now
+        if engines is None:
+            settings = voice_settings(settings, host.definition.spec.voice.tts)
         engines = engines or build_engines(settings)
         warm(engines)
         server = VoiceServer(settings, engines, host.agent)
         server.on_start.append(lambda: host.start(server.links))
         server.on_stop.append(host.stop)
         return server
-    load_agent(settings, None)  # fail now, not on the first call
+    load_agent(settings)  # fail now, not on the first call
     engines = engines or build_engines(settings)
     warm(engines)
-    return VoiceServer(settings, engines, lambda name: load_agent(settings, None))
+    return VoiceServer(settings, engines, lambda name: load_agent(settings, name))
 
 
 def serve(server: VoiceServer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -26,11 +27,12 @@ class Settings:
     port: int = setting(8000, "TCP port to listen on.")
     token: str | None = setting(None, "Shared secret clients must present (?token= or Authorization: Bearer).", secret=True)
     agent: str = setting("front-desk", "Agent to serve: an agent folder (with agent.yaml), a built-in name, or 'module:factory'.")
+    transfer_to: str = setting("", "Phone number (E.164) the built-in front desk puts a caller through to when they ask for a person; empty: it says it cannot.")
     stt: str = setting("moonshine", "Speech-to-text engine: moonshine or whisper.")
     tts: str = setting("piper", "Text-to-speech engine for the agent's voice: piper or espeak.")
     tts_fallback: str | None = setting("espeak", "Second TTS engine used when the first fails ('' for none).")
     vad: str = setting("silero", "Voice activity detector: silero or webrtc.")
-    llm_url: str | None = setting(None, "OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1); enables the LLM agent.")
+    llm_url: str | None = setting(None, "OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1); the model drives the agent (see docs/cli.md for how it combines with --agent).")
     llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint.")
     llm_stream_tools: bool = setting(True, "Stream replies when the model may call tools; off for servers that cannot (llama-cpp-python).")
     llm_api_key: str | None = setting(None, "API key for the LLM endpoint (never logged).", secret=True)
@@ -78,6 +80,8 @@ class Settings:
             )
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is out of range 0-65535 (0 picks a free port)")
+        if self.transfer_to and not re.fullmatch(r"\+[1-9]\d{6,14}", self.transfer_to):
+            raise ConfigError(f"transfer_to {self.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
         if self.max_calls < 1:
             raise ConfigError(f"max_calls must be at least 1, not {self.max_calls}")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):

@@ -62,7 +62,8 @@ def explain(path: Path, root: yaml.Node | None, exc: ValidationError, known_fiel
         elif kind == "missing":
             what = "is required"
         else:
-            what = f"{error['msg']} (got {error.get('input')!r})"
+            said = str(error["msg"]).removeprefix("Value error, ")  # our validators' own words
+            what = f"{said} (got {error.get('input')!r})"
         lines.append(message(path, root, _model_loc(loc), what))
     return "\n".join(lines)
 

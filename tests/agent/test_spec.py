@@ -149,3 +149,28 @@ def test_an_unknown_reply_line(folder: Path) -> None:
     edit(folder, "memory: {enabled: true, summaries: 3}", "memory: {enabled: true, summaries: 3}\nreplies: {goodby: See you!}")
     with pytest.raises(ConfigError, match=r"field 'replies\.goodby': unknown line 'goodby'; did you mean 'goodbye'"):
         load_definition(folder)
+
+
+def test_language_is_english_only_and_said_so(folder: Path) -> None:
+    edit(folder, "name: order-desk", "name: order-desk\nlanguage: fr")
+    with pytest.raises(ConfigError) as caught:
+        load_definition(folder)
+    assert str(caught.value).endswith(
+        f"agent.yaml:{line_of(folder, 'language:')}: field 'language': only 'en' is supported: "
+        "every speech and reading rule is English (got 'fr')"
+    ), caught.value
+
+
+def test_voice_tts_names_an_engine_and_a_server_speaks_with_it(folder: Path) -> None:
+    from callwright.server import voice_settings
+    from callwright.settings import Settings
+
+    edit(folder, "voice: {rate: 1.0, pitch: 1.0}", "voice: {tts: espek, rate: 1.0, pitch: 1.0}")
+    with pytest.raises(ConfigError, match=r"field 'voice\.tts': TTS engine 'espek' is unknown; did you mean 'espeak'\?"):
+        load_definition(folder)
+    edit(folder, "tts: espek", "tts: espeak")
+    spec = load_definition(folder).spec
+    assert spec.voice.tts == "espeak"
+    settings = Settings.load(tts="piper")
+    assert voice_settings(settings, spec.voice.tts).tts == "espeak"  # the agent's engine, over --tts
+    assert voice_settings(settings, None) is settings

@@ -341,3 +341,33 @@ async def test_an_llm_agent_sends_argument_errors_back_to_the_model() -> None:
         {"guests": 3},
     ]
     assert llm.requests[0].tools[0].parameters == {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+
+
+async def test_an_llm_agent_tool_that_fails_or_hangs_is_told_to_the_model_and_recorded_once() -> None:
+    async def broken(order_number: str) -> str:
+        """Look an order up (its backend is down)."""
+        raise ConnectionError("backend unreachable")
+
+    async def hangs(order_number: str) -> str:
+        """Look an order up (its backend never answers)."""
+        await anyio.Event().wait()
+        return "never"
+
+    llm = ScriptedLlm([
+        ScriptedReply(tool_calls=(ToolCallRequest("t1", "broken", {"order_number": "12"}), ToolCallRequest("t2", "hangs", {"order_number": "12"}))),
+        "Sorry, I can't reach our order system right now.",
+    ])
+    events: list[Any] = []
+    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(broken), Tool.from_function(hangs, timeout=0.05)])
+    said = [act.text async for act in agent.respond(Turn(4, "where is order 12"), Context(emit=events.append)) if isinstance(act, Say)]
+    assert "".join(said) == "Sorry, I can't reach our order system right now."
+    assert [result for _, result in agent.tool_log] == [
+        {"error": "broken failed: ConnectionError: backend unreachable"},
+        {"error": "hangs gave no result within 0.05 s"},
+    ]
+    calls = [(e.call, e.name) for e in events if isinstance(e, ev.ToolCalled)]
+    results = [(e.call, e.name, e.status) for e in events if isinstance(e, ev.ToolResult)]
+    assert calls == [("4.0.0", "broken"), ("4.0.1", "hangs")]
+    assert results == [("4.0.0", "broken", "error"), ("4.0.1", "hangs", "timeout")]  # exactly one result each
+    tool_messages = [m for m in llm.requests[1].messages if m.role == "tool"]
+    assert [json.loads(m.content) for m in tool_messages] == [r for _, r in agent.tool_log]  # what the model read

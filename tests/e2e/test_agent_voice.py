@@ -474,7 +474,9 @@ async def test_a_medication_question_is_refused_and_handed_to_the_nurse(recovery
 
 async def test_over_twilio_the_out_of_scope_transfer_dials_the_nurse(recovery_line: Served) -> None:
     """The same escalation on a phone call: the stream closes once the reply has played, and the
-    <Connect action> URL answers Twilio with <Dial> to the nurse line."""
+    <Connect action> URL answers Twilio with <Dial> to the nurse line. The transfer is warm: the
+    summary was made and recorded before the stream closed, so when the nurse picks up, Twilio's
+    request to the <Number url> gets it as <Say> (who is calling, what they asked, what was done)."""
     peer = await TwilioPeer.answer(f"{recovery_line.base}/twilio/voice", caller=DANIEL)
     async with peer:
         with anyio.fail_after(TURN_TIMEOUT):  # Daniel's one-sentence greeting plays out: its mark comes back
@@ -486,16 +488,25 @@ async def test_over_twilio_the_out_of_scope_transfer_dials_the_nurse(recovery_li
             while not peer.closed.is_set():
                 await peer.silence(0.1)  # plays what the server sent, echoing its marks
         after = await peer.follow_action()
+        nurse = await peer.answer_dial(after)  # the nurse picks up: Twilio fetches the whisper
     dial = ET.fromstring(after)[0]
-    assert (dial.tag, dial.text) == ("Dial", NURSE_LINE), after
+    assert dial.tag == "Dial" and [(n.tag, n.text) for n in dial] == [("Number", NURSE_LINE)], after
     (path,) = [p for p in (recovery_line.data / "traces").glob("*.jsonl") if '"transport":"twilio"' in p.read_text()]
     trace = read_trace(path)
     refusal = next(
         e for e in trace if isinstance(e, ev.AgentText) and e.text.startswith("I can't advise on medication")
     )
+    heard = next(e for e in trace if isinstance(e, ev.TranscriptFinal) and e.turn == 1)
     transfer = next(e for e in trace if isinstance(e, ev.Transfer))
     assert refusal.t_ms <= transfer.t_ms and transfer.to == NURSE_LINE
     assert isinstance(trace[-1], ev.CallEnded) and trace[-1].reason == "transfer"
+    # The whisper: made on the call (in its trace before the call ended), said to the nurse alone.
+    assert transfer.summary == (
+        f'Transferred call from Daniel, on 415-555-0177. Reason: out of scope. They said: "{heard.text.rstrip(".!?")}". '
+        "Done so far: nothing yet."
+    ), transfer.summary
+    assert "tablets" in heard.text.lower(), heard.text  # what the caller asked is in it, as the recogniser heard it
+    assert nurse.number == NURSE_LINE and nurse.said == [transfer.summary], nurse.whisper
     # The phone played the refusal before the hand-over (8 kHz μ-law, judged by Whisper).
     heard = await whisper(np.concatenate(peer.log.played), 8000)
     assert "medication" in heard and "nurse" in heard, heard
@@ -571,7 +582,7 @@ async def test_by_phone_a_red_flag_gets_emergency_advice_first_then_the_nurse(re
     assert not [e for e in trace if isinstance(e, (ev.KnowledgeCited, ev.ToolCalled, ev.IntentRecognized))]
     assert isinstance(trace[-1], ev.CallEnded) and trace[-1].reason == "transfer"
     dial = ET.fromstring(after)[0]
-    assert (dial.tag, dial.text) == ("Dial", NURSE_LINE), after
+    assert dial.tag == "Dial" and [(n.tag, n.text) for n in dial] == [("Number", NURSE_LINE)], after
     assert "emergency" in heard and heard.index("emergency") < heard.index("nurse"), heard
 
 

@@ -1,5 +1,6 @@
 """Warm transfer on phone calls: the TwiML names an action URL; once the stream closes, Twilio gets
-<Dial> for a call marked for transfer (by any worker) and <Hangup/> otherwise."""
+<Dial> for a call marked for transfer (by any worker) and <Hangup/> otherwise. The <Dial> names a
+whisper URL per <Number>: the person who answers hears the call's summary before being connected."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ from callwright.settings import Settings
 from callwright.transport.app import VoiceServer, create_app
 from callwright.transport.bus import MemoryBus, RedisBus
 from callwright.transport.transfers import SupportsTransfer, TransferError, Transfers
-from callwright.transport.twilio import TRANSFER_MARK
+from callwright.transport.twilio import TRANSFER_MARK, twiml_whisper
 from callwright.transport.twilio_peer import TwilioPeer
 from callwright.transport.twilio_security import signature
 from callwright.voice.call import CallIO, Engines
 
 REDIS = "redis://127.0.0.1:6379/0"
 PERSON = "+15551230000"
+SUMMARY = 'Transferred call from Ann Lee, on 555-000-1111. Reason: the caller asked. They said: "a person please".'
 
 
 def fake_engines() -> Engines:
@@ -84,12 +86,17 @@ async def test_a_marked_call_is_dialled_after_its_stream_closes(tmp_path: Path, 
                     while not peer.log.of("media"):  # the greeting: the call is live
                         await peer.silence(0.1)
                 if peer is marked:
-                    await other_worker.request(peer.call_sid, PERSON)
+                    await other_worker.request(peer.call_sid, PERSON, SUMMARY)
                 await peer.stop()
                 after = await peer.follow_action()
             verb = twiml(after)[0]
             if peer is marked:
-                assert (verb.tag, verb.text) == ("Dial", PERSON), after
+                assert verb.tag == "Dial" and verb.get("answerOnBridge") == "true", after
+                (number,) = verb
+                assert (number.tag, number.text) == ("Number", PERSON), after
+                assert number.get("url") == f"{base}/twilio/whisper?call={peer.call_sid}"
+                person = await marked.answer_dial(after)  # Twilio, once the person picks up
+                assert person.number == PERSON and person.said == [SUMMARY], person.whisper
             else:
                 assert verb.tag == "Hangup", after
         async with httpx.AsyncClient() as http:
@@ -100,13 +107,33 @@ async def test_a_marked_call_is_dialled_after_its_stream_closes(tmp_path: Path, 
     assert "no call with this CallSid was answered here" in stranger.text
 
 
+async def test_the_whisper_is_escaped_and_a_transfer_without_one_connects_at_once(live_server: Any) -> None:
+    settings = Settings.load(port=0, trace_dir="", token="s3cret")
+    with live_server(settings, fake_engines()) as base:
+        peer = TwilioPeer("", caller="+15550001111")  # a call nobody marked
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(f"{base}/twilio/whisper?call={peer.call_sid}")
+            unknown = await http.post(f"{base}/twilio/whisper?call={peer.call_sid}&token=s3cret")
+    assert refused.status_code == 401
+    assert unknown.status_code == 200 and twiml(unknown.text).tag == "Response" and len(twiml(unknown.text)) == 0
+
+    transfers = Transfers(MemoryBus())
+    await transfers.request("CA1", PERSON, 'Ann <"Smith"> & co asked: "where is 12?"')
+    say = twiml(twiml_whisper(await transfers.whisper("CA1")))[0]
+    assert (say.tag, say.text) == ("Say", 'Ann <"Smith"> & co asked: "where is 12?"')
+    await transfers.request("CA2", PERSON)
+    assert await transfers.whisper("CA2") is None and await transfers.target("CA2") == PERSON
+    assert await transfers.whisper("<script>") is None
+    assert twiml(twiml_whisper(None)).tag == "Response" and len(twiml(twiml_whisper(None))) == 0
+
+
 async def test_transfers_need_a_phone_number_and_expire() -> None:
     clock = VirtualClock()
     transfers = Transfers(MemoryBus(clock=clock), ttl_s=60)
-    await transfers.request("CA1", "+1 (555) 123-0000")
-    assert await transfers.target("CA1") == PERSON
+    await transfers.request("CA1", "+1 (555) 123-0000", "a summary")
+    assert await transfers.target("CA1") == PERSON and await transfers.whisper("CA1") == "a summary"
     clock.advance(61)
-    assert await transfers.target("CA1") is None
+    assert await transfers.target("CA1") is None and await transfers.whisper("CA1") is None
     for bad in ("front desk", "123", "+0123456789"):
         with pytest.raises(TransferError, match=r"E\.164"):
             await transfers.request("CA1", bad)
@@ -185,7 +212,8 @@ async def test_the_stream_closes_for_the_transfer_once_the_audio_has_played(tmp_
                 while not peer.closed.is_set():
                     await peer.silence(0.1)  # plays what the server sent, echoing its marks
             after = await peer.follow_action()
-    assert (twiml(after)[0].tag, twiml(after)[0].text) == ("Dial", PERSON)
+    dial = twiml(after)[0]
+    assert dial.tag == "Dial" and [(n.tag, n.text) for n in dial] == [("Number", PERSON)]
     # The transfer mark was the last thing sent, and the peer echoed it: a mark comes back only
     # once the audio before it has played, so the caller heard everything before the hand-over.
     assert peer.log.of("mark")[-1]["mark"]["name"] == TRANSFER_MARK == peer.log.marks_echoed[-1]

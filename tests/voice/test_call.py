@@ -127,7 +127,7 @@ async def test_agent_echo_does_not_interrupt() -> None:
         assert "echo" in [e.reason for e in c.events(ev.SpeechIgnored)]
 
 
-async def test_engine_failure_speaks_a_fallback_and_the_call_goes_on() -> None:
+async def test_engine_failure_speaks_a_fallback_and_the_call_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     agent = Recorder(["Our hours are nine to five."])
     stt = FakeStt(["what are your hours"], fail_times=1, retryable=False)
     e = Engines(stt, FakeTts(ms_per_char=20), EnergyVad(), policy=RetryPolicy(retries=0))
@@ -136,6 +136,8 @@ async def test_engine_failure_speaks_a_fallback_and_the_call_goes_on() -> None:
         fallback = await c.wait_for(lambda x: isinstance(x, ev.AgentTurn) and x.turn == 1)
         assert fallback.text == CallOptions().fallback_line
         assert any(x.stage in ("engine", "stt") for x in c.events(ev.ErrorEvent))
+        # the error names where it happened: this call, and the stage
+        assert f"call {c.call.id} stt: " in caplog.text and "scripted failure 1 of 1" in caplog.text, caplog.text
         await c.speak(np.concatenate([tone(0.6), silence(0.8)]))
         answer = await c.wait_for(lambda x: isinstance(x, ev.AgentTurn) and x.turn == 2)
         assert answer.text == "Our hours are nine to five."
@@ -313,3 +315,16 @@ async def test_a_mark_echoed_by_a_clear_is_not_voice_to_voice() -> None:
     assert io.clears == 1 and "1:0:320" in io.marks
     stages = {e.stage for e in call.events if isinstance(e, ev.Latency) and e.turn == 1}
     assert "first_audio_sent" in stages and "voice_to_voice" not in stages
+
+
+async def test_audio_dropped_because_the_call_fell_behind_is_reported_when_it_ends() -> None:
+    from callwright.testing.calls import MemoryIO
+    from callwright.voice.call import Call
+
+    call = Call(front_desk(), engines(["hello"]), MemoryIO(input_rate=16000, output_rate=16000), options=CallOptions(ingress_frames=4))
+    for _ in range(10):  # ten 20 ms frames arrive before the call reads any: the six oldest are dropped
+        call.push_audio(silence(0.02))
+    call.hangup("hangup")
+    ended = await call.run()
+    assert call.dropped_frames == 6 and ended.dropped_frames == 6
+    assert call.events[-1] == ended

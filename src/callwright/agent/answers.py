@@ -33,6 +33,9 @@ async def answer(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: 
     elif q.kind == "read_back":
         async for act in answer_read_back(d, q, turn, reading, brain):
             yield act
+    elif q.kind == "saved":
+        async for act in answer_saved(d, q, turn, reading, brain):
+            yield act
     elif q.kind == "confirm":
         async for act in answer_confirm(d, q, turn, reading, brain):
             yield act
@@ -213,6 +216,21 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
         return
     yield Say(d.replies["retry"] + " ")
     yield d.ask(q)
+
+async def answer_saved(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
+    """The answer to "Same address as last time, ...?": a yes keeps it, a new value is read back as
+    any other, and a plain no asks for the field (not a failed try: the caller just moved)."""
+    task = d.task
+    if task is None or task.form is None:
+        return
+    if reading.yes.value is False and not reading.question and d.find(task, reading, missing_only=False, whole=None).get(q.name) is None:
+        task.pending.pop(q.name, None)
+        async for act in d.ask_field(task.form, q.name):
+            yield act
+        return
+    async for act in answer_read_back(d, q, turn, reading, brain):
+        yield act
+
 
 async def answer_confirm(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: Brain) -> AsyncIterator[Act]:
     task = d.task

@@ -4,6 +4,10 @@ The call records the job (agent folder, tool, arguments, idempotency key, caller
 queue worker, possibly after a server restart, loads the agent's tools and runs the tool with the
 same idempotency key. What the tool returns is the SMS the caller gets: a string, or a mapping with
 an ``sms`` (or ``message``) entry.
+
+The tool's ``timeout`` holds here too, on the queue's clock: a tool still running after it is
+cancelled, and the caller is texted its ``timeout_reply`` (or the built-in ``tool_timeout`` line)
+instead of a result; the job ends ``failed`` with the reason, and is not retried.
 """
 
 from __future__ import annotations
@@ -13,15 +17,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from ..clock import Clock, MonotonicClock
+from ..jobs.queue import JobTimedOut
+from .replies import REPLIES
 from .spec import Definition, load_definition
 from .tools import ToolContext
 
 JobHandler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
-def tool_job_handler(data_dir: Path) -> JobHandler:
+def tool_job_handler(data_dir: Path, clock: Clock | None = None) -> JobHandler:
     definitions: dict[str, Definition] = {}
     lock = threading.Lock()  # jobs run in worker threads
+    clock = clock or MonotonicClock()
 
     def definition(folder: str) -> Definition:
         with lock:
@@ -39,7 +49,12 @@ def tool_job_handler(data_dir: Path) -> JobHandler:
             idempotency_key=payload.get("key"),
             data_dir=data_dir / "agents" / d.name,
         )
-        result = await tool(ctx, **payload.get("arguments", {}))
+        arguments = payload.get("arguments", {})
+        timeout = tool.options.timeout
+        done, result = await _within(clock, timeout, lambda: tool(ctx, **arguments))
+        if not done:
+            reply = tool.options.timeout_reply or d.spec.replies.get("tool_timeout") or REPLIES["tool_timeout"]
+            raise JobTimedOut(f"tool {tool.name!r} gave no result within its timeout of {timeout:g} s", reply=reply)
         if isinstance(result, str):
             return result
         if isinstance(result, dict):
@@ -47,3 +62,27 @@ def tool_job_handler(data_dir: Path) -> JobHandler:
         return str(result)
 
     return handle
+
+
+async def _within(clock: Clock, seconds: float, work: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+    """``(True, result)`` if ``work`` finished within ``seconds`` on ``clock``; else it is cancelled: ``(False, None)``."""
+    outcome: list[Any] = []
+    failure: list[Exception] = []
+    async with anyio.create_task_group() as tg:
+
+        async def alarm() -> None:
+            await clock.sleep_until(clock.now() + seconds)
+            tg.cancel_scope.cancel()
+
+        async def run() -> None:
+            try:
+                outcome.append(await work())
+            except Exception as exc:  # raised as it is below, not wrapped in an exception group
+                failure.append(exc)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run)
+        tg.start_soon(alarm)
+    if failure:
+        raise failure[0]
+    return (True, outcome[0]) if outcome else (False, None)

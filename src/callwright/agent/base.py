@@ -43,13 +43,6 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    """Record a fact about the call (a tool result, an emotion estimate): the Call stamps and emits it."""
-
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
 class Style:
     """Speak the rest of this reply (and later ones, until changed) with this voice style."""
 
@@ -66,13 +59,18 @@ class Listen:
 
 @dataclass(frozen=True, slots=True)
 class TransferCall:
-    """Hand the call to a person at ``to`` once what was said has played (phone: Twilio <Dial>)."""
+    """Hand the call to a person at ``to`` once what was said has played (phone: Twilio <Dial>).
+
+    ``summary`` is the whisper: what the person who answers hears first (who is calling, what they
+    asked, what was done), before the caller is put through.
+    """
 
     to: str
     reason: str
+    summary: str = ""
 
 
-Act = Say | Hangup | Note | Style | Listen | TransferCall
+Act = Say | Hangup | Style | Listen | TransferCall
 
 
 @dataclass(slots=True)
@@ -92,7 +90,10 @@ class Context:
     # Set by the Call while it runs: work that follows the call until it ends, whatever the caller
     # says meanwhile (watching a background job for the SMS it sends). Cancelled when the call ends.
     background: TaskGroup | None = None
-    emit: Callable[[Event], Any] | None = None  # record an event in the call's trace (set by the Call)
+    # Record a fact about the call (a tool result, an emotion estimate): the Call stamps it (seq,
+    # t_ms), sends it to the client and writes it to the trace. Set by the Call.
+    emit: Callable[[Event], Any] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # what the client said about the call (call.start.metadata)
 
     def add_user(self, text: str) -> None:
         self.messages.append(Message(role="user", content=text))

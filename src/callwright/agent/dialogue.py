@@ -30,7 +30,7 @@ import anyio
 from .. import events as ev
 from . import answers, mishearing
 from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
-from .escalation import Escalation, Mode
+from .escalation import Escalation, Mode, handover_summary
 from .forms import PATIENCE, FormState, judge, wants_patience
 from .intents import OUT_OF_SCOPE, Match
 from .reading import (
@@ -87,6 +87,7 @@ class Dialogue:
         self.note = ""  # what the brain should know on its next request ("the caller confirmed the address")
         self.style = "neutral"  # the reply style chosen for this turn (calm, warm, upbeat, neutral)
         self._hand_back = False
+        self.offered: set[tuple[str, str]] = set()  # (form, field) whose saved value was offered back
 
     # ------------------------------------------------------------------ helpers
     def emit(self, event: ev.Event) -> None:
@@ -348,6 +349,10 @@ class Dialogue:
                 async for act in self.ask_field(task.form, missing.name):
                     yield act
                 return
+            if not task.form.completed:
+                task.form.completed = True
+                if task.form.spec.done:  # the form's own line, once, as it completes ("Thanks, I have everything.")
+                    yield Say(fill(task.form.spec.done, self.values(task)) + " ")
         if intent.confirm and not task.confirmed:
             yield self.ask(Question("confirm", fill(intent.confirm, self.values(task))))
             return
@@ -356,6 +361,13 @@ class Dialogue:
 
     async def ask_field(self, form: FormState, name: str, retry: bool = False) -> AsyncIterator[Act]:
         spec = form.field(name)
+        saved = self._saved_value(form, name) if not retry else None
+        if saved is not None and self.task is not None:
+            # "Same delivery address as last time, 12 Baker Street?": a yes keeps it, a new value replaces it
+            self.task.pending[name] = saved
+            label = spec.label or name.replace("_", " ")
+            yield self.ask(Question("saved", fill(self.replies["saved_value"], {"label": label, "value": saved.spoken}), name, saved.text, saved.spoken))
+            return
         if spec.other_modality or form.tries.get(name, 0) >= spec.max_tries:
             async for act in self.send_link(form, name):
                 yield act
@@ -366,6 +378,17 @@ class Dialogue:
         if retry:
             yield Say(self.replies["retry"] + " ")
         yield self.ask(Question("field", spec.prompt, name))
+
+    def _saved_value(self, form: FormState, name: str) -> Parsed | None:
+        """The value kept for this field from an earlier call, once per field and call, if it still parses."""
+        from .values import parse_value
+
+        saved = self.memory.facts.get(name)
+        if saved is None or (form.name, name) in self.offered or form.tries.get(name, 0):
+            return None
+        self.offered.add((form.name, name))
+        spec = form.field(name)
+        return parse_value(spec.type, saved, now=self.now(), choices=spec.choices, region=self.spec.identity.region)
 
     def can_link(self) -> bool:
         s = self.app.services
@@ -521,6 +544,10 @@ class Dialogue:
         intent = task.intent
         topic = fill(intent.summary, values) if intent.summary else intent.name.replace("_", " ")
         self.memory.done.append(topic)
+        kinds: dict[str, str] = dict(intent.slots)
+        if task.form is not None:
+            kinds.update({f.name: f.type for f in task.form.spec.fields})
+        self.memory.learn(values, kinds)
         if intent.slots:
             self.last_intent = intent
         if intent.follow_up:
@@ -571,10 +598,22 @@ class Dialogue:
                 yield act
             return
         assert e.transfer_to is not None
+        summary = self.handover_summary(turn, reason)
         self.task = None
         self.memory.done.append(f"transferred to a person ({reason})")
         yield Say(e.transfer_reply)
-        yield TransferCall(e.transfer_to, reason)
+        yield TransferCall(e.transfer_to, reason, summary)
+
+    def handover_summary(self, turn: Turn, reason: str) -> str:
+        """What the person taking the call hears first: who, what they asked, what was done."""
+        said = [m.content for m in self.context.messages if m.role == "user"] if self.context is not None else []
+        if not said or said[-1] != turn.text:
+            said.append(turn.text)
+        doing = ""
+        if self.task is not None:
+            given = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.values(self.task).items() if v and k not in ("name", "phone"))
+            doing = self.task.intent.name.replace("_", " ") + (f" ({given})" if given else "")
+        return handover_summary(name=self.memory.name, phone=self.memory.phone, reason=reason, said=said, done=self.memory.done, doing=doing)
 
     async def safety(self, turn: Turn, verdict: Verdict) -> AsyncIterator[Act]:
         """A red flag or a request for a person: advice first, then a person, whatever was going on."""

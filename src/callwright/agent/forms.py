@@ -29,6 +29,7 @@ class FormState:
     values: dict[str, str] = field(default_factory=dict)  # canonical text of each filled field
     tries: dict[str, int] = field(default_factory=dict)
     linked: set[str] = field(default_factory=set)  # fields whose link was texted
+    completed: bool = False  # every required field was filled (and the form's ``done`` line said)
 
     def missing(self) -> FieldSpec | None:
         return next((f for f in self.spec.fields if f.required and f.name not in self.values), None)

@@ -3,19 +3,28 @@
 Text streams out as the model writes it; tool calls are run and their results fed back until the
 model answers in words (at most ``max_tool_rounds`` rounds). Voice rules are part of the system
 prompt, because what reads well is not what sounds well.
+
+Each tool call is held to the tool's ``timeout`` and recorded as a ``tool.call`` and exactly one
+``tool.result`` event (ok, error, timeout); a tool that fails or times out gives the model an
+``error`` to word for the caller, never a crashed turn. (Agent folders get the full practices:
+fillers, progress, cancel-or-wait, idempotency; see ``callwright.agent.tools``.)
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
+from .. import events as ev
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
 from ..errors import ToolArgumentError
 from .base import Act, Context, Say, Turn
-from .tools import ToolSignature, tool_spec
+from .tools import ToolSignature, _jsonable, tool_spec
 
 VOICE_RULES = (
     "You are speaking on a phone call. Reply in one to three short spoken sentences. "
@@ -48,15 +57,16 @@ async def model_round(
 class Tool:
     fn: ToolFn
     spec: ToolSpec
+    timeout: float = 10.0  # seconds; past it the model is told the tool timed out
     signature: ToolSignature = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "signature", ToolSignature.of(self.fn))
 
     @classmethod
-    def from_function(cls, fn: ToolFn, description: str | None = None) -> Tool:
+    def from_function(cls, fn: ToolFn, description: str | None = None, *, timeout: float = 10.0) -> Tool:
         """Derive the JSON Schema of the arguments from the function's type hints (as agent tools do)."""
-        return cls(fn, tool_spec(fn, description))
+        return cls(fn, tool_spec(fn, description), timeout)
 
 
 @dataclass
@@ -89,16 +99,37 @@ class LlmAgent:
             if not calls:
                 return
             messages.append(Message("assistant", "", tool_calls=tuple(calls)))
-            for call in calls:
-                tool = by_name.get(call.name)
-                if tool is None:
-                    result: Any = {"error": f"no tool named {call.name!r}"}
-                else:
-                    try:
-                        arguments = tool.signature.validate(call.arguments)
-                    except ToolArgumentError as exc:
-                        result = {"error": exc.message}  # the model reads what was wrong and may call again
-                    else:
-                        result = await tool.fn(**arguments)
+            for n, call in enumerate(calls):
+                result = await self._run(by_name.get(call.name), call, f"{turn.index}.{round_}.{n}", turn, context)
                 self.tool_log.append((call, result))
                 messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))
+
+    async def _run(self, tool: Tool | None, call: ToolCallRequest, call_id: str, turn: Turn, context: Context) -> Any:
+        """One tool call, within its timeout; what the model gets back. Recorded as tool.call and one tool.result."""
+
+        def emit(event: ev.Event) -> None:
+            if context.emit is not None:
+                context.emit(event)
+
+        emit(ev.ToolCalled(turn=turn.index, call=call_id, name=call.name, arguments=dict(call.arguments)))
+        started = time.perf_counter()
+        status: str = "error"
+        error: str | None = None
+        result: Any = None
+        if tool is None:
+            error = f"no tool named {call.name!r}"
+        else:
+            try:
+                arguments = tool.signature.validate(call.arguments)
+                with anyio.fail_after(tool.timeout):
+                    result = await tool.fn(**arguments)
+                status = "ok"
+            except ToolArgumentError as exc:
+                error = exc.message  # the model reads what was wrong and may call again
+            except TimeoutError:
+                status, error = "timeout", f"{call.name} gave no result within {tool.timeout:g} s"
+            except Exception as exc:  # the tool is user code: its failure is told, not a crashed turn
+                error = f"{call.name} failed: {type(exc).__name__}: {exc}"
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        emit(ev.ToolResult(turn=turn.index, call=call_id, name=call.name, status=status, result=_jsonable(result), error=error, ms=ms))  # type: ignore[arg-type]
+        return result if status == "ok" else {"error": error}

@@ -84,8 +84,7 @@ class LlmBrain:
         for name, form in spec.forms.items():
             fields = ", ".join(f"{f.name} ({f.type})" for f in form.fields)
             parts.append(f"Form '{name}' collects: {fields}. Ask for one field at a time and record each with set_form_field.")
-        if dialogue.memory.name:
-            parts.append(f"The caller is {dialogue.memory.name}; never ask them to spell their name.")
+        parts.extend(dialogue.memory.context_lines())
         if dialogue.memory.done:
             parts.append(f"Earlier in this call: {'; '.join(dialogue.memory.done)}.")
         if dialogue.style in STYLE_NOTES:

@@ -42,6 +42,7 @@ REPLIES = {
     "welcome_back": "Welcome back, {name}.",
     "recall": "Are you calling about {topic} from {day}?",
     "recall_no": "No problem. How can I help?",
+    "saved_value": "Same {label} as last time, {value}?",
     "anything_else": "Is there anything else I can help with?",
     "what_else": "Sure, what else can I help with?",
     "goodbye": "Thanks for calling. Goodbye!",
@@ -58,6 +59,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "link_filled": frozenset({"label"}),
     "welcome_back": frozenset({"name"}),
     "recall": frozenset({"topic", "day"}),
+    "saved_value": frozenset({"label", "value"}),
     "back_to": frozenset({"question"}),
     "goodbye": frozenset({"name"}),
 }

@@ -38,7 +38,8 @@ class _Spec(BaseModel):
 
 
 class VoiceSpec(_Spec):
-    """The agent's own voice. ``rate`` and ``pitch`` multiply the engine's defaults; styles adjust from here."""
+    """The agent's own voice. ``tts`` names the speech engine a server uses for this agent (over
+    ``--tts``); ``rate`` and ``pitch`` multiply the engine's defaults; styles adjust from here."""
 
     tts: str | None = None
     rate: float = Field(default=1.0, gt=0.4, lt=2.5)
@@ -139,8 +140,14 @@ class UnderstandingSpec(_Spec):
 
 
 class MemorySpec(_Spec):
+    """What the agent keeps about a caller between calls (by phone number; ``forget_me`` deletes it)."""
+
     enabled: bool = True
-    summaries: int = Field(default=3, ge=0, le=20)
+    summaries: int = Field(default=3, ge=0, le=20)  # latest call summaries the agent reads (the LLM's context; {last_summary})
+    # Values kept about the caller when a request that collected them completes (slot or form field
+    # names), and offered back next time ("Same delivery address as last time, ...?"). Default: a
+    # value named 'name' and every address field of a form.
+    facts: list[str] | None = None
 
 
 class EmotionSpec(_Spec):
@@ -159,7 +166,7 @@ class AgentSpec(_Spec):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
     persona: str  # instructions for the LLM brain; also the agent's character
-    language: str = "en"
+    language: str = "en"  # only "en": every speech and reading rule is English
     timezone: str = "UTC"  # IANA name ("America/New_York"): "now", relative dates, read-backs and tool values
     greeting: str
     greeting_known: str | None = None  # for a known caller: {name}, {last_summary}, {open_issue}
@@ -186,6 +193,13 @@ class AgentSpec(_Spec):
             hint = did_you_mean(name, sorted(available_timezones())) or "; use an IANA name such as 'America/New_York'"
             raise ValueError(f"unknown time zone {name!r}{hint}") from None
         return name
+
+    @field_validator("language")
+    @classmethod
+    def _english(cls, language: str) -> str:
+        if language != "en":
+            raise ValueError("only 'en' is supported: every speech and reading rule is English")
+        return language
 
     @field_validator("intents")
     @classmethod
@@ -304,10 +318,20 @@ def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
     for key in ("booking_reply", "booking_sms"):
         check_template(("escalation", key), getattr(e, key), booking_fields | CALLER_VALUES | {"result"})
     check_parameters(("escalation", "booking_tool"), e.booking_tool, booking_fields | CALLER_VALUES)
+    if spec.voice.tts is not None:
+        from ..engines.registry import default_registry
+
+        engines = default_registry.names("tts")
+        if spec.voice.tts not in engines:
+            problem(("voice", "tts"), f"TTS engine {spec.voice.tts!r} is unknown{did_you_mean(spec.voice.tts, engines)}")
     if e.transfer_to is not None and not _is_e164(e.transfer_to):
         problem(("escalation", "transfer_to"), f"{e.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
     check(("identity", "lookup"), spec.identity.lookup, list(d.hooks), "hook")
-    check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary"})
+    check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary", "open_issue"})
+    known_values = {name for i in spec.intents for name in i.slots} | {f.name for form in spec.forms.values() for f in form.fields}
+    for j, fact in enumerate(spec.memory.facts or []):
+        if fact not in known_values | {"name"}:
+            problem(("memory", "facts", j), f"{fact!r} is no slot or form field{did_you_mean(fact, sorted(known_values))}")
     for key, line in spec.replies.items():
         if key not in REPLIES:
             problem(("replies", key), f"unknown line {key!r}{did_you_mean(key, sorted(REPLIES))}")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .dialogue import Dialogue
 
 QuestionKind = Literal[
-    "slot", "field", "read_back", "confirm", "change_what", "forget", "recall", "offer_person", "confirm_person",
+    "slot", "field", "read_back", "saved", "confirm", "change_what", "forget", "recall", "offer_person", "confirm_person",
     "anything_else",
 ]
 

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .notify import Notifier, OutboxNotifier, TwilioSmsNotifier, notifier_from_env
-from .queue import JobError, JobHandler, JobQueue
+from .queue import JobError, JobHandler, JobQueue, JobTimedOut
 
-__all__ = ["JobError", "JobHandler", "JobQueue", "Notifier", "OutboxNotifier", "TwilioSmsNotifier", "notifier_from_env"]
+__all__ = ["JobError", "JobHandler", "JobQueue", "JobTimedOut", "Notifier", "OutboxNotifier", "TwilioSmsNotifier", "notifier_from_env"]

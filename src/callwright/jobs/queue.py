@@ -15,6 +15,8 @@ add is a ledger in the store, which makes the guarantees hold across crashes:
   job is ``failed`` with the error and no SMS is sent: a canned "sorry" text could promise more
   than we know, and the ledger shows staff what to follow up. An SMS that fails to send fails the
   attempt too, so it is retried with the job.
+- A handler that gives up in time (raises :class:`JobTimedOut`, as an agent tool past its
+  ``timeout`` does) is not retried: its ``reply`` is texted and the job is ``failed`` with the reason.
 
 Workers are huey's own ``Worker`` and ``Scheduler`` loops, run in threads of this process. (huey's
 ``Consumer`` would also install process-wide signal handlers, which belong to the server.) Each job
@@ -53,6 +55,15 @@ class JobError(CallwrightError):
     """A job could not run or finish (no handler for its name, its SMS failed, a wait timed out)."""
 
     category = "job"
+
+
+class JobTimedOut(JobError):
+    """A handler gave up on its work (a tool's ``timeout``): ``reply`` is texted instead of a result,
+    the job ends ``failed`` with this message, and it is not retried."""
+
+    def __init__(self, message: str, *, reply: str) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 class JobQueue:
@@ -201,8 +212,12 @@ class JobQueue:
                 log.error("job %s (%s) cannot run: %s", job_id, job.name, exc)
                 return
             await store.set_job(job_id, "running")
+            gave_up: JobTimedOut | None = None
             try:
-                body = await handler(dict(job.payload))
+                try:
+                    body = await handler(dict(job.payload))
+                except JobTimedOut as exc:  # the caller is told, and nothing is retried
+                    gave_up, body = exc, exc.reply
                 if job.phone is not None:
                     await self._notify(store, job, body)
             except Exception as exc:
@@ -212,6 +227,10 @@ class JobQueue:
                     raise  # huey schedules the retry
                 await store.set_job(job_id, "failed", error=error)
                 log.error("job %s (%s) failed after its last attempt: %s", job_id, job.name, error)
+                return
+            if gave_up is not None:
+                await store.set_job(job_id, "failed", error=gave_up.message)
+                log.warning("job %s (%s) timed out: %s", job_id, job.name, gave_up.message)
                 return
             await store.set_job(job_id, "done", result=body)
         finally:

@@ -1,1 +1,1 @@
-"""Observation: traces of every call (the detectors, metrics and dashboard build on these)."""
+"""Observation: the JSONL trace of every call (one typed event per line, the same events the client gets)."""

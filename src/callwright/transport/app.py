@@ -2,6 +2,7 @@
 
 Routes: ``/`` browser page, ``/ws`` native protocol, ``/twilio/voice`` TwiML, ``/twilio/stream``
 Twilio Media Streams, ``/twilio/after`` (what Twilio does once a stream ends: dial or hang up),
+``/twilio/whisper`` (what the person who takes a transferred call hears first: its summary),
 ``/f/{token}`` form links (see ``webform.py``), ``/healthz``, ``/protocol.schema.json``.
 
 Guards: ``/ws`` needs the server token when one is set; ``/twilio/*`` needs Twilio's signature
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import anyio.abc
@@ -42,7 +44,7 @@ from .links import LinkSigner, signer_from
 from .native import serve_native
 from .ratelimit import RateLimiter, RateLimitGuard
 from .transfers import CALL_SID, Transfers
-from .twilio import serve_twilio, twiml_after, twiml_connect
+from .twilio import serve_twilio, twiml_after, twiml_connect, twiml_whisper
 from .twilio_security import (
     SIGNATURE_HEADER,
     TwilioCalls,
@@ -103,14 +105,19 @@ class VoiceServer:
         token = self.links.make(call_id, form, field, kind, label, business=business)
         return f"{self.settings.base_url()}/f/{token}"
 
-    async def request_transfer(self, call_sid: str, to: str) -> None:
-        """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers)."""
-        await self.transfers.request(call_sid, to)
+    async def request_transfer(self, call_sid: str, to: str, summary: str = "") -> None:
+        """Dial ``to`` (E.164) for Twilio call ``call_sid`` once its stream ends (any worker answers);
+        the person who answers hears ``summary`` before the caller is connected."""
+        await self.transfers.request(call_sid, to, summary)
 
     def has_capacity(self) -> bool:
         return len(self.calls) < self.settings.max_calls
 
-    def new_call(self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None) -> Call:
+    def new_call(
+        self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None, metadata: dict[str, str] | None = None
+    ) -> Call:
+        """A call of the agent named ``agent`` (``None``: the one served); a name the server does not
+        serve raises :class:`~callwright.errors.ConfigError` from the agent factory."""
         call = Call(
             self.agent_factory(agent),
             self.engines,
@@ -119,6 +126,7 @@ class VoiceServer:
             caller=caller,
             transport=transport,
             sinks=list(self.sinks),
+            metadata=metadata,
         )
         if self.settings.trace_dir:
             call.sinks.append(JsonlTrace(self.settings.trace_dir, call.id))
@@ -263,9 +271,25 @@ def create_app(server: VoiceServer) -> Starlette:
         except Exception:  # the bus backend failed: hang up rather than let Twilio say "application error"
             log.exception("CallSid %s: could not read its transfer mark; hanging up", call_sid)
             to = None
+        whisper_url = None
         if to:
             log.info("CallSid %s: dialling the transfer target", call_sid)
-        return Response(twiml_after(to), media_type="application/xml")
+            local = {"token": settings.token} if settings.token and not settings.twilio_auth_token else {}
+            whisper_url = twilio_url(settings, "/twilio/whisper", urlencode({"call": call_sid, **local}))
+        return Response(twiml_after(to, whisper_url), media_type="application/xml")
+
+    async def twilio_whisper(request: Request) -> Response:
+        """Twilio runs this for the person who answered a transfer, before connecting the caller."""
+        form, refused = await twilio_gate(request)
+        if refused:
+            return refused
+        call_sid = str(request.query_params.get("call") or form.get("ParentCallSid") or "")
+        try:
+            summary = await server.transfers.whisper(call_sid)
+        except Exception:  # the bus backend failed: connect the two without a summary rather than fail the call
+            log.exception("CallSid %s: could not read its transfer summary; connecting without it", call_sid)
+            summary = None
+        return Response(twiml_whisper(summary), media_type="application/xml")
 
     async def form_link(request: Request) -> Response:
         try:
@@ -310,6 +334,7 @@ def create_app(server: VoiceServer) -> Starlette:
             Route("/protocol.schema.json", schema),
             Route("/twilio/voice", twilio_voice, methods=["GET", "POST"]),
             Route("/twilio/after", twilio_after, methods=["GET", "POST"]),
+            Route("/twilio/whisper", twilio_whisper, methods=["GET", "POST"]),
             Route("/f/{token}", form_link, methods=["GET", "POST"]),
             WebSocketRoute("/ws", native),
             WebSocketRoute("/twilio/stream", twilio_stream),

@@ -18,8 +18,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import events as ev
 from ..audio.pcm import Pcm, from_bytes, to_bytes
-from ..errors import ProtocolError
-from .outbox import Outbox
+from ..errors import ConfigError, ProtocolError
+from .outbox import Outbox, gone
 
 if TYPE_CHECKING:
     from .app import VoiceServer
@@ -47,8 +47,8 @@ class NativeIO:
     def send_mark(self, name: str) -> None:
         pass  # the audio.mark event itself (sent by send_event) is the mark on this protocol
 
-    def transfer(self, to: str) -> None:
-        pass  # no phone line to hand over: the client learns of it from the transfer event
+    def transfer(self, to: str, summary: str = "") -> None:
+        pass  # no phone line to hand over: the client learns of it (and its summary) from the transfer event
 
 
 async def _refuse(ws: WebSocket, err: ProtocolError) -> None:
@@ -97,7 +97,12 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
 
     outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))
     io = NativeIO(outbox, start.sample_rate)
-    call = server.new_call(io, caller=start.caller, transport="websocket", agent=start.agent)
+    try:
+        call = server.new_call(io, caller=start.caller, transport="websocket", agent=start.agent, metadata=start.metadata)
+    except ConfigError as exc:  # call.start named an agent this server does not serve
+        outbox.discard()
+        await _refuse(ws, ProtocolError(exc.message, code="unknown_agent", close_code=1008))
+        return
     max_frame = start.sample_rate * 2 * MAX_AUDIO_FRAME_MS // 1000
     close: tuple[int, str] = (1000, "call ended")
 
@@ -107,7 +112,7 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    call.hangup("client_gone")
+                    call.hangup(gone(message))
                     return
                 data = message.get("bytes")
                 if data is not None:
@@ -137,8 +142,8 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
             call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
             close = (err.close_code, err.code)
             call.hangup("error")
-        except WebSocketDisconnect:
-            call.hangup("client_gone")
+        except WebSocketDisconnect as exc:
+            call.hangup(gone({"code": exc.code}))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)

@@ -8,7 +8,8 @@ a live call must not grow memory for a peer that will never catch up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -16,6 +17,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 log = logging.getLogger("callwright.transport")
 
 Item = bytes | str
+SERVER_STOPPING = 1012  # the close code the ASGI server (uvicorn) uses for open WebSockets when it stops
+
+
+def gone(message: Mapping[str, Any]) -> str:
+    """Why a WebSocket call ended on a ``websocket.disconnect``: the server stopping, or the client leaving."""
+    return "shutdown" if message.get("code") == SERVER_STOPPING else "client_gone"
 
 
 class Outbox:
@@ -38,6 +45,11 @@ class Outbox:
 
     def close(self) -> None:
         self._tx.close()
+
+    def discard(self) -> None:
+        """Close both ends, writing nothing: for a call refused before :meth:`run` started."""
+        self._tx.close()
+        self._rx.close()
 
     async def run(self) -> None:
         """Write until closed; the remaining items are flushed first."""

@@ -6,6 +6,11 @@ transport records the number here, keyed by the CallSid, lets the audio already 
 closes the media stream. Twilio then requests the action URL, on whichever worker the load
 balancer picks, and gets ``<Dial>number</Dial>`` for a call marked here, ``<Hangup/>`` otherwise.
 The marks live on the call bus backend (Redis, or memory for one process) with a TTL.
+
+The hand-over is warm: the mark keeps the call's summary (who is calling, what they asked, what
+was done) next to the number. ``<Dial>`` names it as ``<Number url=".../twilio/whisper?call=...">``,
+and Twilio runs the TwiML at that URL (``<Say>`` the summary) for the person who answers, after
+they pick up and before the caller is put through.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ class TransferError(CallwrightError):
 class SupportsTransfer(Protocol):
     """A transport that can hand its call to a person (an optional part of ``CallIO``)."""
 
-    def transfer(self, to: str) -> None:
-        """Queue the hand-over to ``to`` (E.164, ``+15551230000``) and return at once.
+    def transfer(self, to: str, summary: str = "") -> None:
+        """Queue the hand-over to ``to`` (E.164, ``+15551230000``) and return at once; ``summary`` is
+        said to the person who answers before the caller is connected.
 
         The transport ends the media stream once the audio it has been given so far has played:
         call it after the last words to the caller were handed to ``send_audio``.
@@ -58,12 +64,24 @@ class Transfers:
         self.bus = bus
         self.ttl_s = ttl_s
 
-    async def request(self, call_sid: str, to: str) -> None:
-        """Mark the Twilio call ``call_sid`` to be dialled through to ``to`` when its stream ends."""
-        await self.bus.put(_key(call_sid), check_number(to), self.ttl_s)
+    async def request(self, call_sid: str, to: str, summary: str = "") -> None:
+        """Mark the Twilio call ``call_sid`` to be dialled through to ``to`` when its stream ends;
+        ``summary`` is whispered to the person who answers. The summary is written first, so a
+        worker that sees the number also sees it."""
+        number = check_number(to)
+        key = _key(call_sid)
+        if summary:
+            await self.bus.put(f"whisper:{call_sid}", summary, self.ttl_s)
+        await self.bus.put(key, number, self.ttl_s)
 
     async def target(self, call_sid: str) -> str | None:
         """The number the call was marked for, if any."""
         if not CALL_SID.match(call_sid):
             return None
         return await self.bus.get(_key(call_sid))
+
+    async def whisper(self, call_sid: str) -> str | None:
+        """The summary to say to the person who takes call ``call_sid``, if it was marked with one."""
+        if not CALL_SID.match(call_sid):
+            return None
+        return await self.bus.get(f"whisper:{call_sid}")

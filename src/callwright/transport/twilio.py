@@ -7,7 +7,8 @@ playback cursor) and ``clear`` (barge-in: Twilio drops what it buffered).
 Warm transfer: :meth:`TwilioIO.transfer` records the number for the CallSid (see ``transfers.py``),
 sends a mark, and when Twilio echoes it (the caller has heard everything before it) ends the call
 with reason ``transfer`` and closes the stream. Twilio then requests the ``<Connect action>`` URL,
-``/twilio/after``, which answers ``<Dial>``.
+``/twilio/after``, which answers ``<Dial><Number url=".../twilio/whisper?call=...">``: the person
+who answers first hears the call's summary (``<Say>``), then is connected.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .. import events as ev
 from ..audio.codecs import mulaw_decode, mulaw_encode
 from ..audio.pcm import Pcm
 from ..errors import ProtocolError
-from .outbox import Outbox
+from .outbox import Outbox, gone
 from .transfers import TransferError
 from .twilio_security import STREAM_TOKEN_PARAMETER
 
@@ -59,10 +60,27 @@ def twiml_connect(
     return f"{XML_HEAD}<Response>{connect}<Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>"
 
 
-def twiml_after(transfer_to: str | None) -> str:
-    """What Twilio does once our stream has ended: dial the person, or hang up."""
-    verb = f"<Dial>{escape(transfer_to)}</Dial>" if transfer_to else "<Hangup/>"
-    return f"{XML_HEAD}<Response>{verb}</Response>"
+def twiml_after(transfer_to: str | None, whisper_url: str | None = None) -> str:
+    """What Twilio does once our stream has ended: dial the person, or hang up.
+
+    With ``whisper_url``, Twilio requests that URL once the person answers and runs its TwiML for
+    them alone (the summary) before connecting the caller; ``answerOnBridge`` keeps the caller
+    hearing the ring tone meanwhile.
+    """
+    if not transfer_to:
+        return f"{XML_HEAD}<Response><Hangup/></Response>"
+    if whisper_url is None:
+        return f"{XML_HEAD}<Response><Dial>{escape(transfer_to)}</Dial></Response>"
+    number = f"<Number url={quoteattr(whisper_url)} method=\"POST\">{escape(transfer_to)}</Number>"
+    return f'{XML_HEAD}<Response><Dial answerOnBridge="true">{number}</Dial></Response>'
+
+
+def twiml_whisper(summary: str | None) -> str:
+    """The TwiML run for the person who answers a transfer: the summary, then (on its end) nothing,
+    so Twilio connects the two parties. No summary: an empty response connects them at once."""
+    if not summary:
+        return f"{XML_HEAD}<Response/>"
+    return f"{XML_HEAD}<Response><Say>{escape(summary)}</Say></Response>"
 
 
 class TwilioIO:
@@ -74,6 +92,7 @@ class TwilioIO:
         self.stream_sid = stream_sid
         self.call_sid = call_sid
         self.transfer_to: str | None = None
+        self.transfer_summary = ""  # said to the person who answers, before the caller is connected
         self.transfer_requested = anyio.Event()
         self.transfer_played = anyio.Event()  # Twilio echoed the transfer mark
 
@@ -92,12 +111,13 @@ class TwilioIO:
     def send_mark(self, name: str) -> None:
         self._send({"event": "mark", "mark": {"name": name}})
 
-    def transfer(self, to: str) -> None:
+    def transfer(self, to: str, summary: str = "") -> None:
         """Hand the caller to ``to`` once the audio sent so far has played (see :class:`SupportsTransfer`)."""
         if self.transfer_to is not None:
             log.warning("stream %s: a transfer is already under way; ignoring another one", self.stream_sid)
             return
         self.transfer_to = to
+        self.transfer_summary = summary
         self.transfer_requested.set()
 
 
@@ -229,7 +249,7 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
                 if not io.call_sid:
                     raise TransferError("Twilio's start message had no callSid")
                 with anyio.fail_after(TRANSFER_RECORD_TIMEOUT_S):
-                    await server.request_transfer(io.call_sid, to)
+                    await server.request_transfer(io.call_sid, to, io.transfer_summary)
                 break
             except Exception as exc:  # a bad number, or the bus backend (Redis) failing: the caller stays on the line
                 if isinstance(exc, TransferError):
@@ -254,7 +274,7 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    call.hangup("client_gone")
+                    call.hangup(gone(message))
                     return
                 data = _parse(message.get("text"))
                 kind = data["event"]
@@ -292,8 +312,8 @@ async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
             call.emit(ev.ErrorEvent(code=err.code, message=err.message, fatal=True))
             close = (err.close_code, err.code)
             call.hangup("error")
-        except WebSocketDisconnect:
-            call.hangup("client_gone")
+        except WebSocketDisconnect as exc:
+            call.hangup(gone({"code": exc.code}))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(outbox.run)

@@ -1,4 +1,4 @@
-"""Plays Twilio's side of a Media Stream, for tests and the simulator.
+"""Plays Twilio's side of a Media Stream, for tests.
 
 It sends ``connected``/``start``/``media``/``stop`` exactly as Twilio does (8 kHz μ-law, 20 ms per
 message, sequence numbers, timestamps), keeps a playback buffer of what the server sent, plays it in
@@ -8,7 +8,9 @@ buffer and echoes the pending marks (as Twilio does).
 :meth:`TwilioPeer.answer` starts where Twilio starts: it requests the voice webhook (TwiML) and
 connects to the ``<Stream>`` it names. When the server ends the stream, :meth:`follow_action`
 requests the ``<Connect action>`` URL as Twilio does, and returns the TwiML it got (``<Dial>`` for
-a transfer, ``<Hangup/>`` otherwise).
+a transfer, ``<Hangup/>`` otherwise). :meth:`answer_dial` plays the person who picks up: it requests
+each ``<Number url>`` as Twilio does once the dialled party answers (the whisper), and returns what
+that party would hear before being connected.
 
 Given the account's ``auth_token``, it signs every request as Twilio does (``X-Twilio-Signature``
 on the webhooks and on the stream's WebSocket upgrade), and it passes the ``<Stream>``'s
@@ -52,6 +54,15 @@ class TwilioLog:
     def received_audio(self) -> Pcm:
         chunks = [mulaw_decode(base64.b64decode(m["media"]["payload"])) for m in self.of("media")]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+@dataclass(frozen=True)
+class Dialled:
+    """A ``<Dial>`` answered: the number, the whisper TwiML its ``url`` returned, and the ``<Say>`` texts in it."""
+
+    number: str
+    whisper: str | None
+    said: list[str]
 
 
 class TwilioPeer:
@@ -125,6 +136,24 @@ class TwilioPeer:
         with anyio.fail_after(timeout):
             await self.closed.wait()
         return await self._request(self.action_url, CallStatus="in-progress")
+
+    async def answer_dial(self, twiml: str) -> Dialled:
+        """The person at the ``<Dial>`` in ``twiml`` picks up: Twilio requests the ``<Number url>``
+        (for the new call leg, with ``ParentCallSid``) and runs its TwiML for them before bridging."""
+        dial = ET.fromstring(twiml).find("Dial")
+        if dial is None:
+            raise ValueError(f"no <Dial> to answer: {twiml}")
+        number = dial.find("Number")
+        to = (number.text if number is not None else dial.text) or ""
+        url = number.get("url") if number is not None else None
+        if not url:
+            return Dialled(to.strip(), None, [])
+        whisper = await self._request(
+            url, CallSid="CA" + uuid.uuid4().hex, ParentCallSid=self.call_sid, To=to.strip(), Direction="outbound-dial",
+            CallStatus="in-progress",
+        )
+        said = [el.text or "" for el in ET.fromstring(whisper) if el.tag == "Say"]
+        return Dialled(to.strip(), whisper, said)
 
     async def __aenter__(self) -> TwilioPeer:
         headers = {"X-Twilio-Signature": signature(self.auth_token, self.url)} if self.auth_token else None

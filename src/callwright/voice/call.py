@@ -18,7 +18,7 @@ import itertools
 import logging
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,7 +27,7 @@ import numpy as np
 from anyio.abc import TaskGroup
 
 from .. import events as ev
-from ..agent.base import Agent, Context, Hangup, Listen, Note, Say, Style, TransferCall, Turn
+from ..agent.base import Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
 from ..agent.scripted import words
 from ..agent.shaping import SentenceSplitter, speakable
 from ..audio.pcm import LISTEN_RATE, Pcm
@@ -162,6 +162,7 @@ class Call:
         caller: str | None = None,
         transport: str = "websocket",
         sinks: Sequence[EventSink] = (),
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.id = call_id or uuid.uuid4().hex[:16]
         self.agent = agent
@@ -171,8 +172,10 @@ class Call:
         self.clock = clock or MonotonicClock()
         self.caller = caller
         self.transport = transport
-        self.context = Context(caller=caller, call_id=self.id, emit=self.emit)
+        self.metadata = dict(metadata or {})  # what the client said about the call (call.start.metadata)
+        self.context = Context(caller=caller, call_id=self.id, emit=self.emit, metadata=dict(self.metadata))
         self.transfer_to: str | None = None
+        self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
         self.sinks = list(sinks)
         self.end_reason: str | None = None
@@ -293,6 +296,7 @@ class Call:
                 output_sample_rate=self.io.output_rate,
                 agent=self.agent.name,
                 caller=self.caller,
+                metadata=self.metadata,
                 idle_timeout_s=o.idle_timeout_s,
                 max_duration_s=o.max_duration_s,
             )
@@ -329,7 +333,7 @@ class Call:
                 if close is not None:
                     with anyio.move_on_after(2):
                         await close()
-                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3))  # type: ignore[arg-type]
+                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
         return recorded
@@ -618,7 +622,7 @@ class Call:
                 if self._hangup_after == "transfer" and self.transfer_to is not None:
                     transfer = getattr(self.io, "transfer", None)  # phone transports hand the line over
                     if transfer is not None:
-                        transfer(self.transfer_to)
+                        transfer(self.transfer_to, self.transfer_summary)
                     if self.transport != "twilio":
                         self.hangup("transfer")  # on Twilio the transport ends the call once the line is handed over
                 else:
@@ -709,8 +713,6 @@ class Call:
                                 first = False
                         elif isinstance(act, Hangup):
                             self._hangup_after = act.reason
-                        elif isinstance(act, Note):
-                            self.emit(act.event)
                         elif isinstance(act, Style):
                             for sentence in splitter.flush():  # what was written before the change keeps the old style
                                 await self._hand_over(reply, sentence, out, first)
@@ -720,8 +722,8 @@ class Call:
                             self._endpointer.patience = max(0.5, min(act.patience, 4.0))
                             self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
                         elif isinstance(act, TransferCall):
-                            self.transfer_to = act.to
-                            self.emit(ev.Transfer(to=act.to, reason=act.reason))
+                            self.transfer_to, self.transfer_summary = act.to, act.summary
+                            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
                             self._hangup_after = "transfer"
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
                 self._record_error(_as_engine_error(exc, self.agent.name), "agent")
@@ -852,6 +854,10 @@ class Call:
         )
 
     def _record_error(self, exc: CallwrightError, stage: str) -> None:
+        """Record a failure with where it happened: this call and the stage (stt, tts, agent)."""
+        exc.call_id = exc.call_id or self.id
+        exc.stage = exc.stage or stage
+        log.warning("%s", exc)  # "call 3f1c... stt: ...": what failed, and where
         self.emit(
             ev.ErrorEvent(
                 code=getattr(exc, "category", "error"), message=exc.message, stage=stage, retryable=exc.retryable
