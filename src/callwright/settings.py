@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
+from .phone import is_e164
 
 ENV_PREFIX = "CALLWRIGHT_"
 
@@ -80,7 +80,7 @@ class Settings:
             )
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is out of range 0-65535 (0 picks a free port)")
-        if self.transfer_to and not re.fullmatch(r"\+[1-9]\d{6,14}", self.transfer_to):
+        if self.transfer_to and not is_e164(self.transfer_to):
             raise ConfigError(f"transfer_to {self.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
         if self.max_calls < 1:
             raise ConfigError(f"max_calls must be at least 1, not {self.max_calls}")

@@ -16,27 +16,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import phonenumbers
 
 from .. import events as ev
+from ..phone import to_e164
 from .replies import fill
 
 if TYPE_CHECKING:
     from ..store.base import Store
     from .app import AgentApp
-
-
-def e164(raw: str | None, region: str) -> str | None:
-    """The caller's number in E.164, or None when it is missing or not a valid number."""
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 @dataclass
@@ -68,7 +55,7 @@ class CallerMemory:
     async def open(self, caller: str | None) -> str:
         """Identify the caller and return the greeting; sets :attr:`open_issue` when there is one to ask about."""
         spec = self.app.spec
-        self.phone = e164(caller, spec.identity.region)
+        self.phone = to_e164(caller, spec.identity.region)
         kept = self._kept()
         known = None
         calls_before = 0

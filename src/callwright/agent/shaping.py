@@ -48,6 +48,7 @@ from decimal import Decimal
 
 import phonenumbers
 
+from .. import phone
 from .articles import fix_articles
 from .dates import say_date, say_time
 from .numbers import say_digits, say_house_number, say_integer, say_number, say_numeral, say_ordinal, say_year
@@ -154,10 +155,7 @@ def say_phone(number: str, region: str = "US") -> str:
     ("plus four four, two zero, seven nine four six, zero nine five eight").
     """
     written = number
-    try:
-        parsed = phonenumbers.parse(number, region.upper())
-    except phonenumbers.NumberParseException:
-        parsed = None
+    parsed = phone.parse(number, region)
     if parsed is not None and phonenumbers.is_valid_number(parsed):
         home = phonenumbers.region_code_for_number(parsed) == region.upper()
         style = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
@@ -320,11 +318,7 @@ def _phone(m: re.Match[str]) -> str:
     written = m.group(0)
     if re.fullmatch(r"\d{3}-\d{4}", written):
         return say_phone(written)
-    try:
-        valid = phonenumbers.is_valid_number(phonenumbers.parse(written, "US"))
-    except phonenumbers.NumberParseException:
-        valid = False
-    return say_phone(written) if valid else written
+    return say_phone(written) if phone.is_valid(written, "US") else written
 
 
 # Words after "a $5" that are not the noun it describes ("a $5 or $10 fee", "a $5 charge" is one).

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
+from ..phone import is_e164
 from ..yamlfile import did_you_mean, load_model, message
 from .replies import CALLER_VALUES, PLACEHOLDERS, REPLIES, placeholders
 from .tools import AgentTool
@@ -324,7 +324,7 @@ def _cross_check(path: Path, root: yaml.Node | None, d: Definition) -> None:
         engines = default_registry.names("tts")
         if spec.voice.tts not in engines:
             problem(("voice", "tts"), f"TTS engine {spec.voice.tts!r} is unknown{did_you_mean(spec.voice.tts, engines)}")
-    if e.transfer_to is not None and not _is_e164(e.transfer_to):
+    if e.transfer_to is not None and not is_e164(e.transfer_to):
         problem(("escalation", "transfer_to"), f"{e.transfer_to!r} is not a phone number in E.164 form (like +15551230000)")
     check(("identity", "lookup"), spec.identity.lookup, list(d.hooks), "hook")
     check_template(("greeting_known",), spec.greeting_known, {"name", "last_summary", "open_issue"})
@@ -374,10 +374,3 @@ def _check_safety(spec: AgentSpec, problem: Any) -> None:
                     problem(("safety", "red_flags", i, key, j), str(exc))
 
 
-def _is_e164(number: str) -> bool:
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
-        return False
-    try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))  # fictional 555 numbers are fine
-    except phonenumbers.NumberParseException:
-        return False

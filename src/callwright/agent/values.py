@@ -35,6 +35,7 @@ from typing import Any, Literal, get_args
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from .. import phone
 from ..errors import ConfigError
 from .dates import find_date, find_time, prepare, say_day, say_time
 from .numbers import say_digits, say_house_number, say_number, say_numeral, spoken_numbers, words_to_digits
@@ -147,14 +148,11 @@ def _phone(text: str, region: str) -> Parsed | None:
     if number is None:
         digits = re.sub(r"[^\d+]", "", s)
         digits = digits[:1] + digits[1:].replace("+", "")
-        try:
-            number = phonenumbers.parse(digits, region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number):
+        number = phone.parse(digits, region)
+        if number is None or not phonenumbers.is_valid_number(number):
             return None
         certainty = 0.9
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phone.format_e164(number)
     return Parsed(e164, e164, say_phone(e164, region), certainty)
 
 

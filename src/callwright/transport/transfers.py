@@ -19,10 +19,10 @@ import re
 from typing import Protocol, runtime_checkable
 
 from ..errors import CallwrightError
+from ..phone import is_e164
 from .bus import CallBus
 
 TRANSFER_TTL_S = 3600.0  # long enough for Twilio to ask; the mark is gone soon after
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 CALL_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 
 
@@ -48,7 +48,7 @@ class SupportsTransfer(Protocol):
 
 def check_number(to: str) -> str:
     number = re.sub(r"[\s().-]", "", to)
-    if not E164.match(number):
+    if not is_e164(number):
         raise TransferError(f"transfer target {to!r} is not a phone number in E.164 form, such as +15551230000")
     return number
 
