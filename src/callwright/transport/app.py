@@ -110,6 +110,10 @@ class VoiceServer:
         the person who answers hears ``summary`` before the caller is connected."""
         await self.transfers.request(call_sid, to, summary)
 
+    @property
+    def max_calls(self) -> int:
+        return self.settings.max_calls
+
     def has_capacity(self) -> bool:
         return len(self.calls) < self.settings.max_calls
 

@@ -22,7 +22,7 @@ from ..errors import ConfigError, ProtocolError
 from .outbox import Outbox, gone
 
 if TYPE_CHECKING:
-    from .app import VoiceServer
+    from .host import CallHost
 
 log = logging.getLogger("callwright.transport")
 START_TIMEOUT_S = 10.0
@@ -47,8 +47,8 @@ class NativeIO:
     def send_mark(self, name: str) -> None:
         pass  # the audio.mark event itself (sent by send_event) is the mark on this protocol
 
-    def transfer(self, to: str, summary: str = "") -> None:
-        pass  # no phone line to hand over: the client learns of it (and its summary) from the transfer event
+    def transfer(self, to: str, summary: str = "") -> bool:
+        return False  # no phone line to hand over: the client learns of it (and its summary) from the transfer event
 
 
 async def _refuse(ws: WebSocket, err: ProtocolError) -> None:
@@ -79,7 +79,7 @@ async def _first_message(ws: WebSocket) -> ev.CallStart:
     return start
 
 
-async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
+async def serve_native(ws: WebSocket, server: CallHost) -> None:
     await ws.accept()
     try:
         start = await _first_message(ws)
@@ -92,7 +92,7 @@ async def serve_native(ws: WebSocket, server: VoiceServer) -> None:
     except WebSocketDisconnect:
         return
     if not server.has_capacity():
-        await _refuse(ws, ProtocolError(f"server is at capacity ({server.settings.max_calls} calls); try again later", code="capacity", close_code=1013))
+        await _refuse(ws, ProtocolError(f"server is at capacity ({server.max_calls} calls); try again later", code="capacity", close_code=1013))
         return
 
     outbox = Outbox(ws, on_overflow=lambda: call.hangup("client_gone"))

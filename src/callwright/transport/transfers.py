@@ -16,10 +16,10 @@ they pick up and before the caller is put through.
 from __future__ import annotations
 
 import re
-from typing import Protocol, runtime_checkable
 
 from ..errors import CallwrightError
 from ..phone import is_e164
+from ..voice.call import SupportsTransfer as SupportsTransfer  # re-exported: the protocol lives with CallIO
 from .bus import CallBus
 
 TRANSFER_TTL_S = 3600.0  # long enough for Twilio to ask; the mark is gone soon after
@@ -30,20 +30,6 @@ class TransferError(CallwrightError):
     """A transfer cannot be made (no phone line, a bad number, an unknown call)."""
 
     category = "transfer"
-
-
-@runtime_checkable
-class SupportsTransfer(Protocol):
-    """A transport that can hand its call to a person (an optional part of ``CallIO``)."""
-
-    def transfer(self, to: str, summary: str = "") -> None:
-        """Queue the hand-over to ``to`` (E.164, ``+15551230000``) and return at once; ``summary`` is
-        said to the person who answers before the caller is connected.
-
-        The transport ends the media stream once the audio it has been given so far has played:
-        call it after the last words to the caller were handed to ``send_audio``.
-        """
-        ...
 
 
 def check_number(to: str) -> str:

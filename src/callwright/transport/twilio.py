@@ -33,7 +33,7 @@ from .transfers import TransferError
 from .twilio_security import STREAM_TOKEN_PARAMETER
 
 if TYPE_CHECKING:
-    from .app import VoiceServer
+    from .host import PhoneHost
 
 log = logging.getLogger("callwright.transport")
 TWILIO_RATE = 8000
@@ -111,14 +111,16 @@ class TwilioIO:
     def send_mark(self, name: str) -> None:
         self._send({"event": "mark", "mark": {"name": name}})
 
-    def transfer(self, to: str, summary: str = "") -> None:
-        """Hand the caller to ``to`` once the audio sent so far has played (see :class:`SupportsTransfer`)."""
+    def transfer(self, to: str, summary: str = "") -> bool:
+        """Hand the caller to ``to`` once the audio sent so far has played (see :class:`SupportsTransfer`);
+        the stream ends then, and with it the call."""
         if self.transfer_to is not None:
             log.warning("stream %s: a transfer is already under way; ignoring another one", self.stream_sid)
-            return
+            return True
         self.transfer_to = to
         self.transfer_summary = summary
         self.transfer_requested.set()
+        return True
 
 
 def _parse(raw: str | None) -> dict[str, Any]:
@@ -203,7 +205,7 @@ async def _first_start(ws: WebSocket) -> StreamStart:
             return parse_start(first)
 
 
-async def serve_twilio(ws: WebSocket, server: VoiceServer) -> None:
+async def serve_twilio(ws: WebSocket, server: PhoneHost) -> None:
     await ws.accept()
     try:
         try:

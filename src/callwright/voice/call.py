@@ -20,7 +20,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import anyio
 import numpy as np
@@ -104,6 +104,22 @@ class CallIO(Protocol):
     def clear(self) -> None: ...
 
     def send_mark(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsTransfer(Protocol):
+    """A transport that can hand its call to a person (an optional part of :class:`CallIO`)."""
+
+    def transfer(self, to: str, summary: str = "") -> bool:
+        """Queue the hand-over to ``to`` (E.164, ``+15551230000``) and return at once; ``summary`` is
+        said to the person who answers before the caller is connected. Called after the last words
+        to the caller were handed to ``send_audio``.
+
+        Return True when the transport ends the call itself once the line is handed over (a phone
+        line: after the audio sent so far has played), False when the call should end now (no line
+        to hand over: the client learns of the transfer from the ``transfer`` event).
+        """
+        ...
 
 
 EventSink = Callable[[ev.Event], None]
@@ -249,7 +265,7 @@ class Call:
             self.emit(ev.ErrorEvent(code="busy", message=f"form value for {form}.{field} dropped: the call is busy"))
 
     def mark_played(self, name: str) -> None:
-        """The client reports that the audio before mark ``name`` has played (Twilio ``mark``, ``audio.mark``)."""
+        """The client reports that the audio before mark ``name`` has played (a phone line's ``mark``, the native ``audio.mark``)."""
         self._playout.acknowledge(name)
         reply = self._reply
         if reply is None or reply.first_mark != name:
@@ -620,11 +636,9 @@ class Call:
             if self._hangup_after is not None:
                 await self._until_played()
                 if self._hangup_after == "transfer" and self.transfer_to is not None:
-                    transfer = getattr(self.io, "transfer", None)  # phone transports hand the line over
-                    if transfer is not None:
-                        transfer(self.transfer_to, self.transfer_summary)
-                    if self.transport != "twilio":
-                        self.hangup("transfer")  # on Twilio the transport ends the call once the line is handed over
+                    handed = isinstance(self.io, SupportsTransfer) and self.io.transfer(self.transfer_to, self.transfer_summary)
+                    if not handed:
+                        self.hangup("transfer")  # a phone transport ends the call itself once the line is handed over
                 else:
                     self.hangup("agent_hangup")
                 return
