@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,15 +23,12 @@ from pathlib import Path
 import anyio
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from live_server import running_server  # noqa: E402
-
-from callwright.audio import resample  # noqa: E402
-from callwright.audio.pcm import rms_dbfs  # noqa: E402
-from callwright.engines.tts.espeak import speak  # noqa: E402
-from callwright.settings import Settings  # noqa: E402
-from callwright.transport.twilio_peer import TwilioPeer  # noqa: E402
+from callwright.audio import resample
+from callwright.audio.pcm import rms_dbfs
+from callwright.engines.tts.espeak import speak
+from callwright.settings import Settings
+from callwright.testing.server import running_server
+from callwright.transport.twilio_peer import TwilioPeer
 
 INTERRUPTIONS = [
     "stop, I would like to order a sandwich",

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from live_server import running_server
+from callwright.testing.server import running_server
 from llm_server import LlmServerUnavailable, check_server_installed, running_llm_server, smollm2_gguf
 
 

@@ -30,16 +30,14 @@ from typing import Any
 import anyio
 import asyncpg
 import httpx
-import numpy as np
 import pytest
 import redis
 
 from callwright import events as ev
-from callwright.audio import resample
 from callwright.client import CallClient
-from callwright.engines.tts.espeak import speak
 from callwright.observe.trace import read_trace
 from callwright.store import open_store
+from callwright.testing.voice import caller_says
 
 pytestmark = pytest.mark.slow
 
@@ -146,11 +144,6 @@ def drop_redis_queue(name: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ callers
-def caller_says(text: str, rate: int = 16000) -> np.ndarray:
-    pcm, espeak_rate = speak(text, voice="en-us", rate_wpm=160)
-    return resample(pcm, espeak_rate, rate)
-
-
 def agent_turn(turn: int) -> Any:
     return lambda e: isinstance(e, ev.AgentTurn) and e.turn == turn
 

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 
 from callwright import events as ev
-from callwright.audio import resample
 from callwright.client import CallClient
 from callwright.engines.registry import build_stt
-from callwright.engines.tts.espeak import speak
 from callwright.settings import Settings
+from callwright.testing.voice import caller_says
 from callwright.transport.twilio_peer import TwilioPeer
 
 pytestmark = pytest.mark.slow
@@ -34,11 +33,6 @@ def normalise(text: str) -> str:
 
 def wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
-
-
-def caller_says(text: str, rate: int = 16000) -> np.ndarray:
-    pcm, espeak_rate = speak(text, voice="en-us", rate_wpm=160)
-    return resample(pcm, espeak_rate, rate)
 
 
 async def transcribe(pcm: np.ndarray, rate: int) -> str:

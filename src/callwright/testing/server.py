@@ -1,4 +1,10 @@
-"""A real server on a real socket, for end-to-end tests (the `live_server` fixture in conftest.py)."""
+"""A real server on a real socket in a background thread: :func:`running_server`.
+
+For end-to-end tests of an agent over its real wire protocols (Callwright's own tests use it as
+the ``live_server`` fixture): ``with running_server(Settings(agent="my_agent:make")) as url: ...``,
+then dial ``url`` with :class:`callwright.client.CallClient` or
+:class:`callwright.transport.twilio_peer.TwilioPeer`.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,11 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from callwright.clock import Clock
-from callwright.server import build_server
-from callwright.settings import Settings
-from callwright.transport.app import create_app
-from callwright.voice.call import Engines
+from ..clock import Clock
+from ..server import build_server
+from ..settings import Settings
+from ..transport.app import create_app
+from ..voice.call import Engines
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
