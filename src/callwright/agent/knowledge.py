@@ -345,7 +345,8 @@ COLLOQUIAL: dict[str, str] = {
     r"smashed|cracked|broken|squashed|crushed|dented|spilt|spilled|ruined": "damaged",
     r"money back|reimburse\w*|refunded": "refund",
     r"swap\w*|replace\w*|alternatives?": "substitute",
-    r"not in|not home|not there|out when|away when|miss the driver": "not at home",
+    r"not in|not home|not there|out when|away when|miss the driver|(?:nobody|no one|no-one)(?:'s| is)? (?:in|home|there|around|at home)|"
+    r"(?:not|won't|will not) be (?:in|home|there|around)": "not at home",
     r"drove|driven|car ride|car journey|road trip": "driving journey",
     r"shopping|food shop": "groceries",
     r"pay|paying|charged": "fee",
