@@ -422,8 +422,10 @@ async def twilio_call(served: Served, caller: str, says: str, *, handed_over: bo
         await peer.silence(0.3)
         played_before = len(peer.log.played)
         await peer.speak(caller_says(says, 8000))
-        with anyio.move_on_after(TURN_TIMEOUT):  # until the reply to turn 1 has played (its last mark) or the line is handed over
-            while not peer.closed.is_set() and (handed_over or not any(name.startswith("1:") for name in peer.log.marks_echoed)):
+        # until the first sentence of the reply to turn 1 has played (its mark "1:0"; "1:0:<samples>"
+        # after the first frame only times voice_to_voice) or the line is handed over
+        with anyio.move_on_after(TURN_TIMEOUT):
+            while not peer.closed.is_set() and (handed_over or not any(name.startswith("1:") and name.count(":") == 1 for name in peer.log.marks_echoed)):
                 await peer.silence(0.1)
         if handed_over and not peer.closed.is_set():
             await peer.stop()  # the assertions below say what happened instead
