@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from .playback import Playout, TurnAudio
 BACKCHANNELS = frozenset(
     "mm mhm mmhmm mm-hmm uh-huh uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split()
 )
+# A hum, however the recogniser spells it: "mm-hmm" comes back as "M. M. M.", "Mmm", "Hm-hm", "Uhh".
+_HUM = re.compile(r"[mh]+|u+h+|a+h+|o+h+|u+m+|e+r*m+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +536,7 @@ class Call:
         except Exception as exc:
             self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
-        real = [w for w in said if w not in bi.backchannels]
+        real = [w for w in said if w not in bi.backchannels and not _HUM.fullmatch(w)]
         if len(real) < 3 and confidence is not None and confidence < bi.min_confidence:
             real = []
         if not said:
