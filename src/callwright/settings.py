@@ -127,10 +127,17 @@ class Settings:
         }
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
 def _coerce(name: str, raw: str, default: Any) -> Any:
     try:
         if isinstance(default, bool):
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            said = raw.strip().lower()
+            if said not in _TRUE + _FALSE:
+                raise ValueError(said)  # "ture" is a typo, not False
+            return said in _TRUE
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):

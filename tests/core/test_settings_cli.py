@@ -28,6 +28,12 @@ def test_environment_variables_and_flags(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CALLWRIGHT_PORT", "many")
     with pytest.raises(ConfigError, match="CALLWRIGHT_PORT='many'"):
         Settings.load()
+    monkeypatch.setenv("CALLWRIGHT_PORT", "9001")
+    monkeypatch.setenv("CALLWRIGHT_PARTIALS", "off")
+    assert Settings.load().partials is False
+    monkeypatch.setenv("CALLWRIGHT_PARTIALS", "ture")  # a typo is an error, not False
+    with pytest.raises(ConfigError, match="CALLWRIGHT_PARTIALS='ture' is not a valid bool"):
+        Settings.load()
 
 
 def test_secrets_are_masked() -> None:
