@@ -323,7 +323,7 @@ class Call:
         try:
             if opener is not None:
                 try:
-                    with anyio.fail_after(10):
+                    with anyio.fail_after(10):  # real time: guards against user code that hangs, not call pacing
                         greeting = await opener(self.context)
                 except Exception as exc:  # the agent is user code: start the call anyway
                     self._record_error(_as_engine_error(exc, self.agent.name), "agent")
@@ -350,7 +350,7 @@ class Call:
                 self._record_cut_reply()
                 close = getattr(self.agent, "aclose", None)  # agents may hold connections (an LLM client)
                 if close is not None:
-                    with anyio.move_on_after(2):
+                    with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
                         await close()
                 ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
                 recorded = self.emit(ended)
@@ -387,6 +387,8 @@ class Call:
         if not ep.in_speech:
             return await self._audio_rx.receive()
         gap_s = 2 * ep.options.endpoint_silence_ms * ep.patience / 1000
+        # Real time: the transport stopped delivering audio mid-turn (a network gap), so silence is
+        # made up for the endpointer. A call on virtual time pushes its audio and never waits here.
         with anyio.move_on_after(gap_s):
             return await self._audio_rx.receive()
         return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), self.clock.now()
