@@ -23,6 +23,10 @@ from typing import IO
 
 import httpx
 
+# SmolLM2 was trained with an 8,192-token context. 4,096 holds the order desk's persona and eight
+# tool schemas (about 1,900 tokens) with room for a call; at 2,048 the LLM brain refuses the prompt
+# with a clear error (tests/engines/test_llm_window.py shows what a long call does with it).
+N_CTX = 4096
 MODEL_ALIAS = "smollm2"
 INSTALL_HINT = (
     "run `make test`, which builds llama-cpp-python for a portable AVX2 target (a native build on a CPU with "
@@ -79,7 +83,7 @@ def running_llm_server(
     command = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-        "--n_threads", str(n_threads), "--n_ctx", "2048",
+        "--n_threads", str(n_threads), "--n_ctx", str(N_CTX),
         "--chat_format", "chatml-function-calling", "--model_alias", MODEL_ALIAS,
     ]  # fmt: skip
     with tempfile.TemporaryFile() as log:

@@ -32,7 +32,11 @@ def _llm(settings: Settings) -> Any:
 
     return ResilientLlm(
         OpenAICompatibleLlm(
-            settings.llm_url or "", settings.llm_model, api_key=settings.llm_api_key, stream_auto_tools=settings.llm_stream_tools
+            settings.llm_url or "",
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            stream_auto_tools=settings.llm_stream_tools,
+            context_tokens=settings.llm_context or None,
         ),
         policy=RetryPolicy(timeout=15.0, retries=1, backoff=0.3),
     )

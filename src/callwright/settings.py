@@ -35,6 +35,7 @@ class Settings:
     llm_url: str | None = setting(None, "OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1); the model drives the agent (see docs/cli.md for how it combines with --agent).")
     llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint.")
     llm_stream_tools: bool = setting(True, "Stream replies when the model may call tools; off for servers that cannot (llama-cpp-python).")
+    llm_context: int = setting(0, "The model's context window in tokens; a long call's oldest turns are dropped to fit it (0: learned from the server when it first refuses a prompt as too long).")
     llm_api_key: str | None = setting(None, "API key for the LLM endpoint (never logged).", secret=True)
     max_calls: int = setting(20, "Live calls allowed at once; further calls are refused with a clear error.")
     idle_timeout_s: float = setting(60.0, "End a call after this many seconds with nobody speaking.")

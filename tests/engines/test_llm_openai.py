@@ -23,6 +23,7 @@ from callwright.engines.base import LanguageModel, LLMDelta, Message, ToolCallRe
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
 from callwright.errors import EngineError, EngineTimeout
+from llm_server import N_CTX
 
 ORDER_TOOL = ToolSpec(
     name="get_order_status",
@@ -113,8 +114,8 @@ async def test_wrong_base_url_is_not_retryable_and_says_what_to_check(llm_server
 @pytest.mark.slow
 async def test_prompt_overflowing_the_context_is_an_error_not_an_empty_reply(llm_server: str) -> None:
     # In streaming mode llama-cpp-python answers 200 and closes an empty stream when the prompt does
-    # not fit its 2048-token context (it never answers 400 to a streamed request).
-    too_long = Message(role="user", content="order " * 3000)
+    # not fit its context (it never answers 400 to a streamed request).
+    too_long = Message(role="user", content="order " * (2 * N_CTX))
     async with OpenAICompatibleLlm(llm_server, "smollm2", temperature=0, max_tokens=8) as llm:
         with pytest.raises(EngineError, match="the stream ended before the reply was finished"):
             await collect(llm.stream([too_long]))

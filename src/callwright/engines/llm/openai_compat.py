@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ...errors import EngineError, EngineTimeout
 from ..base import LLMDelta, Message, ToolCallRequest, ToolSpec
+from .window import ContextTooSmall, Window, characters
 
 if TYPE_CHECKING:
     import openai
@@ -63,6 +64,10 @@ class OpenAICompatibleLlm:
     merged into every request for server-specific options (e.g. ``{"top_k": 20}``).
     ``stream_auto_tools=False`` asks without streaming when tools are offered and the model chooses
     (llama-cpp-python's ``chatml-function-calling`` cannot stream those; see the module notes).
+    ``context_tokens`` is the model's context window: the messages are fitted into it before they
+    are sent (:mod:`~callwright.engines.llm.window`: oldest turns dropped first). When it is not
+    given and the server refuses a prompt as too long, the window is read from its answer and the
+    request is made once more, fitted.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class OpenAICompatibleLlm:
         timeout_s: float = 30.0,
         extra_body: Mapping[str, Any] | None = None,
         stream_auto_tools: bool = True,
+        context_tokens: int | None = None,
     ) -> None:
         import openai  # imported when this engine is built, so `import callwright` stays light
 
@@ -86,6 +92,7 @@ class OpenAICompatibleLlm:
         self.timeout_s = timeout_s
         self.extra_body = dict(extra_body) if extra_body else None
         self.stream_auto_tools = stream_auto_tools
+        self.window = Window(context_tokens)
         self.name = f"openai-compat:{model}"
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._key = key or None
@@ -105,6 +112,27 @@ class OpenAICompatibleLlm:
 
         Iterate it to the end or close it (``contextlib.aclosing``) so the HTTP response is released.
         """
+        fitted = self._fitted(messages, tools)
+        for attempt in range(2):
+            try:
+                async for delta in self._stream(fitted, tools, tool_choice):
+                    yield delta
+                return
+            except _Refused as refused:
+                if attempt or not self.window.learn(refused.server_says, characters(fitted, tools)):
+                    raise refused.error from refused.__cause__
+            # Refused as too long before a word was yielded: the window is known now; fit and ask again.
+            fitted = self._fitted(messages, tools)
+
+    def _fitted(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[Message]:
+        try:
+            return self.window.fit(messages, tools, self.max_tokens)
+        except ContextTooSmall as exc:
+            raise ContextTooSmall(f"{self.name} at {self.base_url}: {exc}", engine=self.name) from None
+
+    async def _stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], tool_choice: ToolChoice | None
+    ) -> AsyncIterator[LLMDelta]:
         import openai
 
         request: dict[str, Any] = {
@@ -165,6 +193,8 @@ class OpenAICompatibleLlm:
                                     call.arguments.append(piece.function.arguments or "")
                             if choice.finish_reason is not None:
                                 finish_reason = choice.finish_reason
+        except openai.BadRequestError as exc:
+            raise _Refused(self._engine_error(exc), _server_message(exc)) from exc
         except openai.APIError as exc:
             raise self._engine_error(exc) from exc
         except openai.OpenAIError as exc:
@@ -246,6 +276,15 @@ class OpenAICompatibleLlm:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+
+class _Refused(Exception):
+    """A 400 answer, kept apart so that a prompt refused as too long can be fitted and sent again."""
+
+    def __init__(self, error: EngineError, server_says: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.server_says = server_says
 
 
 @dataclass(slots=True)
