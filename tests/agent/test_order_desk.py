@@ -119,6 +119,18 @@ async def test_forget_me_deletes_the_callers_data(agent_for: Callable[[str], Any
     assert await services.store.summaries(SAM) == []
 
 
+async def test_an_order_is_read_back_in_the_callers_words_and_placed_as_the_catalogue_item(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        confirm = await c.say("could I get two boxes of eggs sent to 9 cedar court")
+        slots = c.events(ev.IntentRecognized)[-1].slots
+        corrected = await c.say("sorry, make that three boxes")
+    # "two eggs" would be a different order: the container the caller named is read back
+    assert "two boxes of eggs" in confirm and "nine Cedar Court" in confirm and confirm.endswith("Shall I place the order?")
+    assert slots["product"] == "eggs" and slots["quantity"] == "2"  # what the tool gets: the item, counted
+    assert "three boxes of eggs" in corrected
+
+
 async def test_purchase_runs_as_a_background_job_and_texts_once(agent_for: Callable[[str], Any], services: Any, tmp_path: Any) -> None:
     from callwright.agent.background import tool_job_handler
     from callwright.jobs.queue import JobQueue

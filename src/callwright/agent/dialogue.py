@@ -259,6 +259,9 @@ class Dialogue:
             kind = self.kind(task, name)
             if name in task.intent.slots:
                 task.slots[name] = parsed.text
+                task.said.pop(name, None)
+                if kind == "text" and parsed.spoken != parsed.text:
+                    task.said[name] = parsed.spoken
                 if kind == "text":
                     self.referent = parsed.text
                 continue
@@ -354,7 +357,7 @@ class Dialogue:
                 if task.form.spec.done:  # the form's own line, once, as it completes ("Thanks, I have everything.")
                     yield Say(fill(task.form.spec.done, self.values(task)) + " ")
         if intent.confirm and not task.confirmed:
-            yield self.ask(Question("confirm", fill(intent.confirm, self.values(task))))
+            yield self.ask(Question("confirm", fill(intent.confirm, self.values(task) | task.said)))
             return
         async for act in self.execute(task, turn):
             yield act
@@ -542,7 +545,7 @@ class Dialogue:
 
     def finish(self, task: Task, values: dict[str, Any]) -> None:
         intent = task.intent
-        topic = fill(intent.summary, values) if intent.summary else intent.name.replace("_", " ")
+        topic = fill(intent.summary, values | task.said) if intent.summary else intent.name.replace("_", " ")
         self.memory.done.append(topic)
         kinds: dict[str, str] = dict(intent.slots)
         if task.form is not None:

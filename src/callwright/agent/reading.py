@@ -299,9 +299,28 @@ def noun_phrase(text: str, frame: frozenset[str] | set[str] = frozenset()) -> st
     office"); on a tie, the first. A container is not the thing ("two boxes of eggs" -> "eggs",
     "two sourdough loaves" -> "sourdough").
     """
+    found = thing_named(text, frame)
+    return found[0] if found else None
+
+
+def thing_named(text: str, frame: frozenset[str] | set[str] = frozenset()) -> tuple[str, str] | None:
+    """The thing a request names, and the words it was asked for in: "two boxes of eggs" ->
+    ("eggs", "boxes of eggs"). The first is the value (what a tool gets); the second is what the
+    agent reads back, so "two boxes of eggs" is not read back as "two eggs"."""
     said = _IDIOMS.sub(" ", normalise(text, digits=True))
     skip = _GENERIC_FRAME | _REQUEST_WORDS | _COUNTS | set(frame)
-    return _best_run(words(said), skip)
+    phrase = _best_run(words(said), skip)
+    if not phrase:
+        return None
+    while phrase and phrase[-1] == "of":
+        phrase.pop()
+    as_said = " ".join(phrase)
+    while len(phrase) > 2 and phrase[1] == "of" and phrase[0] in _CONTAINERS:  # "boxes of eggs" -> "eggs"
+        phrase = phrase[2:]
+    if len(phrase) > 1 and phrase[-1] in _CONTAINERS:  # "sourdough loaves" -> "sourdough"
+        phrase = phrase[:-1]
+    thing = " ".join(phrase)
+    return (thing, as_said or thing) if thing else None
 
 
 # Words that ask for a thing: what follows them is the thing ("do you have eggs", "I'd like salmon").
@@ -322,7 +341,7 @@ _COUNTS = frozenset(f"a an some any few couple dozen another {_COUNTED}".split()
 _PLACES = frozenset("to at in into from near on".split())  # what follows is where or when, not the thing
 
 
-def _best_run(tokens: list[str], skip: frozenset[str] | set[str]) -> str | None:
+def _best_run(tokens: list[str], skip: frozenset[str] | set[str]) -> list[str]:
     runs: list[tuple[float, int, list[str]]] = []  # (score, -position, words)
     current: list[str] = []
     before: list[str] = []  # the skipped words since the last run
@@ -347,16 +366,7 @@ def _best_run(tokens: list[str], skip: frozenset[str] | set[str]) -> str | None:
             continue
         current.append(token)
     close()
-    if not runs:
-        return None
-    phrase = max(runs)[2]
-    while phrase and phrase[-1] == "of":
-        phrase.pop()
-    while len(phrase) > 2 and phrase[1] == "of" and phrase[0] in _CONTAINERS:  # "boxes of eggs" -> "eggs"
-        phrase = phrase[2:]
-    if len(phrase) > 1 and phrase[-1] in _CONTAINERS:  # "sourdough loaves" -> "sourdough"
-        phrase = phrase[:-1]
-    return " ".join(phrase) or None
+    return max(runs)[2] if runs else []
 
 
 def _run_score(before: list[str], asked: bool) -> float:
@@ -491,8 +501,8 @@ def _take(
             return None, s
         topic = match.group("topic").strip(" ,.")
         return (Parsed(topic, topic, topic, 0.8) if topic else None), s[: match.start()]
-    phrase = noun_phrase(s, frame)
-    return (Parsed(phrase, phrase, phrase, 0.8) if phrase else None), s
+    found = thing_named(s, frame)
+    return (Parsed(found[0], found[0], found[1], 0.8) if found else None), s
 
 
 _CUES = ("number", "no", "ref", "reference", "id", "code", "account", "order", "ticket", "booking")

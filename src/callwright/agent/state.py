@@ -36,6 +36,7 @@ class Task:
     pending: dict[str, Parsed] = field(default_factory=dict)  # values heard but still to be read back
     hand_back: bool = False  # when done, the brain goes on (a form an LLM asked the dialogue to finish)
     escalation: str = ""  # a call booked with a person: why (the Transfer event is emitted once it is booked)
+    said: dict[str, str] = field(default_factory=dict)  # slots to read back in the caller's words ("boxes of eggs")
 
 
 @dataclass
