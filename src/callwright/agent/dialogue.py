@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
 SCOPE_LEAD = 0.15  # ... and when it leads every request by this much, the documents must answer by SCOPE_DOCS_MARGIN more
 SCOPE_DOCS_MARGIN = 0.08
+_FOLLOW_UP = re.compile(r"^(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if)\b")
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
 log = logging.getLogger("callwright.agent")
@@ -77,6 +78,7 @@ class Dialogue:
         self.task: Task | None = None
         self.question: Question | None = None
         self.referent: str | None = None  # the thing last talked about ("oat milk")
+        self.asked = ""  # the question the documents last answered, for a follow-up ("and the night one?")
         self.misses = 0  # turns in a row not understood
         self.escalated = False
         self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
@@ -562,7 +564,10 @@ class Dialogue:
     async def answer_from_documents(self, turn: Turn, question: str) -> AsyncIterator[Act]:
         knowledge = self.app.knowledge
         if knowledge is not None:
+            if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 6:
+                question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
             answer = await knowledge.asearch(question)
+            self.asked = question if answer.confident else ""
             self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
             if answer.confident:
                 yield Say(knowledge.spoken_answer(answer) + " ")

@@ -48,10 +48,12 @@ COSINE_WEIGHT = 0.8
 BM25_HALF = 4.0  # a BM25 score of this much earns half of the keyword share
 MIN_SCORE = 0.33
 HEADING_WEIGHT = 0.1  # a section whose heading holds every word of the query scores this much more
+SENTENCE_TERM_WEIGHT = 0.1  # each word of the query a sentence holds (and most of its passage does not) adds this
 _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|hours)|when (?:can|will|should|do|does|is|am)|until when|for long)\b")
 _SAYS_WHEN = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|ten|twelve|few|several|following)\s+(?:to \w+ )?"
-    r"(?:minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:weeks|months)\b"
+    r"(?:minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:weeks|months)\b|"
+    r"\b(?:once|until|after|as soon as) (?:your|the|you|it|they)\b"  # "once your wounds have healed"
 )
 MAX_SENTENCES = 5  # a longer section or paragraph is cut into passages of at most this many sentences
 
@@ -200,10 +202,21 @@ class Knowledge:
         if len(sentences) <= max_sentences:
             return " ".join(sentences)
         similarity = vectors @ self.embedder.embed([answer.query])[0]
+        # A sentence that names what was asked about, where the passage's other sentences do not
+        # ("can I go swimming": the one sentence about swimming, not the opening about sport).
+        # The caller's own words count, not the document words added for them, nor the heading's
+        # (what the whole section is about).
+        asked = set(_terms(answer.query)) - set(_terms(passage.section))
+        named = [asked & set(_terms(s)) for s in sentences]
+        common = {t for t in asked if sum(t in n for n in named) > len(sentences) / 2}
+        similarity = similarity + SENTENCE_TERM_WEIGHT * np.array([len(n - common) for n in named])
         width = max(max_sentences, 1)
         windows = [float(similarity[i : i + width].sum()) for i in range(len(sentences) - width + 1)]
+        asks_when = bool(_ASKS_WHEN.search(answer.query.lower()))
+        if not asked and not asks_when:  # "how do I clean around the catheter": the section's own subject
+            windows[0] += 1.0
         windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
-        if _ASKS_WHEN.search(answer.query.lower()):  # "how long will I leak for": an answer that says how long
+        if asks_when:  # "how long will I leak for": an answer that says how long
             says = [bool(_SAYS_WHEN.search(s.lower())) for s in sentences]
             if any(says):
                 windows = [w if any(says[i : i + width]) else -np.inf for i, w in enumerate(windows)]
@@ -350,7 +363,11 @@ COLLOQUIAL: dict[str, str] = {
     r"drove|driven|car ride|car journey|road trip": "driving journey",
     r"shopping|food shop": "groceries",
     r"pay|paying|charged": "fee",
+    r"(?:in|with|by) (?:cash|cheque|check|card|apple pay|google pay)|cash on delivery|cash": "payment methods accept",
+    r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
+        "out of stock substitute",
     r"bloated|swollen belly": "bloating",
+    r"blood clots?|clots? in (?:my|the|your) (?:leg|legs|calf|lung|lungs)|dvt|deep vein thrombosis": "leg calf lungs",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
     r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom": "sex",
     r"behind the wheel|drive|get in the car|take the car|drive the car": "driving",

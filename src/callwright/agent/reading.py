@@ -68,7 +68,14 @@ _WAIT = re.compile(
     r"\b(?:(?:hold on|hang on|wait)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
     r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|"
     r"(?:let me|lemme|i'll|i need to|i have to|i've got to|gotta) (?:just )?(?:go and )?(?:find|check|get|grab|look(?: for| up)?|dig (?:out|up)|fetch)"
-    r"(?: (?:my|the|that|this|it|them|those)(?: [a-z']+){0,3})?)\b"
+    r"(?: (?:my|the|that|this|it|them|those)(?: [a-z']+){0,6})?)\b"
+)
+# Why the caller asks to wait or to hear it again: said after the request, and no value in it.
+_META_REASON = re.compile(
+    r"\b(?:(?:i'm|i am|we're) (?:in the car|driving|on the (?:road|bus|train|motorway|highway)|outside|walking|"
+    r"a (?:bit|little) (?:deaf|hard of hearing)|hard of hearing)|(?:the )?line(?:'s| is) (?:bad|terrible|awful|poor|crackly)|"
+    r"(?:you're|you are) breaking up|(?:it's|it is) (?:noisy|loud|windy) here|bad (?:line|signal|reception)|"
+    r"(?:my )?english (?:is not|isn't) (?:so |very )?good|i'm writing (?:it|this|that) down|writing (?:it|this) down)\b"
 )
 _VOCATIVE = r"love|mate|dear|pet|hun|honey|sir|madam|ma'am|man|buddy|pal|darling|son"
 _NOT_META = re.compile(r"[a-z]{3,}")
@@ -81,7 +88,7 @@ def meta_request(text: str) -> Meta | None:
         match = pattern.search(s)
         if match is None:
             continue
-        rest = pattern.sub(" ", s)  # every way the turn says it ("pardon, say that one more time")
+        rest = _META_REASON.sub(" ", pattern.sub(" ", s))  # every way the turn says it, and why
         rest = re.sub(
             rf"\b(?:{_FILLER_WORDS}|{_VOCATIVE}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|"
             r"again|bit|and|say|go|talk|speak|just|more)\b", " ", rest,
@@ -326,7 +333,8 @@ def thing_named(text: str, frame: frozenset[str] | set[str] = frozenset()) -> tu
 # Words that ask for a thing: what follows them is the thing ("do you have eggs", "I'd like salmon").
 REQUEST_VERB = re.compile(
     r"\b(?:have|got|sell|sells|stock|stocks|carry|carries|order|buy|get|want|like|take|send|deliver|need|looking for|find|"
-    r"bring|grab|try|ordering|buying|how much (?:is|are|does|do|for)|price of|cost of|in stock)\b"
+    r"bring|grab|try|ordering|buying|how much (?:is|are|does|do|for)|price of|cost of|in stock|book|"
+    r"(?:call|ring|phone) (?:me|us)|call back|ring back|speak to|talk to)\b"
 )
 _REQUEST_WORDS = frozenset(
     "have got sell sells stock stocks carry carries order buy get want like take send deliver need find bring grab try "
@@ -336,6 +344,7 @@ _IDIOMS = re.compile(  # ways of asking that name nothing
     r"\b(?:by any chance|at all|if (?:you )?(?:can|could|possible|poss)|for me|you lot|you guys|you folks|"
     r"as well|any chance|when you get a (?:minute|sec|second|chance))\b"
 )
+_DETERMINERS = frozenset("the your that this those these them".split())
 _COUNTED = "countedquantity"  # where find_values took a quantity from the turn
 _COUNTS = frozenset(f"a an some any few couple dozen another {_COUNTED}".split())  # words that count what follows
 _PLACES = frozenset("to at in into from near on".split())  # what follows is where or when, not the thing
@@ -356,6 +365,8 @@ def _best_run(tokens: list[str], skip: frozenset[str] | set[str]) -> list[str]:
     for token in tokens:
         if token == "of" and current and current[-1] in _CONTAINERS:
             current.append(token)
+            continue
+        if token in _DETERMINERS and current and current[-1] == "of":  # "a loaf of the gluten free bread"
             continue
         if token in skip or token in _BOUNDARY or token.replace(".", "").isdigit():
             if current:
@@ -398,6 +409,29 @@ def coverage(value: Parsed, text: str) -> float:
     return used / len(said)
 
 
+_REPAIRABLE = r"(?:\d+|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow)"
+_SELF_REPAIR = re.compile(
+    rf"\b(?P<first>{_REPAIRABLE})\b(?P<kept>(?: [a-z]+){{0,3}}?)[\s,.]+"
+    r"(?:(?:no|nope|sorry|wait|um+|uh+|er+m?|oops|hang on|hold on)\b[\s,.]*)*"
+    r"(?:actually|make (?:that|it)|i mean|i meant|rather|no|sorry)\b[\s,.]*(?:make (?:that|it)\b[\s,.]*)?"
+    rf"(?P<second>{_REPAIRABLE})\b"
+)
+
+
+def self_repaired(s: str) -> str:
+    """A normalised turn with the caller's repairs made: "two avocados, no actually make that 6, to
+    40 Main Street" -> "6 avocados, to 40 Main Street"; "Tuesday, sorry, Wednesday" -> "Wednesday".
+    A number is replaced only by a number and a day only by a day."""
+
+    def repair(match: re.Match[str]) -> str:
+        first, second = match.group("first"), match.group("second")
+        if first.isdigit() != second.isdigit():
+            return match.group()
+        return second + match.group("kept")
+
+    return _SELF_REPAIR.sub(repair, s)
+
+
 def find_values(
     text: str,
     wanted: Mapping[str, FieldKind],
@@ -419,7 +453,7 @@ def find_values(
     "what's the address?", not when it is said in passing). Text fields named in ``about`` (a
     form's "reason") are taken only from "about ..." ("ring me tomorrow about my wound").
     """
-    s = normalise(text)
+    s = self_repaired(normalise(text))
     found: dict[str, Parsed] = {}
     order = ["email", "phone", "address", "datetime", "date", "time", "money", "number", "choice", "yes_no", "text"]
     names = sorted(wanted, key=lambda n: (order.index(wanted[n]) if wanted[n] in order else 99, n != whole))

@@ -43,7 +43,8 @@ ASKING_ABOUT = re.compile(
     r"symptoms? of|what are the|how (?:do|would|can|will) i (?:know|tell|spot|recognise|recognize)|look(?:ing)? out for|"
     r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for|stop (?:\w+ )?getting|keep (?:\w+ )?from getting|"
     r"how (?:do|can|should|would) i (?:stop|avoid|prevent)|what (?:can|should|do) i do (?:to|so)|"
-    r"so (?:that )?i (?:don't|do not|won't|will not) (?:get|end up|have|develop))\b"
+    r"so (?:that )?i (?:don't|do not|won't|will not) (?:get|end up|have|develop)|"
+    r"(?:what|which|how high|how much)\b[^.?!]*\b(?:counts?|classed|considered|classified) as)\b"
 )
 # Hedges callers put inside a symptom ("I can't seem to catch my breath", "it's kind of swollen"):
 # removed before the rules are matched a second time, so a rule written plainly still holds.

@@ -22,8 +22,16 @@ _CONTRACTIONS = {
     # spoken forms recognisers write as heard: one spelling for the rules, the matcher and the documents
     "y'all": "you", "yall": "you", "youse": "you", "gonna": "going to", "wanna": "want to", "gotta": "got to",
     "lemme": "let me", "gimme": "give me", "dunno": "don't know", "kinda": "kind of", "sorta": "sort of",
-    "outta": "out of", "cuz": "because", "coz": "because", "'cause": "because", "ain't": "isn't",
+    "outta": "out of", "cuz": "because", "coz": "because", "'cause": "because", "ain't": "isn't", "yous": "you",
+    # regional words with one plain meaning
+    "knackered": "tired", "pushbike": "bike", "cheerio": "bye", "tara": "bye",
 }  # fmt: skip
+_PHRASES = {  # regional phrases with one plain meaning, said as more than one word
+    r"\bta-ra\b|\bta ta\b|\bsee ya\b|\bcatch you later\b": "bye",
+    r"\bpush bike\b": "bike",
+    r"\bgive (me|us) a (?:bell|ring|buzz|shout)\b": r"call \1",
+}
+_PHRASE = re.compile("|".join(f"(?:{p})" for p in _PHRASES))
 _SPOKEN_WORD = re.compile(r"[a-z']+")
 _NEGATORS = frozenset({"not", "no", "never", "without", "hardly", "nor", "none", "neither"})
 _CLAUSE = re.compile(r"[!?;,]+\s*|\.(?!\d)\s*|\s+(?:but|although|though|however|except)\s+")
@@ -35,6 +43,9 @@ def normalise(text: str, *, digits: bool = True) -> str:
     """Lower case, straight apostrophes, one space between words, number words as digits."""
     s = text.lower().replace("’", "'").replace("‘", "'")
     s = _SPOKEN_WORD.sub(lambda m: _CONTRACTIONS.get(m.group(), m.group()), " ".join(s.split()))
+    if _PHRASE.search(s):
+        for pattern, plain in _PHRASES.items():
+            s = re.sub(pattern, plain, s)
     if digits:
         s = words_to_digits(s)
     return s
