@@ -380,6 +380,16 @@ def test_knowledge_from_passages() -> None:
         Knowledge([])
 
 
+def test_keywords_match_across_word_forms() -> None:
+    """Snowball stemming: "cancel", "cancelled" and "Cancelling" are one keyword (the suffix
+    stripper it replaced made "cancel" of the first and "cancell" of the others)."""
+    kb = Knowledge([Passage("faq", "Cancelling an order", "Call us before the van leaves."),
+                    Passage("faq", "Paying", "We take cards and Apple Pay.")])
+    assert kb.is_topic("cancelled orders") and kb.is_topic("cancel")
+    assert kb.is_topic("pay")
+    assert not kb.is_topic("salmon")
+
+
 # ------------------------------------------------------------------ safety advice in answers
 def test_warning_sentences_are_marked_when_indexed(knowledge: dict[str, Knowledge]) -> None:
     kb = knowledge["recovery-line"]
