@@ -59,7 +59,7 @@ _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|h
 _SAYS_WHEN = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|ten|twelve|few|several|following)\s+(?:to \w+ )?"
     r"(?:minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:weeks|months)\b|"
-    r"\b(?:once|until|after|as soon as) (?:your|the|you|it|they)\b"  # "once your wounds have healed"
+    r"\bonce (?:your|the|you|it|they)\b"  # "you can go swimming once your wounds have healed"
 )
 MAX_SENTENCES = 5  # a longer section or paragraph is cut into passages of at most this many sentences
 
@@ -219,8 +219,6 @@ class Knowledge:
         width = max(max_sentences, 1)
         windows = [float(similarity[i : i + width].sum()) for i in range(len(sentences) - width + 1)]
         asks_when = bool(_ASKS_WHEN.search(answer.query.lower()))
-        if not asked and not asks_when:  # "how do I clean around the catheter": the section's own subject
-            windows[0] += 1.0
         windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
         if asks_when:  # "how long will I leak for": an answer that says how long
             says = [bool(_SAYS_WHEN.search(s.lower())) for s in sentences]
@@ -373,7 +371,7 @@ COLLOQUIAL: dict[str, str] = {
     r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
     r"bloated|swollen belly": "bloating",
-    r"blood clots?|clots? in (?:my|the|your) (?:leg|legs|calf|lung|lungs)|dvt|deep vein thrombosis": "leg calf lungs",
+    r"signs? of (?:a )?blood clots?|dvt|deep vein thrombosis": "leg calf lungs",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
     r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom": "sex",
     r"behind the wheel|drive|get in the car|take the car|drive the car": "driving",
