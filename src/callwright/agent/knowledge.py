@@ -55,6 +55,7 @@ BM25_HALF = 4.0  # a BM25 score of this much earns half of the keyword share
 MIN_SCORE = 0.33
 HEADING_WEIGHT = 0.1  # a section whose heading holds every word of the query scores this much more
 SENTENCE_TERM_WEIGHT = 0.1  # each word of the query a sentence holds (and most of its passage does not) adds this
+_ASKS_HOW = re.compile(r"^(?:\W*(?:so|and|um|uh|ok|okay)\W+)*(?:how (?:do|should|can|would|am) i|how to|what's the best way to)\b(?! (?:know|tell))")
 _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|hours)|when (?:can|will|should|do|does|is|am)|until when|for long)\b")
 _SAYS_WHEN = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|ten|twelve|few|several|following)\s+(?:to \w+ )?"
@@ -219,6 +220,8 @@ class Knowledge:
         width = max(max_sentences, 1)
         windows = [float(similarity[i : i + width].sum()) for i in range(len(sentences) - width + 1)]
         asks_when = bool(_ASKS_WHEN.search(answer.query.lower()))
+        if not asked and _ASKS_HOW.search(answer.query.lower()):
+            windows[0] += 0.5  # "how do I clean around the catheter": the section's own subject; it opens with how
         windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
         if asks_when:  # "how long will I leak for": an answer that says how long
             says = [bool(_SAYS_WHEN.search(s.lower())) for s in sentences]
