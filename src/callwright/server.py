@@ -144,7 +144,13 @@ def load_agent(settings: Settings, name: str | None = None) -> Agent:
             factory: Any = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"agent {wanted!r}: cannot load {attr!r} from {module_name!r} ({exc})") from None
-        agent: Agent = factory()
+        agent = factory()
+        if not isinstance(agent, Agent):
+            missing = [m for m in ("name", "greeting", "open", "respond", "aclose") if not hasattr(agent, m)]
+            raise ConfigError(
+                f"agent {wanted!r}: the factory returned {type(agent).__name__}, which has no {', '.join(missing)}; "
+                "subclass callwright.agent.Agent (it gives open and aclose their defaults) and write greeting and respond"
+            )
         return agent
     import difflib
 

@@ -23,7 +23,7 @@ import anyio
 from .. import events as ev
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolChoice, ToolSpec
 from ..errors import ToolArgumentError
-from .base import Act, Context, Say, Turn
+from .base import Act, Agent, Context, Say, Turn
 from .tools import ToolSignature, _jsonable, tool_spec
 
 VOICE_RULES = (
@@ -69,7 +69,7 @@ class Tool:
 
 
 @dataclass
-class LlmAgent:
+class LlmAgent(Agent):
     name: str
     llm: LanguageModel
     instructions: str

@@ -305,11 +305,9 @@ class Call:
     # ---------------------------------------------------------------- lifecycle
     async def run(self) -> ev.CallEnded:
         o = self.options
-        opener = getattr(self.agent, "open", None)
-        greeting = None if opener is not None else self.agent.greeting(self.context)
         self.emit(
             ev.CallStarted(
-                greeting=bool(greeting) or opener is not None,
+                greeting=bool(self.agent.greeting(self.context)),
                 transport=self.transport,  # type: ignore[arg-type]
                 input_sample_rate=self.io.input_rate,
                 output_sample_rate=self.io.output_rate,
@@ -321,12 +319,12 @@ class Call:
             )
         )
         try:
-            if opener is not None:
-                try:
-                    with anyio.fail_after(10):  # real time: guards against user code that hangs, not call pacing
-                        greeting = await opener(self.context)
-                except Exception as exc:  # the agent is user code: start the call anyway
-                    self._record_error(_as_engine_error(exc, self.agent.name), "agent")
+            greeting = None
+            try:
+                with anyio.fail_after(10):  # real time: guards against user code that hangs, not call pacing
+                    greeting = await self.agent.open(self.context)
+            except Exception as exc:  # the agent is user code: start the call anyway
+                self._record_error(_as_engine_error(exc, self.agent.name), "agent")
             if greeting:
                 self._turns_tx.send_nowait(_Greeting(greeting))
             async with anyio.create_task_group() as tg:
@@ -348,10 +346,8 @@ class Call:
                 stream.close()
             with anyio.CancelScope(shield=True):
                 self._record_cut_reply()
-                close = getattr(self.agent, "aclose", None)  # agents may hold connections (an LLM client)
-                if close is not None:
-                    with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
-                        await close()
+                with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
+                    await self.agent.aclose()
                 ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
