@@ -11,10 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-Pcm = npt.NDArray[np.int16]
+from ..audio.pcm import Pcm as Pcm  # the one PCM alias, re-exported for engine authors
 
 
 # ------------------------------------------------------------------ VAD
