@@ -62,13 +62,9 @@ class AgentHost:
         return self.app.agent()
 
     def notifier_for(self, store: Any) -> Any:
-        from .jobs.notify import notifier_from_env
+        from .jobs.notify import notifier_from_settings
 
-        s = self.settings
-        return notifier_from_env(
-            store, {}, account_sid=s.twilio_account_sid or None, auth_token=s.twilio_auth_token or None,
-            from_number=s.twilio_from_number or None, base_url=s.twilio_api_url,
-        )
+        return notifier_from_settings(store, self.settings)
 
     async def start(self, links: Any) -> None:
         from .agent.background import tool_job_handler
