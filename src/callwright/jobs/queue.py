@@ -21,9 +21,9 @@ add is a ledger in the store, which makes the guarantees hold across crashes:
 Workers are huey's own ``Worker`` and ``Scheduler`` loops, run in threads of this process. (huey's
 ``Consumer`` would also install process-wide signal handlers, which belong to the server.)
 
-The store is opened once per user, not per job: ``submit``, ``wait`` and the recovery in ``start``
-share one (opened at first use, migrated then, closed by ``stop``), and each worker thread opens its
-own for the jobs it runs, closed when the thread ends. A store's connections belong to the event
+Stores are opened once, not per call of ``submit`` or ``wait`` nor per job: ``submit``, ``wait`` and
+the recovery in ``start`` share one (opened at first use, migrated then, closed by ``stop``), and
+each worker thread opens its own for the jobs it runs, closed when the thread ends. A store's connections belong to the event
 loop that opened them, so each of these runs in an event loop on a thread of its own; a handler
 that blocks its loop holds up only its worker's jobs, never a ``submit`` from a live call.
 """
