@@ -67,6 +67,17 @@ class EngineError(CallwrightError):
         self.engine = engine
 
 
+class AgentError(CallwrightError):
+    """The agent (user code: its greeting, ``open`` or a turn's reply) raised something that is not a
+    Callwright error. The call goes on: a failed turn is answered with the fallback line."""
+
+    category = "agent"
+
+    def __init__(self, message: str, *, agent: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.agent = agent
+
+
 class EngineTimeout(EngineError):
     """An engine did not answer within its deadline. Retryable."""
 

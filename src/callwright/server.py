@@ -66,13 +66,9 @@ class AgentHost:
         return self.app.agent()
 
     def notifier_for(self, store: Any) -> Any:
-        from .jobs.notify import notifier_from_env
+        from .jobs.notify import notifier_from_settings
 
-        s = self.settings
-        return notifier_from_env(
-            store, {}, account_sid=s.twilio_account_sid or None, auth_token=s.twilio_auth_token or None,
-            from_number=s.twilio_from_number or None, base_url=s.twilio_api_url,
-        )
+        return notifier_from_settings(store, self.settings)
 
     async def start(self, links: Any) -> None:
         from .agent.background import tool_job_handler
@@ -148,7 +144,13 @@ def load_agent(settings: Settings, name: str | None = None) -> Agent:
             factory: Any = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"agent {wanted!r}: cannot load {attr!r} from {module_name!r} ({exc})") from None
-        agent: Agent = factory()
+        agent = factory()
+        if not isinstance(agent, Agent):
+            missing = [m for m in ("name", "greeting", "open", "respond", "aclose") if not hasattr(agent, m)]
+            raise ConfigError(
+                f"agent {wanted!r}: the factory returned {type(agent).__name__}, which has no {', '.join(missing)}; "
+                "subclass callwright.agent.Agent (it gives open and aclose their defaults) and write greeting and respond"
+            )
         return agent
     import difflib
 

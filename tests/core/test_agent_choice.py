@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,28 @@ def test_a_factory_is_used_whether_or_not_a_model_is_given(caplog: pytest.LogCap
     agent = load_agent(Settings.load(agent="callwright.agent.scripted:front_desk", llm_url=LLM))
     assert isinstance(agent, ScriptedAgent) and agent.name == "front-desk"
     assert "--llm-url is not passed" in caplog.text
+
+
+class Greeter:
+    """Has the old duck-typed shape (greeting and respond), not the Agent contract."""
+
+    name = "greeter"
+
+    def greeting(self, context: object) -> str:
+        return "Hello."
+
+    async def respond(self, turn: object, context: object) -> AsyncIterator[object]:
+        yield "Hi."
+
+
+def greeter() -> Greeter:
+    return Greeter()
+
+
+def test_a_factory_must_return_an_agent() -> None:
+    message = r"the factory returned Greeter, which has no open, aclose; subclass callwright.agent.Agent"
+    with pytest.raises(ConfigError, match=message):
+        load_agent(Settings.load(agent=f"{__name__}:greeter"))
 
 
 def test_the_built_in_front_desk_with_a_model_is_the_same_desk_and_cannot_transfer() -> None:

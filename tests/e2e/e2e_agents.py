@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 
-from callwright.agent.base import Act, Context, Turn
+from callwright.agent.base import Act, Agent, Context, Turn
 from callwright.agent.llm import LlmAgent, Tool
 from callwright.agent.scripted import ScriptedAgent, front_desk
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
@@ -14,7 +14,7 @@ CONTEXTS: list[list[tuple[str, str]]] = []  # the context each turn was answered
 TOOL_CALLS: list[dict[str, object]] = []
 
 
-class ContextProbe:
+class ContextProbe(Agent):
     """The front desk, recording the conversation context it sees on every turn."""
 
     def __init__(self) -> None:

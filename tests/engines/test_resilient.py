@@ -169,9 +169,13 @@ class FlakyLlm:
         self.fail_times = fail_times
         self.after_first = after_first
         self.calls = 0
+        self.tool_choices: list[str | None] = []
 
-    async def stream(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> AsyncIterator[LLMDelta]:
+    async def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: str | None = None
+    ) -> AsyncIterator[LLMDelta]:
         self.calls += 1
+        self.tool_choices.append(tool_choice)
         failing = self.calls <= self.fail_times
         if failing and not self.after_first:
             raise EngineError("rate limited", engine=self.name, retryable=True)
@@ -188,6 +192,19 @@ async def test_llm_retries_before_the_first_delta() -> None:
     deltas = [delta async for delta in llm.stream([Message("user", "hi")])]
     assert [d.text for d in deltas] == ["primary says hi", ""] and primary.calls == 2
     assert failures.summary == [("EngineError", "primary", True, True)]
+
+
+async def test_llm_passes_tool_choice_to_every_attempt() -> None:
+    """The agents force a tool on a turn's first request and say "none" on the last: the wrapper
+    must hand that to the engine it tries, the retry and the fallback included."""
+    primary = FlakyLlm("primary", fail_times=3, after_first=False)  # fails the first try and both retries
+    fallback = FlakyLlm("fallback", fail_times=0, after_first=False)
+    llm = ResilientLlm(primary, fallback, policy=FAST, clock=VirtualClock())
+    deltas = [d async for d in llm.stream([Message("user", "hi")], [ToolSpec("lookup", "", {})], tool_choice="none")]
+    assert [d.text for d in deltas] == ["fallback says hi", ""]
+    assert (primary.tool_choices, fallback.tool_choices) == (["none"] * 3, ["none"])
+    [_ async for _ in llm.stream([Message("user", "hi")])]
+    assert primary.tool_choices[-1] is None  # not given: the engine's default
 
 
 async def test_llm_failure_after_the_first_delta_is_wrapped_and_raised() -> None:

@@ -19,7 +19,8 @@ import anyio
 import pytest
 
 from callwright.errors import ConfigError
-from callwright.jobs import JobQueue, OutboxNotifier, TwilioSmsNotifier, notifier_from_env
+from callwright.jobs import JobQueue, OutboxNotifier, TwilioSmsNotifier, notifier_from_settings
+from callwright.settings import Settings
 from callwright.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 def twilio_notifier(store: Store, fake: FakeTwilio) -> TwilioSmsNotifier:
-    return TwilioSmsNotifier(store, SID, TOKEN, FROM, base_url=fake.url)
+    return TwilioSmsNotifier(store, SID, TOKEN, FROM, api_url=fake.url)
 
 
 async def test_outbox_stores_and_logs(store: Store, caplog: pytest.LogCaptureFixture) -> None:
@@ -140,7 +141,7 @@ async def test_twilio_unreachable_is_a_failed_message(store: Store) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once the socket closes
-    notifier = TwilioSmsNotifier(store, SID, TOKEN, FROM, base_url=f"http://127.0.0.1:{port}", timeout=2)
+    notifier = TwilioSmsNotifier(store, SID, TOKEN, FROM, api_url=f"http://127.0.0.1:{port}", timeout=2)
     message = await notifier.send_sms(ADA, "Hi", dedupe_key="k", purpose="test")
     assert message.status == "failed"
     assert message.error is not None and message.error.startswith("Twilio could not be reached at http://127.0.0.1:")
@@ -182,18 +183,24 @@ async def test_auth_token_never_logged(store: Store, twilio: FakeTwilio, caplog:
     assert TOKEN not in repr(notifier) and SID in repr(notifier)
 
 
-def test_notifier_from_env_picks_twilio_only_when_complete(tmp_path: Path) -> None:
+def test_notifier_from_settings_picks_twilio_only_when_complete(monkeypatch: pytest.MonkeyPatch) -> None:
     store: Any = object()  # not used until a message is sent
-    assert isinstance(notifier_from_env(store, {}), OutboxNotifier)
-    env = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": FROM}
-    assert isinstance(notifier_from_env(store, env), TwilioSmsNotifier)
-    settings = {"twilio_account_sid": SID, "twilio_auth_token": TOKEN, "twilio_from_number": FROM,
-                "twilio_base_url": "http://127.0.0.1:9"}
-    assert "http://127.0.0.1:9/2010-04-01" in repr(notifier_from_env(store, settings))
-    given = notifier_from_env(store, {}, account_sid=SID, auth_token=TOKEN, from_number=FROM)
-    assert isinstance(given, TwilioSmsNotifier)
-    with pytest.raises(ConfigError, match="set TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER too"):
-        notifier_from_env(store, {"CALLWRIGHT_TWILIO_ACCOUNT_SID": SID})
+    for name in ("ACCOUNT_SID", "AUTH_TOKEN", "FROM_NUMBER", "API_URL"):
+        monkeypatch.delenv(f"CALLWRIGHT_TWILIO_{name}", raising=False)
+        monkeypatch.setenv(f"TWILIO_{name}", "+15550000000")  # Twilio's own names are not read
+    assert isinstance(notifier_from_settings(store, Settings.load()), OutboxNotifier)
+    given = Settings.load(twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_from_number=FROM)
+    assert isinstance(notifier_from_settings(store, given), TwilioSmsNotifier)
+    assert "https://api.twilio.com/2010-04-01" in repr(notifier_from_settings(store, given))
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_FROM_NUMBER", FROM)
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_API_URL", "http://127.0.0.1:9")
+    assert "http://127.0.0.1:9/2010-04-01" in repr(notifier_from_settings(store, Settings.load()))
+    monkeypatch.delenv("CALLWRIGHT_TWILIO_AUTH_TOKEN")
+    monkeypatch.delenv("CALLWRIGHT_TWILIO_FROM_NUMBER")
+    with pytest.raises(ConfigError, match="set CALLWRIGHT_TWILIO_AUTH_TOKEN, CALLWRIGHT_TWILIO_FROM_NUMBER too"):
+        notifier_from_settings(store, Settings.load())
 
 
 async def test_job_result_goes_out_through_twilio_once(sqlite_backend: Backend, twilio: FakeTwilio) -> None:

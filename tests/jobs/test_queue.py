@@ -128,11 +128,37 @@ async def test_handlers_can_be_a_lookup_function(sqlite_backend: Backend) -> Non
 
 async def test_wait_times_out_and_unknown_jobs(sqlite_backend: Backend) -> None:
     queue = JobQueue(queue_url=sqlite_backend.queue_url, store_url=sqlite_backend.store_url, handlers=HANDLERS)
-    await queue.submit("ready", {"order": "E-5"}, job_id="j-8", phone=ADA)  # no workers started
-    with pytest.raises(JobError, match=r"still queued after 0\.2 s"):
-        await queue.wait("j-8", timeout=0.2)
-    with pytest.raises(JobError, match="never submitted"):
-        await queue.wait("nope", timeout=1)
+    try:
+        await queue.submit("ready", {"order": "E-5"}, job_id="j-8", phone=ADA)  # no workers started
+        with pytest.raises(JobError, match=r"still queued after 0\.2 s"):
+            await queue.wait("j-8", timeout=0.2)
+        with pytest.raises(JobError, match="never submitted"):
+            await queue.wait("nope", timeout=1)
+    finally:
+        queue.stop()  # closes the store submit and wait opened
+
+
+def store_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("callwright-jobs") and t.name.endswith("store")]
+
+
+async def test_the_queue_opens_its_stores_once(backend: Backend) -> None:
+    """Not one store (an asyncpg pool, and migrations) per submit, wait and job: one for submit, wait
+    and recovery, and one per worker thread, all closed by stop."""
+    queue = JobQueue(queue_url=backend.queue_url, store_url=backend.store_url, handlers=HANDLERS, workers=1)
+    with queue as jobs:
+        for n in range(3):
+            await jobs.submit("ready", {"order": f"F-{n}"}, job_id=f"once-{n}", phone=ADA)
+            assert (await jobs.wait(f"once-{n}", timeout=10)).status == "done"
+        assert queue.store_opens == 2
+        assert len(store_threads()) == 2
+    assert store_threads() == []
+    try:
+        assert (await queue.wait("once-0", timeout=1)).status == "done"  # after stop: opened again, at first use
+        assert queue.store_opens == 3
+    finally:
+        queue.stop()
+    assert store_threads() == []
 
 
 async def test_stop_is_bounded_while_a_job_runs(sqlite_backend: Backend) -> None:

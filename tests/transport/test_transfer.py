@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from callwright.agent.base import Context, Say, Turn
+from callwright.agent.base import Agent, Context, Say, Turn
 from callwright.agent.scripted import front_desk
 from callwright.clock import VirtualClock
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
@@ -142,7 +142,7 @@ async def test_transfers_need_a_phone_number_and_expire() -> None:
 
 
 # ------------------------------------------------------------- the transport's hand-over, end to end
-class KeypadTransfer:
+class KeypadTransfer(Agent):
     """Presses on the phone's keypad decide: 0 hands over to PERSON, 9 to a number that is not one."""
 
     name = "keypad-transfer"

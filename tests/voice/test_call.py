@@ -11,20 +11,21 @@ import numpy as np
 import pytest
 
 from callwright import events as ev
-from callwright.agent.base import Context, Hangup, Say, Turn
+from callwright.agent.base import Agent, Context, Hangup, Say, Turn
 from callwright.agent.scripted import front_desk
 from callwright.agent.shaping import speakable
 from callwright.clock import SteppedClock
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.resilient import RetryPolicy
-from callwright.testing import LocalCall, silence, tone
+from callwright.errors import EngineError
+from callwright.testing import LocalCall, TextCall, silence, tone
 from callwright.transport.memory import MemoryIO
 from callwright.voice.call import BargeInOptions, Call, CallOptions, Engines
 
 LONG = "Happy to walk you through it. " + " ".join(f"Sentence number {i} tells you one more thing about the menu." for i in range(8))
 
 
-class Recorder:
+class Recorder(Agent):
     """An agent that replies with scripted texts and remembers the context it was given each turn."""
 
     name = "recorder"
@@ -215,6 +216,90 @@ async def test_typed_turns_and_greeting_latency() -> None:
         assert final.source == "text" and final.text == "what are your hours"
         assert not [e for e in c.events(ev.Latency) if e.turn == 0]  # the greeting answers no one
         assert {e.stage for e in c.events(ev.Latency) if e.turn == 1} >= {"first_text", "first_audio_sent"}
+
+
+class Returning(Recorder):
+    """Knows the caller: greets from ``open`` (awaited as the call connects), and keeps what the call
+    said when ``aclose`` is awaited at its end."""
+
+    def __init__(self) -> None:
+        super().__init__(["Noted."], greeting="Hello.")
+        self.closed_with: list[str] | None = None
+        self.context: Context | None = None
+
+    async def open(self, context: Context) -> str | None:
+        self.context = context
+        await anyio.lowlevel.checkpoint()  # as a store lookup would
+        return "Welcome back, Ada." if context.caller == "+15550100001" else "Hello, who is this?"
+
+    async def aclose(self) -> None:
+        assert self.context is not None
+        self.closed_with = [m.content for m in self.context.messages]
+
+
+async def test_the_agent_contract_open_greets_and_aclose_ends_the_call() -> None:
+    agent = Returning()
+    async with TextCall(agent, caller="+15550100001") as c:
+        assert await c.greeting() == "Welcome back, Ada."  # open's words, not greeting()'s
+        assert await c.say("my name is Ada") == "Noted."
+        assert agent.closed_with is None
+    assert agent.closed_with == ["Welcome back, Ada.", "my name is Ada", "Noted."]
+
+
+async def test_an_agent_without_a_greeting_waits_and_its_defaults_do_nothing() -> None:
+    agent = Recorder(["Hi."])  # greeting None; open and aclose are Agent's
+    async with TextCall(agent) as c:
+        assert await c.greeting() == ""
+        assert await c.say("hello") == "Hi."
+    [started] = c.events(ev.CallStarted)
+    assert started.greeting is False
+    assert [e.turn for e in c.events(ev.AgentTurn)] == [1]
+    assert c.local.ended is not None and c.local.ended.reason == "hangup"
+
+
+class Faulty(Recorder):
+    """An agent with a bug in ``open`` and in its replies; or, with ``engine_down``, whose language
+    model fails (an engine error it lets through)."""
+
+    def __init__(self, engine_down: bool = False) -> None:
+        super().__init__([])
+        self.engine_down = engine_down
+
+    async def open(self, context: Context) -> str | None:
+        return {}["greeting"]  # type: ignore[no-any-return]
+
+    async def respond(self, turn: Turn, context: Context):  # type: ignore[no-untyped-def]
+        yield Say("Let me see. ")
+        if self.engine_down:
+            raise EngineError("HTTP 503 from the model", engine="llm", retryable=True)
+        raise KeyError("order")
+
+
+async def test_agent_failures_are_reported_as_the_agents_and_answered_with_the_fallback_line() -> None:
+    async with TextCall(Faulty()) as c:
+        assert await c.say("where is my order") == CallOptions().fallback_line
+        errors = [(e.code, e.stage, e.message) for e in c.events(ev.ErrorEvent)]
+    assert errors == [("agent", "agent", "KeyError: 'greeting'"), ("agent", "agent", "KeyError: 'order'")]
+    async with TextCall(Faulty(engine_down=True)) as c:
+        await c.say("where is my order")
+        errors = [(e.code, e.stage, e.message) for e in c.events(ev.ErrorEvent)]
+    assert errors[1] == ("engine", "agent", "HTTP 503 from the model")  # the model's failure keeps its category
+
+
+async def test_a_bug_in_partial_transcripts_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def broken_sink(event: ev.Event) -> None:  # a bug on the partials' path (any code they run)
+        if isinstance(event, ev.TranscriptPartial):
+            raise RuntimeError("the partial went nowhere")
+
+    stt = FakeStt(lambda seconds: f"{seconds:.1f} seconds of words")
+    options = CallOptions(partial_every_ms=400)
+    async with LocalCall(Recorder(["Okay."]), Engines(stt, FakeTts(ms_per_char=5), EnergyVad()), options=options) as c:
+        c.call.sinks.append(broken_sink)
+        await c.speak(np.concatenate([tone(1.5), silence(0.8)]))
+        await c.wait_for(lambda e: isinstance(e, ev.AgentTurn))  # the call goes on
+    logged = [r for r in caplog.records if "partial transcript of turn 1 failed" in r.getMessage()]
+    assert logged and all(r.levelname == "WARNING" and r.exc_info is not None for r in logged)
+    assert str(logged[0].exc_info[1]) == "the partial went nowhere"  # type: ignore[index]
 
 
 class TakesTime:

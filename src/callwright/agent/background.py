@@ -20,12 +20,10 @@ from typing import Any
 import anyio
 
 from ..clock import Clock, MonotonicClock
-from ..jobs.queue import JobTimedOut
+from ..jobs.queue import JobHandler, JobTimedOut
 from .replies import REPLIES
 from .spec import Definition, load_definition
 from .tools import ToolContext
-
-JobHandler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 def tool_job_handler(data_dir: Path, clock: Clock | None = None) -> JobHandler:

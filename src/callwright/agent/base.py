@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..engines.base import Message, Pcm, VoiceStyle
 
@@ -109,18 +109,32 @@ class Context:
         return None
 
 
+@runtime_checkable
 class Agent(Protocol):
+    """What the Call needs of an agent. ``greeting`` and ``respond`` have no default; ``open`` and
+    ``aclose`` do, and an agent that subclasses ``Agent`` (as the built-in ones do) inherits them.
+
+    As a call runs: ``greeting`` is asked before ``call.started`` is sent (whether the agent will
+    greet is in that event), ``open`` is awaited as the call connects and returns what is said first,
+    ``respond`` runs once per caller turn, and ``aclose`` is awaited when the call ends, however it ends.
+    """
+
     name: str
 
     def greeting(self, context: Context) -> str | None:
-        """What to say when the call connects (None: wait for the caller)."""
+        """The greeting as known before the call connects; None: wait for the caller to speak. Keep it
+        cheap and free of side effects: the default ``open`` asks for it again."""
         ...
+
+    async def open(self, context: Context) -> str | None:
+        """Awaited as the call connects (look the caller up, recall earlier calls); returns the greeting
+        to say. The Call gives it 10 s; if it fails, the call goes on without a greeting."""
+        return self.greeting(context)
 
     def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
         """Yield acts for one caller turn. Cancelled if the caller barges in."""
         ...
 
-    # Optional:
-    # ``async def open(self, context) -> str | None`` replaces ``greeting`` when present: awaited as the
-    #   call connects (look the caller up, recall earlier calls), it returns the greeting.
-    # ``async def aclose(self) -> None`` is awaited when the call ends (save memory, close clients).
+    async def aclose(self) -> None:
+        """Awaited when the call ends (save memory, close clients); given 2 s. By default, nothing."""
+        return None  # a body, so that an agent subclassing Agent need not write one

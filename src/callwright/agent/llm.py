@@ -21,9 +21,9 @@ from typing import Any
 import anyio
 
 from .. import events as ev
-from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolChoice, ToolSpec
 from ..errors import ToolArgumentError
-from .base import Act, Context, Say, Turn
+from .base import Act, Agent, Context, Say, Turn
 from .tools import ToolSignature, _jsonable, tool_spec
 
 VOICE_RULES = (
@@ -42,11 +42,10 @@ def round_choice(round_: int, last: int, first: str | None) -> str | None:
 
 
 async def model_round(
-    llm: LanguageModel, messages: Sequence[Message], tools: Sequence[ToolSpec], choice: str | None, calls: list[ToolCallRequest]
+    llm: LanguageModel, messages: Sequence[Message], tools: Sequence[ToolSpec], choice: ToolChoice | None, calls: list[ToolCallRequest]
 ) -> AsyncIterator[Say]:
     """One request: speak the text as it streams, collect the tool calls into ``calls``."""
-    stream = llm.stream(messages, tools, tool_choice=choice) if choice else llm.stream(messages, tools)  # type: ignore[call-arg]
-    async for delta in stream:
+    async for delta in llm.stream(messages, tools, tool_choice=choice):
         if delta.text:
             yield Say(delta.text)
         if delta.tool_call is not None:
@@ -70,7 +69,7 @@ class Tool:
 
 
 @dataclass
-class LlmAgent:
+class LlmAgent(Agent):
     name: str
     llm: LanguageModel
     instructions: str

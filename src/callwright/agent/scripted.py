@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from .base import Act, Context, Hangup, Say, TransferCall, Turn
+from .base import Act, Agent, Context, Hangup, Say, TransferCall, Turn
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -38,7 +38,7 @@ class Rule:
 
 
 @dataclass
-class ScriptedAgent:
+class ScriptedAgent(Agent):
     name: str
     greeting_text: str | None
     rules: Sequence[Rule]

@@ -25,7 +25,7 @@ import anyio
 
 from .. import events as ev
 from ..engines.base import VoiceStyle
-from .base import Act, Context, Say, Style, Turn
+from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
@@ -43,8 +43,8 @@ SLOWER = 0.85  # each "slower please" multiplies the speaking rate by this (down
 MIN_RATE = 0.7
 
 
-class SpecAgent:
-    """The agent of one call, for an agent folder: implements :class:`~callwright.agent.base.Agent`."""
+class SpecAgent(Agent):
+    """The agent of one call, for an agent folder."""
 
     def __init__(self, app: AgentApp, brain: Brain) -> None:
         self.app = app
@@ -73,6 +73,8 @@ class SpecAgent:
 
     # ------------------------------------------------------------------ call lifecycle
     def greeting(self, context: Context) -> str | None:
+        """agent.yaml's ``greeting``: what :meth:`open` says to a caller it does not know (a known
+        caller is greeted by name)."""
         return self.spec.greeting
 
     async def open(self, context: Context) -> str | None:

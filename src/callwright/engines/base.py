@@ -11,10 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-Pcm = npt.NDArray[np.int16]
+from ..audio.pcm import Pcm as Pcm  # the one PCM alias, re-exported for engine authors
 
 
 # ------------------------------------------------------------------ VAD
@@ -102,7 +99,17 @@ class LLMDelta:
     usage: dict[str, int] = field(default_factory=dict)
 
 
+ToolChoice = Literal["auto", "none", "required"] | str
+"""How one request may use its tools: ``"auto"`` (the model decides), ``"none"``, ``"required"``,
+or the name of the one tool it must call."""
+
+
 class LanguageModel(Protocol):
     name: str
 
-    def stream(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> AsyncIterator[LLMDelta]: ...
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice | None = None
+    ) -> AsyncIterator[LLMDelta]:
+        """Stream one reply. ``tool_choice=None`` is the engine's default (``"auto"`` when there are
+        tools); an engine that cannot force a tool may ignore it, as the scripted one does."""
+        ...

@@ -250,8 +250,10 @@ class ResilientLlm:
         self.engines = (primary,) if fallback is None else (primary, fallback)
         self.recovery = Recovery(policy, clock, on_error)
 
-    def stream(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> AsyncIterator[LLMDelta]:
-        return self.recovery.stream(self.engines, lambda engine: engine.stream(messages, tools))
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: str | None = None
+    ) -> AsyncIterator[LLMDelta]:
+        return self.recovery.stream(self.engines, lambda engine: engine.stream(messages, tools, tool_choice=tool_choice))
 
     async def aclose(self) -> None:
         for engine in self.engines:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .notify import Notifier, OutboxNotifier, TwilioSmsNotifier, notifier_from_env
+from .notify import Notifier, OutboxNotifier, TwilioSmsNotifier, notifier_from_settings
 from .queue import JobError, JobHandler, JobQueue, JobTimedOut
 
-__all__ = ["JobError", "JobHandler", "JobQueue", "JobTimedOut", "Notifier", "OutboxNotifier", "TwilioSmsNotifier", "notifier_from_env"]
+__all__ = ["JobError", "JobHandler", "JobQueue", "JobTimedOut", "Notifier", "OutboxNotifier", "TwilioSmsNotifier", "notifier_from_settings"]

@@ -13,18 +13,18 @@ so we cannot know whether it left): at most once in that window, exactly once ev
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
 
 from ..errors import ConfigError
+from ..settings import ENV_PREFIX, Settings
 from ..store import Message, Store
 
 log = logging.getLogger("callwright.jobs")
 
 _RESENDABLE = ("stored", "failed")
+TWILIO_API = "https://api.twilio.com"
 
 
 class Notifier(Protocol):
@@ -57,7 +57,7 @@ class TwilioSmsNotifier:
         account_sid: str,
         auth_token: str,
         from_number: str,
-        base_url: str = "https://api.twilio.com",
+        api_url: str = TWILIO_API,
         *,
         timeout: float = 10.0,
     ) -> None:
@@ -65,7 +65,7 @@ class TwilioSmsNotifier:
         self._sid = account_sid
         self._token = auth_token
         self._from = from_number
-        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._timeout = timeout
 
     def __repr__(self) -> str:
@@ -118,40 +118,15 @@ def _twilio_error(response: httpx.Response) -> str:
     return f"Twilio answered HTTP {response.status_code}: {detail}{code}"
 
 
-_TWILIO_SETTINGS = ("account_sid", "auth_token", "from_number")
-
-
-def notifier_from_env(
-    store: Store,
-    env: Mapping[str, Any] | None = None,
-    *,
-    account_sid: str | None = None,
-    auth_token: str | None = None,
-    from_number: str | None = None,
-    base_url: str | None = None,
-) -> Notifier:
-    """Twilio when its account SID, auth token and sender number are all given, else the outbox.
-
-    Each value comes from the keyword argument, else ``env`` (default ``os.environ``) under
-    ``TWILIO_ACCOUNT_SID``, ``CALLWRIGHT_TWILIO_ACCOUNT_SID`` or ``twilio_account_sid`` (and the
-    same for ``AUTH_TOKEN``, ``FROM_NUMBER`` and the optional ``BASE_URL``). Some but not all of
-    the three is a configuration error, not a silent fallback to the outbox.
-    """
-    source: Mapping[str, Any] = os.environ if env is None else env
-
-    def lookup(name: str, given: str | None) -> str | None:
-        if given:
-            return given
-        for key in (f"TWILIO_{name.upper()}", f"CALLWRIGHT_TWILIO_{name.upper()}", f"twilio_{name}"):
-            if source.get(key):
-                return str(source[key])
-        return None
-
-    given = (account_sid, auth_token, from_number)
-    sid, token, sender = (lookup(name, value) for name, value in zip(_TWILIO_SETTINGS, given, strict=True))
-    if sid and token and sender:
-        return TwilioSmsNotifier(store, sid, token, sender, lookup("base_url", base_url) or "https://api.twilio.com")
-    if sid or token or sender:
-        missing = [f"TWILIO_{name.upper()}" for name, value in zip(_TWILIO_SETTINGS, (sid, token, sender), strict=True) if not value]
-        raise ConfigError(f"Twilio SMS is half configured: set {', '.join(missing)} too, or unset the others")
+def notifier_from_settings(store: Store, settings: Settings) -> Notifier:
+    """Twilio when ``twilio_account_sid``, ``twilio_auth_token`` and ``twilio_from_number`` are all
+    set (``--twilio-*`` or ``CALLWRIGHT_TWILIO_*``; the API at ``twilio_api_url``), else the outbox.
+    Some but not all of the three is a configuration error, not a silent fallback to the outbox."""
+    s = settings
+    values = {"twilio_account_sid": s.twilio_account_sid, "twilio_auth_token": s.twilio_auth_token, "twilio_from_number": s.twilio_from_number}
+    if all(values.values()):
+        return TwilioSmsNotifier(store, s.twilio_account_sid, s.twilio_auth_token, s.twilio_from_number, s.twilio_api_url or TWILIO_API)
+    if any(values.values()):
+        missing = [ENV_PREFIX + name.upper() for name, value in values.items() if not value]
+        raise ConfigError(f"Twilio SMS is half configured: set {', '.join(missing)} too (or their --twilio-* flags), or unset the others")
     return OutboxNotifier(store)

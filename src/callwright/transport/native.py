@@ -20,6 +20,7 @@ from .. import events as ev
 from ..audio.pcm import Pcm, from_bytes, to_bytes
 from ..errors import ConfigError, ProtocolError
 from .outbox import Outbox, gone
+from .session import run_session
 
 if TYPE_CHECKING:
     from .host import CallHost
@@ -145,16 +146,4 @@ async def serve_native(ws: WebSocket, server: CallHost) -> None:
         except WebSocketDisconnect as exc:
             call.hangup(gone({"code": exc.code}))
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(outbox.run)
-        async with anyio.create_task_group() as reader:
-            reader.start_soon(read)
-            await server.run_call(call)
-            reader.cancel_scope.cancel()
-        outbox.close()
-        tg.cancel_scope.deadline = anyio.current_time() + 2.0  # flush what is queued, but not forever
-    if call.end_reason != "client_gone":
-        try:
-            await ws.close(code=close[0], reason=close[1])
-        except (RuntimeError, OSError, WebSocketDisconnect):
-            pass  # the client closed first
+    await run_session(ws, outbox, server, call, [read], lambda: close)

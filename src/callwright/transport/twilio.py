@@ -29,6 +29,7 @@ from ..audio.codecs import mulaw_decode, mulaw_encode
 from ..audio.pcm import Pcm
 from ..errors import ProtocolError
 from .outbox import Outbox, gone
+from .session import run_session
 from .transfers import TransferError
 from .twilio_security import STREAM_TOKEN_PARAMETER
 
@@ -317,17 +318,4 @@ async def serve_twilio(ws: WebSocket, server: PhoneHost) -> None:
         except WebSocketDisconnect as exc:
             call.hangup(gone({"code": exc.code}))
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(outbox.run)
-        async with anyio.create_task_group() as reader:
-            reader.start_soon(read)
-            reader.start_soon(hand_over)
-            await server.run_call(call)
-            reader.cancel_scope.cancel()
-        outbox.close()
-        tg.cancel_scope.deadline = anyio.current_time() + 2.0
-    if call.end_reason != "client_gone":
-        try:
-            await ws.close(code=close[0], reason=close[1])
-        except (RuntimeError, OSError, WebSocketDisconnect):
-            pass  # Twilio closed first
+    await run_session(ws, outbox, server, call, [read, hand_over], lambda: close)

@@ -36,7 +36,7 @@ from ..audio.resample import Resampler
 from ..clock import Clock, MonotonicClock
 from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector, VoiceStyle
 from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
-from ..errors import CallwrightError, EngineError
+from ..errors import AgentError, CallwrightError, EngineError
 from .echo import EchoReference, echo_ratio
 from .endpointing import Discarded, Endpointer, Onset, Resume, Segment, Stop, TurnTaking
 from .playback import Playout, TurnAudio
@@ -134,6 +134,15 @@ def _as_engine_error(exc: Exception, engine: str) -> CallwrightError:
         return exc
     log.warning("engine %s failed", engine, exc_info=exc)
     return EngineError(f"{type(exc).__name__}: {exc}", engine=engine)
+
+
+def _as_agent_error(exc: Exception, agent: str) -> CallwrightError:
+    """A bug in the agent is the agent's (code ``agent``); an error it lets through keeps its own
+    category (an engine failure of its language model stays ``engine``)."""
+    if isinstance(exc, CallwrightError):
+        return exc
+    log.warning("agent %s failed", agent, exc_info=exc)
+    return AgentError(f"{type(exc).__name__}: {exc}", agent=agent)
 
 
 @dataclass(slots=True)
@@ -305,11 +314,9 @@ class Call:
     # ---------------------------------------------------------------- lifecycle
     async def run(self) -> ev.CallEnded:
         o = self.options
-        opener = getattr(self.agent, "open", None)
-        greeting = None if opener is not None else self.agent.greeting(self.context)
         self.emit(
             ev.CallStarted(
-                greeting=bool(greeting) or opener is not None,
+                greeting=bool(self.agent.greeting(self.context)),
                 transport=self.transport,  # type: ignore[arg-type]
                 input_sample_rate=self.io.input_rate,
                 output_sample_rate=self.io.output_rate,
@@ -321,12 +328,12 @@ class Call:
             )
         )
         try:
-            if opener is not None:
-                try:
-                    with anyio.fail_after(10):  # real time: guards against user code that hangs, not call pacing
-                        greeting = await opener(self.context)
-                except Exception as exc:  # the agent is user code: start the call anyway
-                    self._record_error(_as_engine_error(exc, self.agent.name), "agent")
+            greeting = None
+            try:
+                with anyio.fail_after(10):  # real time: guards against user code that hangs, not call pacing
+                    greeting = await self.agent.open(self.context)
+            except Exception as exc:  # the agent is user code: start the call anyway
+                self._record_error(_as_agent_error(exc, self.agent.name), "agent")
             if greeting:
                 self._turns_tx.send_nowait(_Greeting(greeting))
             async with anyio.create_task_group() as tg:
@@ -348,10 +355,8 @@ class Call:
                 stream.close()
             with anyio.CancelScope(shield=True):
                 self._record_cut_reply()
-                close = getattr(self.agent, "aclose", None)  # agents may hold connections (an LLM client)
-                if close is not None:
-                    with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
-                        await close()
+                with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
+                    await self.agent.aclose()
                 ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
@@ -624,8 +629,10 @@ class Call:
             result = await self._stt.transcribe(audio, LISTEN_RATE)
             if result.text.strip():
                 self.emit(ev.TranscriptPartial(turn=turn, text=result.text.strip()))
-        except Exception:
-            pass  # partials are best effort; the final transcript reports errors
+        except EngineError as exc:  # best effort: the engine's failure is recorded by its wrapper and the final transcript
+            log.debug("call %s: no partial transcript for turn %d: %s", self.id, turn, exc)
+        except Exception as exc:  # a bug, in the engine or here: logged, never silently dropped
+            log.warning("call %s: partial transcript of turn %d failed", self.id, turn, exc_info=exc)
         finally:
             self._partial_busy = False
 
@@ -745,7 +752,7 @@ class Call:
                             self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
                             self._hangup_after = "transfer"
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
-                self._record_error(_as_engine_error(exc, self.agent.name), "agent")
+                self._record_error(_as_agent_error(exc, self.agent.name), "agent")
                 splitter.flush()
                 await self._hand_over(reply, self.options.fallback_line, out, first)
                 return

@@ -34,10 +34,10 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ...errors import EngineError, EngineTimeout
-from ..base import LLMDelta, Message, ToolCallRequest, ToolSpec
+from ..base import LLMDelta, Message, ToolCallRequest, ToolChoice, ToolSpec
 from .window import ContextTooSmall, Window, characters
 
 if TYPE_CHECKING:
@@ -50,9 +50,6 @@ API_KEY_ENV = "CALLWRIGHT_LLM_API_KEY"
 _NO_KEY = "no-key"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 _QUOTE_CHARS = 120
-
-ToolChoice = Literal["auto", "none", "required"] | str
-"""``"auto"``, ``"none"``, ``"required"``, or the name of one of the tools to force that tool."""
 
 
 class OpenAICompatibleLlm:

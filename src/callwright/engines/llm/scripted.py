@@ -20,7 +20,7 @@ import anyio.lowlevel
 
 from ...clock import Clock, MonotonicClock
 from ...errors import EngineError
-from ..base import LLMDelta, Message, ToolCallRequest, ToolSpec
+from ..base import LLMDelta, Message, ToolCallRequest, ToolChoice, ToolSpec
 
 _WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 
@@ -40,7 +40,7 @@ class ScriptedRequest:
 
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...]
-    tool_choice: str | None
+    tool_choice: ToolChoice | None
 
 
 class ScriptedLlm:
@@ -76,7 +76,7 @@ class ScriptedLlm:
         messages: Sequence[Message],
         tools: Sequence[ToolSpec] = (),
         *,
-        tool_choice: str | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> AsyncIterator[LLMDelta]:
         """Stream the next reply. ``tool_choice`` is recorded, not obeyed: the script decides."""
         index = len(self.requests)
