@@ -46,6 +46,7 @@ def tool_job_handler(data_dir: Path, clock: Clock | None = None) -> JobHandler:
             turn=0,
             idempotency_key=payload.get("key"),
             data_dir=data_dir / "agents" / d.name,
+            clock=clock,
         )
         arguments = payload.get("arguments", {})
         timeout = tool.options.timeout
