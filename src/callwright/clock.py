@@ -206,7 +206,8 @@ async def _beside(companion: Callable[[anyio.CancelScope], Coroutine[Any, Any, N
 async def _all_blocked() -> None:
     """Return once every other task waits on something. ``anyio.wait_all_tasks_blocked`` naps 0.1 s
     each time a task is still runnable, which makes a stepped call take seconds; on asyncio this
-    checks the same thing (each task's pending future) between bare checkpoints instead."""
+    checks the same thing (each task's pending future) between bare checkpoints instead, and that no
+    callback is due to run (anyio delivers a cancellation in one: a call that is hanging up is busy)."""
     try:
         import asyncio
 
@@ -214,8 +215,9 @@ async def _all_blocked() -> None:
     except RuntimeError:  # not asyncio (trio): its own check is fast
         await anyio.wait_all_tasks_blocked()
         return
+    loop = asyncio.get_running_loop()
     while True:
         await anyio.lowlevel.checkpoint()
         waiting = (getattr(t, "_fut_waiter", None) for t in asyncio.all_tasks() if t is not this)
-        if all(w is not None and not w.done() for w in waiting):
+        if all(w is not None and not w.done() for w in waiting) and not getattr(loop, "_ready", ()):
             return
