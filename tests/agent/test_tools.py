@@ -1,5 +1,11 @@
 """Tools on a live call: filler, progress, timeout, cancel-or-wait on barge-in, exactly one result,
-idempotency. A small agent folder is written per test; calls run through a real Call."""
+idempotency. A small agent folder is written per test; calls run through a real Call.
+
+The tools take their time on the call's clock (``ctx.clock``), and fillers and timeouts are timed on
+it too, so the calls run on a :class:`SteppedClock`: no test waits for a tool in real time, and the
+times in the events are exact. (Absolute times are not asserted: the intent ranker runs in a thread,
+which is off the clock, so when a tool starts varies a little; what follows from that start does not.)
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from callwright.agent.base import Context, Say, Turn
 from callwright.agent.llm import LlmAgent, Tool
 from callwright.agent.spec import load_definition
 from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
+from callwright.clock import SteppedClock, VirtualClock
 from callwright.engines.base import ToolCallRequest
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
@@ -26,29 +33,36 @@ from callwright.errors import ToolArgumentError
 from callwright.testing import LocalCall, TextCall, silence, tone
 from callwright.voice.call import CallOptions, Engines
 
+# Times are binary fractions (0.125, 0.625), so sums of them on the clock are exact.
 TOOLS = '''
 import anyio
 from callwright.agent.tools import ToolContext, tool
 
 CALLS: list[str] = []
+BOOKED: anyio.Event | None = None  # when set by a test, `book` finishes only once the test sets it
 
-@tool(slow_after=0.1, timeout=0.6, filler="Let me look.", timeout_reply="Sorry, the system is slow today.")
+async def take(ctx: ToolContext, seconds: float) -> None:
+    await ctx.clock.sleep_until(ctx.clock.now() + seconds)
+
+@tool(slow_after=0.125, timeout=0.625, filler="Let me look.", timeout_reply="Sorry, the system is slow today.")
 async def stuck(ctx: ToolContext, item: str) -> str:
     CALLS.append("stuck")
-    await anyio.sleep(30)
+    await take(ctx, 30)
     return "never"
 
-@tool(slow_after=0.05, timeout=5, filler="Checking.")
+@tool(slow_after=0.0625, timeout=5, filler="Checking.")
 async def long_read(ctx: ToolContext, item: str) -> dict:
     CALLS.append("long_read")
     await ctx.progress("Still reading the first shelf.")
-    await anyio.sleep(4)
+    await take(ctx, 4)
     return {"text": "found"}
 
-@tool(slow_after=0.05, timeout=5, side_effects=True, filler="Booking that now.")
+@tool(slow_after=0.0625, timeout=5, side_effects=True, filler="Booking that now.")
 async def book(ctx: ToolContext, item: str) -> dict:
     CALLS.append("book:" + str(ctx.idempotency_key))
-    await anyio.sleep(1.5)
+    await take(ctx, 1.5)
+    if BOOKED is not None:
+        await BOOKED.wait()
     return {"ref": "B1"}
 '''
 
@@ -87,24 +101,38 @@ def lab(tmp_path: Path) -> Any:
     return AgentApp(definition, Services(data_dir=tmp_path)), module
 
 
+def since_called(c: TextCall | LocalCall, kind: type) -> list[float]:
+    """When each event of ``kind`` came, in ms after the (one) tool call, on the call's clock."""
+    (called,) = c.events(ev.ToolCalled)
+    return [e.t_ms - called.t_ms for e in c.events(kind)]
+
+
 async def test_a_tool_timeout_ends_in_a_spoken_fallback_and_one_result(lab: Any) -> None:
-    app, _ = lab
-    async with TextCall(app.agent()) as c:
+    app, module = lab
+    async with TextCall(app.agent(), clock=SteppedClock()) as c:
         await c.greeting()
         reply = await c.say("check the stuck system for apples")
         results = c.events(ev.ToolResult)
-    assert [r.status for r in results] == ["timeout"]
+    assert [(r.status, r.ms) for r in results] == [("timeout", 625.0)]  # exactly the tool's timeout
+    assert since_called(c, ev.ToolProgress) == [125.0]  # the filler, at exactly slow_after
+    assert since_called(c, ev.ToolResult) == [625.0]
     assert reply == "Let me look. Sorry, the system is slow today."
+    assert module.CALLS == ["stuck"]
 
 
 async def test_progress_is_spoken_after_the_filler(lab: Any) -> None:
+    """The tool reports progress at once; it is held, because the result may come before the filler
+    is due; at slow_after the filler is said, then the held progress, then the result at 4 s."""
     app, _ = lab
-    async with TextCall(app.agent()) as c:
+    async with TextCall(app.agent(), clock=SteppedClock()) as c:
         await c.greeting()
         reply = await c.say("read the long list of pears")
-        kinds = [p.kind for p in c.events(ev.ToolProgress)]
-    assert kinds == ["progress", "filler"] or kinds == ["filler", "progress"]
-    assert reply.startswith("Checking.") and "Still reading the first shelf." in reply and reply.endswith("The list says found.")
+        progress = c.events(ev.ToolProgress)
+        (result,) = c.events(ev.ToolResult)
+    assert [p.kind for p in progress] == ["progress", "filler"]
+    assert since_called(c, ev.ToolProgress) == [0.0, 62.5]
+    assert (result.status, result.ms) == ("ok", 4000.0)
+    assert reply == "Checking. Still reading the first shelf. The list says found."
 
 
 def voice_engines() -> Engines:
@@ -115,7 +143,7 @@ def voice_engines() -> Engines:
 
 async def test_barge_in_cancels_a_tool_that_may_be_cancelled(lab: Any) -> None:
     app, module = lab
-    async with LocalCall(app.agent(), voice_engines(), options=CallOptions()) as c:
+    async with LocalCall(app.agent(), voice_engines(), options=CallOptions(), clock=SteppedClock()) as c:
         await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0)
         await c.speak(tone(0.8))
         await c.speak(silence(0.8))
@@ -133,13 +161,17 @@ async def test_barge_in_cancels_a_tool_that_may_be_cancelled(lab: Any) -> None:
 
 async def test_barge_in_lets_a_side_effect_finish_and_tells_the_result_next(lab: Any) -> None:
     app, module = lab
+    module.BOOKED = anyio.Event()  # the booking is still running when the caller barges in, however slow the test is
     stt = FakeStt(["book the room for plums", "hang on a second", "hello are you there"])
-    async with LocalCall(app.agent(), Engines(stt, FakeTts(ms_per_char=60), EnergyVad())) as c:
+    async with LocalCall(app.agent(), Engines(stt, FakeTts(ms_per_char=60), EnergyVad()), clock=SteppedClock()) as c:
         await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 0)
         await c.speak(tone(0.8))
         await c.speak(silence(0.8))
         await c.wait_for(lambda e: isinstance(e, ev.ToolProgress) and e.kind == "filler")
         await c.speak(tone(1.2))  # barge-in while booking
+        await c.wait_for(lambda e: isinstance(e, ev.BargeIn))
+        assert not c.events(ev.ToolResult)
+        module.BOOKED.set()
         await c.speak(silence(1.0))
         result = await c.wait_for(lambda e: isinstance(e, ev.ToolResult))
         told = await c.wait_for(lambda e: isinstance(e, ev.AgentText) and "reference B one" in e.text, timeout=20)
@@ -151,14 +183,15 @@ async def test_barge_in_lets_a_side_effect_finish_and_tells_the_result_next(lab:
 
 async def test_idempotent_repeat_returns_the_stored_result(lab: Any) -> None:
     app, module = lab
-    async with TextCall(app.agent()) as c:
+    async with TextCall(app.agent(), clock=SteppedClock()) as c:
         await c.greeting()
         first = await c.say("book the room for plums")
         second = await c.say("book the room for plums")
         results = c.events(ev.ToolResult)
         calls = c.events(ev.ToolCalled)
-    assert first.endswith("Booked, reference B one.") and second.endswith("Booked, reference B one.")
-    assert [(r.status, r.replayed) for r in results] == [("ok", False), ("ok", True)]
+    assert first == "Booking that now. Booked, reference B one."
+    assert second == "Booked, reference B one."  # the stored result, at once: no filler
+    assert [(r.status, r.replayed, r.ms) for r in results] == [("ok", False, 1500.0), ("ok", True, 0.0)]
     assert calls[0].idempotency_key and calls[0].idempotency_key == calls[1].idempotency_key
     assert sum(1 for x in module.CALLS if x.startswith("book:")) == 1
 
@@ -358,16 +391,19 @@ async def test_an_llm_agent_tool_that_fails_or_hangs_is_told_to_the_model_and_re
         "Sorry, I can't reach our order system right now.",
     ])
     events: list[Any] = []
-    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(broken), Tool.from_function(hangs, timeout=0.05)])
-    said = [act.text async for act in agent.respond(Turn(4, "where is order 12"), Context(emit=events.append)) if isinstance(act, Say)]
+    clock = VirtualClock()  # the timeout is its only sleeper: it fires at exactly 0.25 s, at once
+    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(broken), Tool.from_function(hangs, timeout=0.25)])
+    context = Context(emit=events.append, clock=clock)
+    said = [act.text async for act in agent.respond(Turn(4, "where is order 12"), context) if isinstance(act, Say)]
     assert "".join(said) == "Sorry, I can't reach our order system right now."
     assert [result for _, result in agent.tool_log] == [
         {"error": "broken failed: ConnectionError: backend unreachable"},
-        {"error": "hangs gave no result within 0.05 s"},
+        {"error": "hangs gave no result within 0.25 s"},
     ]
     calls = [(e.call, e.name) for e in events if isinstance(e, ev.ToolCalled)]
-    results = [(e.call, e.name, e.status) for e in events if isinstance(e, ev.ToolResult)]
+    results = [(e.call, e.name, e.status, e.ms) for e in events if isinstance(e, ev.ToolResult)]
     assert calls == [("4.0.0", "broken"), ("4.0.1", "hangs")]
-    assert results == [("4.0.0", "broken", "error"), ("4.0.1", "hangs", "timeout")]  # exactly one result each
+    assert results == [("4.0.0", "broken", "error", 0.0), ("4.0.1", "hangs", "timeout", 250.0)]  # exactly one result each
+    assert clock.now() == 0.25
     tool_messages = [m for m in llm.requests[1].messages if m.role == "tool"]
     assert [json.loads(m.content) for m in tool_messages] == [r for _, r in agent.tool_log]  # what the model read

@@ -163,13 +163,15 @@ async def test_twilio_media_stream_with_marks_and_clear(tmp_path: Path, live_ser
             await phone.silence(0.3)
             await phone.speak(caller_says("what food do you have", 8000))
             await phone.silence(0.8)
-            while len(phone.log.of("media")) < 400:  # wait for the long reply, then let a second of it play
-                await phone.silence(0.1)
+            with anyio.fail_after(60):  # real time: the reply is real speech; this only bounds a hang
+                while len(phone.log.of("media")) < 400:  # wait for the long reply, then let a second of it play
+                    await phone.silence(0.1)
             await phone.silence(1.0)
             await phone.speak(caller_says("stop, I would like to order a sandwich", 8000))
             await phone.silence(1.5)
             await phone.stop()
-            await phone.closed.wait()
+            with anyio.fail_after(10):
+                await phone.closed.wait()
     events = trace(tmp_path)
     started = next(e for e in events if isinstance(e, ev.CallStarted))
     assert started.transport == "twilio" and started.caller == "+15557654321" and started.input_sample_rate == 8000

@@ -155,15 +155,19 @@ async def test_retryable_failure_is_retried_and_recorded() -> None:
 
 
 async def test_agent_hangup_and_idle_timeout_end_the_call() -> None:
-    async with LocalCall(Recorder(["Bye now."]), engines(["bye"])) as c:
+    async with LocalCall(Recorder(["Bye now."]), engines(["bye"]), clock=SteppedClock()) as c:
         await c.speak(np.concatenate([tone(0.5), silence(0.8)]))
         ended = await c.wait_ended()
         assert ended.reason == "agent_hangup"
-    async with LocalCall(Recorder([]), engines([]), options=CallOptions(idle_timeout_s=0.5)) as c:
-        assert (await c.wait_ended()).reason == "idle_timeout"
-    async with LocalCall(Recorder([]), engines([]), options=CallOptions(max_duration_s=0.3)) as c:
-        await c.speak(tone(0.6))
-        assert (await c.wait_ended()).reason == "max_duration"
+    # The timers run on the call's clock: each call ends at exactly its limit.
+    async with LocalCall(Recorder([]), engines([]), options=CallOptions(idle_timeout_s=0.5), clock=SteppedClock()) as c:
+        ended = await c.wait_ended()
+        assert (ended.reason, ended.duration_ms) == ("idle_timeout", 500.0)
+    options = CallOptions(max_duration_s=0.75)
+    async with LocalCall(Recorder([]), engines([]), options=options, clock=SteppedClock()) as c:
+        await c.speak(tone(1.0))  # the caller is still talking: it is not idle
+        ended = await c.wait_ended()
+        assert (ended.reason, ended.duration_ms) == ("max_duration", 750.0)
 
 
 async def test_many_calls_leave_no_tasks_or_memory_behind() -> None:

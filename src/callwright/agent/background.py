@@ -13,13 +13,10 @@ instead of a result; the job ends ``failed`` with the reason, and is not retried
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
-
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock, MonotonicClock, TimedOut, within
 from ..jobs.queue import JobHandler, JobTimedOut
 from .replies import REPLIES
 from .spec import Definition, load_definition
@@ -46,11 +43,12 @@ def tool_job_handler(data_dir: Path, clock: Clock | None = None) -> JobHandler:
             turn=0,
             idempotency_key=payload.get("key"),
             data_dir=data_dir / "agents" / d.name,
+            clock=clock,
         )
         arguments = payload.get("arguments", {})
         timeout = tool.options.timeout
-        done, result = await _within(clock, timeout, lambda: tool(ctx, **arguments))
-        if not done:
+        result = await within(clock, timeout, lambda: tool(ctx, **arguments))
+        if isinstance(result, TimedOut):
             reply = tool.options.timeout_reply or d.spec.replies.get("tool_timeout") or REPLIES["tool_timeout"]
             raise JobTimedOut(f"tool {tool.name!r} gave no result within its timeout of {timeout:g} s", reply=reply)
         if isinstance(result, str):
@@ -60,27 +58,3 @@ def tool_job_handler(data_dir: Path, clock: Clock | None = None) -> JobHandler:
         return str(result)
 
     return handle
-
-
-async def _within(clock: Clock, seconds: float, work: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
-    """``(True, result)`` if ``work`` finished within ``seconds`` on ``clock``; else it is cancelled: ``(False, None)``."""
-    outcome: list[Any] = []
-    failure: list[Exception] = []
-    async with anyio.create_task_group() as tg:
-
-        async def alarm() -> None:
-            await clock.sleep_until(clock.now() + seconds)
-            tg.cancel_scope.cancel()
-
-        async def run() -> None:
-            try:
-                outcome.append(await work())
-            except Exception as exc:  # raised as it is below, not wrapped in an exception group
-                failure.append(exc)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(run)
-        tg.start_soon(alarm)
-    if failure:
-        raise failure[0]
-    return (True, outcome[0]) if outcome else (False, None)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..clock import Clock, MonotonicClock
 from ..engines.base import Message, Pcm, VoiceStyle
 
 if TYPE_CHECKING:
@@ -94,6 +95,9 @@ class Context:
     # t_ms), sends it to the client and writes it to the trace. Set by the Call.
     emit: Callable[[Event], Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # what the client said about the call (call.start.metadata)
+    # The call's clock (set by the Call): tool timeouts, fillers and any pacing an agent does are
+    # taken on it, so a call on virtual time runs its agent on virtual time too.
+    clock: Clock = field(default_factory=MonotonicClock)
 
     def add_user(self, text: str) -> None:
         self.messages.append(Message(role="user", content=text))

@@ -4,23 +4,21 @@ Text streams out as the model writes it; tool calls are run and their results fe
 model answers in words (at most ``max_tool_rounds`` rounds). Voice rules are part of the system
 prompt, because what reads well is not what sounds well.
 
-Each tool call is held to the tool's ``timeout`` and recorded as a ``tool.call`` and exactly one
-``tool.result`` event (ok, error, timeout); a tool that fails or times out gives the model an
-``error`` to word for the caller, never a crashed turn. (Agent folders get the full practices:
-fillers, progress, cancel-or-wait, idempotency; see ``callwright.agent.tools``.)
+Each tool call is held to the tool's ``timeout``, on the call's clock, and recorded as a
+``tool.call`` and exactly one ``tool.result`` event (ok, error, timeout); a tool that fails or times
+out gives the model an ``error`` to word for the caller, never a crashed turn. (Agent folders get
+the full practices: fillers, progress, cancel-or-wait, idempotency; see ``callwright.agent.tools``.)
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
 from .. import events as ev
+from ..clock import TimedOut, within
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolChoice, ToolSpec
 from ..errors import ToolArgumentError
 from .base import Act, Agent, Context, Say, Turn
@@ -111,7 +109,8 @@ class LlmAgent(Agent):
                 context.emit(event)
 
         emit(ev.ToolCalled(turn=turn.index, call=call_id, name=call.name, arguments=dict(call.arguments)))
-        started = time.perf_counter()
+        clock = context.clock
+        started = clock.now()
         status: str = "error"
         error: str | None = None
         result: Any = None
@@ -120,15 +119,16 @@ class LlmAgent(Agent):
         else:
             try:
                 arguments = tool.signature.validate(call.arguments)
-                with anyio.fail_after(tool.timeout):
-                    result = await tool.fn(**arguments)
+                result = await within(clock, tool.timeout, lambda: tool.fn(**arguments))
+                if isinstance(result, TimedOut):
+                    raise TimeoutError  # told below, as a time limit of the tool's own is
                 status = "ok"
             except ToolArgumentError as exc:
                 error = exc.message  # the model reads what was wrong and may call again
-            except TimeoutError:
-                status, error = "timeout", f"{call.name} gave no result within {tool.timeout:g} s"
+            except TimeoutError:  # past the timeout, or a time limit of the tool's own (a client's)
+                status, error, result = "timeout", f"{call.name} gave no result within {tool.timeout:g} s", None
             except Exception as exc:  # the tool is user code: its failure is told, not a crashed turn
                 error = f"{call.name} failed: {type(exc).__name__}: {exc}"
-        ms = round((time.perf_counter() - started) * 1000, 1)
+        ms = round((clock.now() - started) * 1000, 1)
         emit(ev.ToolResult(turn=turn.index, call=call_id, name=call.name, status=status, result=_jsonable(result), error=error, ms=ms))  # type: ignore[arg-type]
         return result if status == "ok" else {"error": error}

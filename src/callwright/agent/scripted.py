@@ -12,8 +12,6 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-import anyio
-
 from .base import Act, Agent, Context, Hangup, Say, TransferCall, Turn
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -43,7 +41,7 @@ class ScriptedAgent(Agent):
     greeting_text: str | None
     rules: Sequence[Rule]
     fallback: str = "Sorry, I can't help with that."
-    word_delay_s: float = 0.0  # > 0 to imitate a model streaming words
+    word_delay_s: float = 0.0  # > 0 to imitate a model streaming words (on the call's clock)
     said: list[str] = field(default_factory=list)
 
     def greeting(self, context: Context) -> str | None:
@@ -57,7 +55,7 @@ class ScriptedAgent(Agent):
         reply = reply.replace("{number}", "order " + number.group(1).replace(" ", "") if number else "that order")
         for piece in re.findall(r"\S+\s*", reply):
             if self.word_delay_s:
-                await anyio.sleep(self.word_delay_s)
+                await context.clock.sleep_until(context.clock.now() + self.word_delay_s)
             yield Say(piece)
         if rule and rule.hangup:
             yield Hangup("goodbye")

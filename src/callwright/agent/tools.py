@@ -17,6 +17,9 @@ The :func:`tool` decorator says how the tool behaves on a live call::
 * the caller may talk meanwhile: ``on_interrupt="cancel"`` cancels the tool, ``"wait"`` lets it
   finish (its result is kept and told on the next turn). Tools with side effects wait by default;
 * ``timeout`` ends in a spoken fallback, never in silence;
+* ``slow_after`` and ``timeout`` are taken on the call's clock (``Context.clock``), which the tool
+  gets as ``ctx.clock``: a tool that waits (polls a backend, backs off) sleeps on it, so a call on
+  virtual time runs its tools on virtual time too;
 * every call gets exactly one ``tool.result`` event (ok, error, timeout, cancelled or queued);
   arguments the signature does not accept end the call in an error before the tool runs;
 * a tool with ``side_effects`` gets an idempotency key derived from the call, the tool and its
@@ -30,8 +33,6 @@ import hashlib
 import inspect
 import json
 import logging
-import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, Validation
 from pydantic_core import to_jsonable_python
 
 from .. import events as ev
+from ..clock import Clock, MonotonicClock, TimedOut, within
 from ..engines.base import ToolSpec
 from ..errors import ToolArgumentError
 from .base import Context, Say
@@ -247,6 +249,7 @@ class ToolContext:
     idempotency_key: str | None
     data_dir: Path
     _progress: Callable[[str], Awaitable[None]] | None = None
+    clock: Clock = field(default_factory=MonotonicClock)  # the call's: sleep on it, not on anyio.sleep
 
     async def progress(self, text: str) -> None:
         """Tell the caller how it is going ("I found three stores nearby, checking stock now")."""
@@ -339,9 +342,10 @@ class ToolRunner:
                 yield Outcome(tool.name, status, claim.result, error, replayed=True)
                 return
 
+        clock = context.clock
         lines_tx, lines_rx = anyio.create_memory_object_stream[str](16)
         box: list[Outcome] = []
-        started = time.perf_counter()
+        started = clock.now()
         spoken = False
         held = ""
         consumer_gone = False
@@ -353,25 +357,26 @@ class ToolRunner:
             except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
                 pass  # nobody listening any more (barge-in), or the caller is being flooded: the event is kept
 
-        ctx = ToolContext(context.call_id, context.caller, turn, key, self.data_dir, progress)
+        ctx = ToolContext(context.call_id, context.caller, turn, key, self.data_dir, progress, clock)
 
         def record(outcome: Outcome) -> None:
             if box:
                 return
             box.append(outcome)
-            ms = round((time.perf_counter() - started) * 1000, 1)
+            ms = round((clock.now() - started) * 1000, 1)
             emit(ev.ToolResult(turn=turn, call=call, name=tool.name, status=outcome.status, result=_jsonable(outcome.result), error=outcome.error, ms=ms))
             if consumer_gone and outcome.status == "ok":
                 self.late.append(outcome)
+
+        timed_out = Outcome(tool.name, "timeout", error=f"no result after {opts.timeout:g} s")
 
         async def work() -> None:
             async with lines_tx:
                 with anyio.CancelScope(shield=opts.waits):
                     try:
-                        with anyio.fail_after(opts.timeout):
-                            result = await tool(ctx, **arguments)
-                    except TimeoutError:
-                        record(Outcome(tool.name, "timeout", error=f"no result after {opts.timeout:g} s"))
+                        result = await within(clock, opts.timeout, lambda: tool(ctx, **arguments))
+                    except TimeoutError:  # a time limit of the tool's own (a client's) counts as a timeout too
+                        record(timed_out)
                     except anyio.get_cancelled_exc_class():
                         record(Outcome(tool.name, "cancelled", error="the caller interrupted"))
                         raise
@@ -381,7 +386,7 @@ class ToolRunner:
                         log.debug("tool %s traceback", tool.name, exc_info=exc)
                         record(Outcome(tool.name, "error", error=f"{type(exc).__name__}: {exc}"))
                     else:
-                        record(Outcome(tool.name, "ok", result))
+                        record(timed_out if isinstance(result, TimedOut) else Outcome(tool.name, "ok", result))
                     finally:
                         if key is not None and box:
                             with anyio.CancelScope(shield=True):
@@ -390,28 +395,29 @@ class ToolRunner:
         if context.tasks is None:
             raise RuntimeError("ToolRunner.run needs context.tasks (the Call sets it while a reply runs)")
         context.tasks.start_soon(work)
-        filler_at = anyio.current_time() + opts.slow_after
+        filler_at = clock.now() + opts.slow_after
         try:
             async with lines_rx:
                 while True:
-                    wait = math.inf if spoken else max(0.0, filler_at - anyio.current_time())
-                    with anyio.move_on_after(wait):
-                        try:
-                            text = await lines_rx.receive()
-                        except anyio.EndOfStream:
-                            break
-                        if not spoken and anyio.current_time() < filler_at:
-                            held = text  # early progress is not worth saying if the result is close
-                            continue
+                    try:
+                        if spoken:
+                            text: str | TimedOut = await lines_rx.receive()
+                        else:
+                            text = await within(clock, filler_at - clock.now(), lines_rx.receive)
+                    except anyio.EndOfStream:
+                        break
+                    if isinstance(text, TimedOut):  # slow_after has passed without a result: the filler
+                        spoken = True
+                        filler = opts.filler or self.default_filler
+                        emit(ev.ToolProgress(turn=turn, call=call, name=tool.name, text=filler, kind="filler"))
+                        yield Say(_sentence(filler))
+                        if held:
+                            yield Say(_sentence(held))
+                    elif not spoken and clock.now() < filler_at:
+                        held = text  # early progress is not worth saying if the result is close
+                    else:
                         spoken = True
                         yield Say(_sentence(text))
-                        continue
-                    spoken = True
-                    filler = opts.filler or self.default_filler
-                    emit(ev.ToolProgress(turn=turn, call=call, name=tool.name, text=filler, kind="filler"))
-                    yield Say(_sentence(filler))
-                    if held:
-                        yield Say(_sentence(held))
         except BaseException:
             consumer_gone = True  # a barge-in: a tool that waits records its result in `late`
             raise

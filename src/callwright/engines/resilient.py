@@ -10,10 +10,13 @@ Streams (TTS audio, LLM deltas) are retried or handed to the fallback only while
 yielded: once a caller has heard part of a sentence, a silent retry would repeat or garble it, so a
 later failure is raised. For streams the timeout bounds the wait for each item.
 
-Backoff pauses are taken on the injected :class:`~callwright.clock.Clock`, so tests on a
-:class:`~callwright.clock.VirtualClock` do not wait. Timeouts are event-loop (real) time: they bound
-real work. ``on_error(error, recovering)`` is called for every failure, with ``recovering`` True
-when another attempt (a retry or the fallback) follows; the call records these as events.
+Timeouts and backoff pauses are taken on the injected :class:`~callwright.clock.Clock` (the call's),
+so tests on a virtual clock do not wait and see exact times. A timeout races the engine: on a
+:class:`~callwright.clock.VirtualClock` that is exact only for an engine that waits on something
+else (a hung connection); an engine that itself sleeps on the clock needs a
+:class:`~callwright.clock.SteppedClock`. ``on_error(error, recovering)`` is called for every
+failure, with ``recovering`` True when another attempt (a retry or the fallback) follows; the call
+records these as events.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import anyio
 import numpy as np
 
 from ..audio.resample import Resampler
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock, MonotonicClock, TimedOut, within
 from ..errors import EngineError, EngineTimeout
 from .base import LanguageModel, LLMDelta, Message, Pcm, SpeechToText, TextToSpeech, ToolSpec, Transcription, VoiceStyle
 
@@ -106,26 +108,28 @@ class Recovery:
                         await _close(items)
 
     async def _attempt(self, engine: E, attempt: Callable[[E], Awaitable[T]]) -> T:
-        with anyio.move_on_after(self._timeout):
-            try:
-                return await attempt(engine)
-            except EngineError:
-                raise
-            except Exception as exc:
-                raise _wrap(exc, engine) from exc
-        raise EngineTimeout(f"{engine.name} gave no answer within {self._timeout:g} s", engine=engine.name)
+        try:
+            result = await within(self.clock, self._timeout, lambda: attempt(engine))
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise _wrap(exc, engine) from exc
+        if isinstance(result, TimedOut):
+            raise EngineTimeout(f"{engine.name} gave no answer within {self._timeout:g} s", engine=engine.name)
+        return result
 
     async def _next(self, engine: E, items: AsyncIterator[T]) -> T | _End:
-        with anyio.move_on_after(self._timeout):
-            try:
-                return await anext(items)
-            except StopAsyncIteration:
-                return _END
-            except EngineError:
-                raise
-            except Exception as exc:
-                raise _wrap(exc, engine) from exc
-        raise EngineTimeout(f"{engine.name} streamed nothing for {self._timeout:g} s", engine=engine.name)
+        try:
+            item = await within(self.clock, self._timeout, lambda: anext(items))
+        except StopAsyncIteration:
+            return _END
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise _wrap(exc, engine) from exc
+        if isinstance(item, TimedOut):
+            raise EngineTimeout(f"{engine.name} streamed nothing for {self._timeout:g} s", engine=engine.name)
+        return item
 
     async def _recover(self, error: EngineError, retry: int, *, last_engine: bool) -> bool:
         """Report ``error``; back off and return True to retry, False to go to the next engine; or raise."""

@@ -4,6 +4,13 @@
 :class:`~callwright.transport.memory.MemoryIO`: feed it audio in real time, wait for events, read the
 trace. Pair it with the fake engines in :mod:`callwright.engines.fakes` for fast tests, or with the
 embedded ones for real speech.
+
+Given a :class:`~callwright.clock.SteppedClock`, the call runs on virtual time: while the test waits
+for an event (or speaks), the helper moves the clock on in small steps, each sleeper waking at its
+own deadline. A tool's filler and timeout then cost no real time, and their times in the events are
+exact relative to one another. Work in threads (the intent ranker) is not on the clock: the steps
+go on while it runs, so absolute times vary a little from run to run. ``timeout`` arguments stay
+real seconds: they bound a test that hangs.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy as np
 from .. import events as ev
 from ..agent.base import Agent
 from ..audio.pcm import Pcm
+from ..clock import Clock, SteppedClock
 from ..transport.memory import MemoryIO
 from ..voice.call import Call, CallOptions, Engines
 
@@ -35,10 +43,19 @@ class LocalCall:
     """``async with LocalCall(agent, engines) as c: await c.speak(audio); await c.wait_for(...)``."""
 
     def __init__(
-        self, agent: Agent, engines: Engines, *, options: CallOptions | None = None, rate: int = 16000, caller: str | None = None
+        self,
+        agent: Agent,
+        engines: Engines,
+        *,
+        options: CallOptions | None = None,
+        rate: int = 16000,
+        caller: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.io = MemoryIO(input_rate=rate, output_rate=rate)
-        self.call = Call(agent, engines, self.io, options=options, caller=caller, transport="local")
+        self.call = Call(agent, engines, self.io, options=options, caller=caller, transport="local", clock=clock)
+        self.clock = self.call.clock
+        self._stepped = clock if isinstance(clock, SteppedClock) else None
         self.rate = rate
         self.ended: ev.CallEnded | None = None
         self._tg: Any = None
@@ -57,15 +74,25 @@ class LocalCall:
         await self._tg.__aexit__(None, None, None)
 
     async def speak(self, pcm: Pcm, *, realtime: bool = True, frame_ms: int = 20) -> None:
-        """Push caller audio frame by frame; in real time unless ``realtime`` is False."""
+        """Push caller audio frame by frame; in real time (on a stepped clock: its time) unless
+        ``realtime`` is False."""
         step = self.rate * frame_ms // 1000
         start = time.perf_counter()
         for n, i in enumerate(range(0, pcm.size, step), start=1):
             self.call.push_audio(pcm[i : i + step])
-            if realtime:
-                await anyio.sleep(max(0.0, start + n * frame_ms / 1000 - time.perf_counter()))
-            else:
+            if not realtime:
                 await anyio.lowlevel.checkpoint()
+            elif self._stepped is not None:
+                await self._stepped.advance(frame_ms / 1000)
+            else:
+                await anyio.sleep(max(0.0, start + n * frame_ms / 1000 - time.perf_counter()))
+
+    async def pause(self, seconds: float) -> None:
+        """Let the call run for ``seconds``: real time, or that much of a stepped clock's time."""
+        if self._stepped is not None:
+            await self._stepped.advance(seconds)
+        else:
+            await anyio.sleep(seconds)
 
     def events(self, kind: type | None = None) -> list[Any]:
         return [e for e in self.call.events if kind is None or isinstance(e, kind)]
@@ -76,12 +103,12 @@ class LocalCall:
                 for e in self.call.events:
                     if predicate(e):
                         return e
-                await anyio.sleep(0.01)
+                await self.pause(0.01)
 
     async def wait_ended(self, timeout: float = 20.0) -> ev.CallEnded:
         with anyio.fail_after(timeout):
             while self.ended is None:
-                await anyio.sleep(0.01)
+                await self.pause(0.01)
         return self.ended
 
 
@@ -94,13 +121,18 @@ class TextCall:
         async with TextCall(agent, caller="+14155550123") as c:
             await c.greeting()
             reply = await c.say("where is my order 4567")
+
+    ``clock=SteppedClock()`` runs it on virtual time (see the module docstring): a tool that takes
+    30 s, or a timeout of 10 s, takes none of the test's.
     """
 
-    def __init__(self, agent: Agent, *, caller: str | None = None, options: CallOptions | None = None) -> None:
+    def __init__(
+        self, agent: Agent, *, caller: str | None = None, options: CallOptions | None = None, clock: Clock | None = None
+    ) -> None:
         from ..engines.fakes import EnergyVad, FakeStt, FakeTts
 
         engines = Engines(stt=FakeStt([]), tts=FakeTts(ms_per_char=0.5, amplitude=0.0), vad=EnergyVad())
-        self.local = LocalCall(agent, engines, options=options, caller=caller)
+        self.local = LocalCall(agent, engines, options=options, caller=caller, clock=clock)
         self.call = self.local.call
         self._seen = 0
 
@@ -135,7 +167,7 @@ class TextCall:
         """Wait until the call has finished what the last turn started (a transfer, a hang-up)."""
         with anyio.fail_after(timeout):
             while self.call.ending and self.local.ended is None:
-                await anyio.sleep(0.005)
+                await self.local.pause(0.005)
 
     async def web_value(self, form: str, field: str, value: str, *, timeout: float = 30.0) -> str:
         """A value arriving from a web form link, as the server delivers it to the live call."""

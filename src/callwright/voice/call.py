@@ -201,7 +201,7 @@ class Call:
         self.caller = caller
         self.transport = transport
         self.metadata = dict(metadata or {})  # what the client said about the call (call.start.metadata)
-        self.context = Context(caller=caller, call_id=self.id, emit=self.emit, metadata=dict(self.metadata))
+        self.context = Context(caller=caller, call_id=self.id, emit=self.emit, metadata=dict(self.metadata), clock=self.clock)
         self.transfer_to: str | None = None
         self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
