@@ -31,7 +31,9 @@ async def test_answers_from_the_documents_and_cites_them(agent_for: Callable[[st
         cited = c.events(ev.KnowledgeCited)[0]
     assert cited.confident
     assert cited.passages[0]["doc"] == "catheter-care.md"
-    assert "clean" in reply.lower() or "wash" in reply.lower()
+    assert cited.passages[0]["section"].endswith("Cleaning around the catheter")
+    # the section's own subject: answered from its opening (how often, with what), not its last lines
+    assert "at least once a day" in reply and "soap and warm water" in reply
 
 
 async def test_unknown_question_says_so_and_offers_a_nurse(agent_for: Callable[[str], Any]) -> None:
@@ -92,7 +94,7 @@ async def test_distress_escalates_at_once(agent_for: Callable[[str], Any]) -> No
         await c.say("I'm bleeding a lot and I feel faint")
         style = c.events(ev.StyleChosen)[0]
         transfer = c.events(ev.Transfer)
-    assert style.style in ("calm", "warm")
+    assert (style.style, style.reason) == ("warm", "anxious caller: warm and steady")  # faint: frightened, not angry
     assert transfer and transfer[0].to == "+15550100200"
 
 

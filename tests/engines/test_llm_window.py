@@ -176,3 +176,5 @@ async def test_a_long_call_is_answered_by_a_real_server_with_a_small_window(llm_
         learned = await collect(llm.stream(messages, [ORDER_TOOL]))
         assert llm.window.tokens == N_CTX
     assert learned[-1].finish_reason is not None
+    # Asked without streaming, the server counts the fitted prompt (streamed replies carry no usage).
+    assert 0 < learned[-1].usage["prompt_tokens"] <= N_CTX
