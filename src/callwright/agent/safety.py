@@ -192,14 +192,14 @@ _WHO = (
     r"(?:a |an |the |some |your |my |one of your )?(?:real |actual |live |proper |on[- ]call |human )?"
     r"(?:person|people|human|humans|someone|somebody|anyone|anybody|agent|representative|rep|operator|manager|"
     r"supervisor|nurse|doctor|colleague|staff|member of (?:staff|the team|your team)|team member|advisor|adviser|"
-    r"customer service)"
+    r"customer service|lady|gentleman|man|woman|guy|fellow|bloke)"
 )
 _PERSON = [
     re.compile(rf"\b(?:speak|talk|chat)(?:ing)? (?:to|with) {_WHO}\b"),
     re.compile(rf"\b(?:put|get|transfer|connect|pass|send|patch)(?:ing)? me (?:through |over |across )?(?:to|with) {_WHO}\b"),
     re.compile(r"\b(?:put|transfer|connect|patch) me (?:through|over)\b"),
     re.compile(rf"\b(?:get|give|find) me {_WHO}\b"),
-    re.compile(r"\b(?:real|actual|live|proper) (?:person|human|people)\b"),
+    re.compile(r"\b(?:real|actual|live|proper) (?:person|human|people|lady|gentleman|man|woman)\b"),
     re.compile(r"\b(?:want|need|prefer|like) (?:a |an |to have a )?(?:person|human|operator|representative)\b"),
     re.compile(r"^(?:\W*(?:a |an |the )?(?:person|human|operator|representative|agent)\W*)(?:please|now)?\W*$"),
     re.compile(r"\b(?:operator|representative|human)(?: please| now)+\b"),
