@@ -13,8 +13,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio
-
 from callwright.agent.tools import ToolContext, tool
 
 SPEED = float(os.environ.get("ORDER_DESK_SPEED", "1.0"))  # 2.0 = twice as fast
@@ -55,7 +53,7 @@ def _shop(ctx: ToolContext) -> sqlite3.Connection:
 @tool(slow_after=0.3, timeout=8, filler="Let me pull up that order.")
 async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]:
     """Look up the delivery status of an order by its number."""
-    await anyio.sleep(1.5 / SPEED)
+    await ctx.sleep(1.5 / SPEED)
     found = ORDERS.get(order_number.strip().lstrip("#"))
     if found is None:
         raise LookupError(f"no order {order_number}")
@@ -65,7 +63,7 @@ async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]:
 @tool(slow_after=0.3, timeout=8, filler="Let me check your latest order.")
 async def latest_order(ctx: ToolContext) -> dict[str, str]:
     """The caller's most recent order, found by their phone number."""
-    await anyio.sleep(0.5 / SPEED)
+    await ctx.sleep(0.5 / SPEED)
     with _shop(ctx) as db:
         row = db.execute(
             "SELECT id, quantity, product FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 1", (ctx.caller,)
@@ -78,9 +76,9 @@ async def latest_order(ctx: ToolContext) -> dict[str, str]:
 @tool(slow_after=0.3, timeout=10, filler="Let me search our stores for that.")
 async def search_products(ctx: ToolContext, query: str) -> dict[str, str]:
     """Search the three nearby stores for a product, with spoken progress."""
-    await anyio.sleep(0.8 / SPEED)
+    await ctx.sleep(0.8 / SPEED)
     await ctx.progress("I'm checking stock in our three nearby stores.")
-    await anyio.sleep(1.2 / SPEED)
+    await ctx.sleep(1.2 / SPEED)
     wanted = query.lower()
     hit = next((v for k, v in CATALOG.items() if k in wanted or wanted.rstrip("s") in k), None)
     if hit is None:
@@ -94,7 +92,7 @@ async def search_products(ctx: ToolContext, query: str) -> dict[str, str]:
 async def place_order(ctx: ToolContext, product: str, quantity: int, address: str) -> str:
     """Place a delivery order. Slow (payment and store confirmation), so it runs as a background job;
     the idempotency key makes a retried job place the order once."""
-    await anyio.sleep(JOB_SECONDS)
+    await ctx.sleep(JOB_SECONDS)
     with _shop(ctx) as db:
         db.execute(
             "INSERT OR IGNORE INTO orders (idempotency_key, phone, product, quantity, address, placed_at)"

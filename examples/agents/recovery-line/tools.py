@@ -13,8 +13,6 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-import anyio
-
 from callwright.agent.shaping import speakable
 from callwright.agent.tools import ToolContext, tool
 
@@ -50,7 +48,7 @@ def bookings(data_dir: Path) -> list[tuple[str, str, str]]:
 @tool(slow_after=0.7, timeout=15, side_effects=True, filler="I'm booking that with the nurse team now.")
 async def book_nurse_call(ctx: ToolContext, when: str, reason: str = "") -> dict[str, str]:
     """Book a nurse to call the patient back at ``when`` (ISO 8601 with the line's UTC offset)."""
-    await anyio.sleep(BOOKING_SECONDS)
+    await ctx.sleep(BOOKING_SECONDS)
     at = datetime.fromisoformat(when)
     with _rota(ctx) as db:
         db.execute(

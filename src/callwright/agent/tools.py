@@ -251,6 +251,10 @@ class ToolContext:
     _progress: Callable[[str], Awaitable[None]] | None = None
     clock: Clock = field(default_factory=MonotonicClock)  # the call's: sleep on it, not on anyio.sleep
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the call's clock (a test or a simulation on virtual time does not wait)."""
+        await self.clock.sleep_until(self.clock.now() + seconds)
+
     async def progress(self, text: str) -> None:
         """Tell the caller how it is going ("I found three stores nearby, checking stock now")."""
         if self._progress is not None:
