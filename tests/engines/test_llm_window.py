@@ -167,12 +167,12 @@ async def test_a_refusal_that_is_not_about_length_is_not_sent_again() -> None:
 async def test_a_long_call_is_answered_by_a_real_server_with_a_small_window(llm_server: str) -> None:
     messages = long_call(N_CTX // 50)  # about 120 tokens a turn: more than twice the server's window
     # Told the window: every request fits, streamed or not.
-    async with OpenAICompatibleLlm(llm_server, "smollm2", temperature=0, max_tokens=16, context_tokens=N_CTX) as llm:
+    async with OpenAICompatibleLlm(llm_server, "smollm2", temperature=0, max_tokens=16, context_tokens=N_CTX, timeout_s=240) as llm:
         told = await collect(llm.stream(messages))
     assert told[-1].finish_reason in {"stop", "length"} and text_of(told).strip()
 
     # Not told: the first refusal (llama-cpp-python answers 400 to a request it does not stream) names it.
-    async with OpenAICompatibleLlm(llm_server, "smollm2", temperature=0, max_tokens=16, stream_auto_tools=False) as llm:
+    async with OpenAICompatibleLlm(llm_server, "smollm2", temperature=0, max_tokens=16, stream_auto_tools=False, timeout_s=240) as llm:
         learned = await collect(llm.stream(messages, [ORDER_TOOL]))
         assert llm.window.tokens == N_CTX
     assert learned[-1].finish_reason is not None

@@ -387,7 +387,7 @@ async def run_folder(
     only: str | None = None,
     safety_only: bool = False,
     timeout: float = 60.0,
-    concurrency: int = 4,
+    concurrency: int = 8,
 ) -> dict[str, SuiteResult]:
     """Run an agent folder's suites, each conversation in a fresh call with a fresh store.
 
