@@ -8,7 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from callwright.audio.resample import resample
@@ -54,6 +56,68 @@ async def test_moonshine_serves_concurrent_calls(
         for text, audio in piper_speech.items():
             tg.start_soon(one, text, audio)
     assert wer(list(results), [result.text for result in results.values()]) <= 0.2, results
+
+
+class TracedMoonshine(MoonshineStt):
+    """Moonshine that logs, from the thread it decodes in, when each decoding starts and ends.
+
+    (The one place these tests reach past the protocol: a decoding's thread has no public seam.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.started = threading.Event()
+        self._log_lock = threading.Lock()
+
+    def _run(self, samples: npt.NDArray[np.float32]) -> tuple[str, float]:
+        with self._log_lock:
+            self.log.append("start")
+        self.started.set()
+        try:
+            return super()._run(samples)
+        finally:
+            with self._log_lock:
+                self.log.append("end")
+
+
+@pytest.fixture(scope="module")
+def traced_moonshine() -> TracedMoonshine:
+    return TracedMoonshine()
+
+
+async def test_moonshine_never_decodes_two_transcriptions_at_once(
+    traced_moonshine: TracedMoonshine, piper_speech: dict[str, Pcm], wer: Wer
+) -> None:
+    stt = traced_moonshine
+    stt.log.clear()
+    results: dict[str, Transcription] = {}
+
+    async def one(text: str, audio: Pcm) -> None:
+        results[text] = await stt.transcribe(audio, 22050)
+
+    async with anyio.create_task_group() as tg:
+        for text, audio in piper_speech.items():
+            tg.start_soon(one, text, audio)
+    assert stt.log == ["start", "end"] * len(piper_speech)
+    assert wer(list(results), [result.text for result in results.values()]) <= 0.2, results
+
+
+async def test_moonshine_waits_for_a_decoding_its_caller_abandoned(
+    traced_moonshine: TracedMoonshine, piper_speech: dict[str, Pcm], wer: Wer
+) -> None:
+    stt = traced_moonshine
+    stt.log.clear()
+    stt.started.clear()
+    (_, abandoned), (text, audio) = list(piper_speech.items())[:2]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stt.transcribe, abandoned, 22050)
+        await anyio.to_thread.run_sync(stt.started.wait)
+        tg.cancel_scope.cancel()  # returns at once; the decoding goes on in its thread
+    result = await stt.transcribe(audio, 22050)
+    assert stt.log == ["start", "end", "start", "end"]  # the next one started only after it ended
+    assert not stt.busy
+    assert wer([text], [result.text]) <= 0.2, result
 
 
 async def test_moonshine_is_english_only_and_ignores_blips(moonshine: MoonshineStt) -> None:

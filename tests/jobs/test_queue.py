@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import anyio
 import anyio.to_thread
 import pytest
+import redis
 from job_handlers import FAST, HANDLERS, PHONE
 
 from callwright.errors import ConfigError
@@ -191,6 +194,50 @@ async def test_queue_restarts_in_process(sqlite_backend: Backend) -> None:
             assert (await queue.wait(f"again-{n}", timeout=10)).status == "done"
     with queue, pytest.raises(JobError, match="already running"):
         queue.start()
+
+
+@contextmanager
+def queue_storage_broken(backend: Backend) -> Iterator[None]:
+    """Every read of the huey queue fails until the block ends: its SQLite table renamed away, or its
+    Redis list replaced by a string (WRONGTYPE)."""
+    base, _, query = backend.queue_url.partition("?")
+    if base.startswith("sqlite"):
+        path = base.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("alter table task rename to task_away")
+            db.commit()
+        try:
+            yield
+        finally:
+            with closing(sqlite3.connect(path)) as db:
+                db.execute("alter table task_away rename to task")
+                db.commit()
+        return
+    client = redis.Redis.from_url(base)
+    key = f"huey.redis.{parse_qs(query)['name'][0]}"
+    client.set(key, "not a list")
+    try:
+        yield
+    finally:
+        client.delete(key)
+        client.close()
+
+
+async def test_the_worker_outlives_a_failing_queue_storage(backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    """A storage error in the worker loop is logged, the loop backs off and reads again, and jobs run
+    once the storage is back. (huey's ``Worker.loop`` catches what reading the queue and running a task
+    raise, so the catch-all in ``JobQueue._run_loop`` that would let the thread die is not reached.)"""
+
+    def read_errors() -> int:
+        return sum(r.name == "huey.consumer.Worker" and r.getMessage() == "Error reading from queue" for r in caplog.records)
+
+    with JobQueue(queue_url=backend.queue_url, store_url=backend.store_url, handlers=HANDLERS) as jobs:
+        with queue_storage_broken(backend), anyio.fail_after(10):
+            while read_errors() < 2:  # the second: the loop came round again after the first
+                await anyio.sleep(0.05)
+        await jobs.submit("ready", {"order": "G-1"}, job_id="after-errors", phone=ADA)
+        assert (await jobs.wait("after-errors", timeout=10)).status == "done"
+    assert not [r for r in caplog.records if r.name == "callwright.jobs" and "died" in r.getMessage()]
 
 
 def test_queue_urls_are_checked(tmp_path: Path) -> None:

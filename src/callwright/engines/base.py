@@ -1,7 +1,9 @@
 """The four engine protocols. An engine is anything with these methods; there is no base class.
 
 Audio crossing these protocols is mono PCM16 as ``numpy.int16``. Blocking engines (most embedded
-models) do their work in a worker thread so the event loop keeps serving every other call.
+models) do their work in a worker thread so the event loop keeps serving every other call; the
+local ones use :class:`~callwright.engines.inference.InferenceThread` (one inference at a time) and
+say with an optional ``busy`` attribute when one still runs after its caller was cancelled.
 Failures are raised as :class:`callwright.errors.EngineError` with ``retryable`` set honestly.
 """
 

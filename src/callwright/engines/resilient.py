@@ -6,6 +6,16 @@ attempt gets ``policy.timeout`` seconds; a retryable :class:`EngineError` or a t
 A non-retryable error skips straight to the fallback. Any other exception an engine raises is
 wrapped in a non-retryable :class:`EngineError` naming the engine.
 
+A timeout that leaves the engine ``busy`` is not retried on that engine. The local engines
+(Moonshine, Whisper, Piper) compute in a thread that cannot be stopped, so the timed-out inference
+goes on and ``busy`` stays True until it ends (see :mod:`callwright.engines.inference`); a retry
+would only wait behind it, and with the default policy a stuck engine would keep the caller in
+silence for three timeouts before the fallback line. So the fallback engine gets the next attempt
+at once or, without one, the timeout is raised at once (after an STT failure the call says its
+fallback line). An engine with no ``busy`` attribute (the language model: its cancelled request is
+closed) is retried as before, and so is an engine whose timed-out work has ended by the time it is
+checked.
+
 Streams (TTS audio, LLM deltas) are retried or handed to the fallback only while nothing has been
 yielded: once a caller has heard part of a sentence, a silent retry would repeat or garble it, so a
 later failure is raised. For streams the timeout bounds the wait for each item.
@@ -80,7 +90,7 @@ class Recovery:
                 try:
                     return await self._attempt(engine, attempt)
                 except EngineError as error:
-                    if not await self._recover(error, retry, last_engine=index == len(engines) - 1):
+                    if not await self._recover(error, engine, retry, last_engine=index == len(engines) - 1):
                         break
         raise AssertionError("unreachable: the last engine's failure is raised")  # pragma: no cover
 
@@ -101,7 +111,7 @@ class Recovery:
                     if started:
                         self._report(error, recovering=False)
                         raise
-                    if not await self._recover(error, retry, last_engine=index == len(engines) - 1):
+                    if not await self._recover(error, engine, retry, last_engine=index == len(engines) - 1):
                         break
                 finally:
                     if items is not None:
@@ -131,9 +141,9 @@ class Recovery:
             raise EngineTimeout(f"{engine.name} streamed nothing for {self._timeout:g} s", engine=engine.name)
         return item
 
-    async def _recover(self, error: EngineError, retry: int, *, last_engine: bool) -> bool:
+    async def _recover(self, error: EngineError, engine: _Named, retry: int, *, last_engine: bool) -> bool:
         """Report ``error``; back off and return True to retry, False to go to the next engine; or raise."""
-        again = error.retryable and retry < self.policy.retries
+        again = error.retryable and retry < self.policy.retries and not _still_busy(error, engine)
         self._report(error, recovering=again or not last_engine)
         if again:
             delay = min(self.policy.backoff * 2**retry, self.policy.max_backoff)
@@ -155,6 +165,11 @@ class Recovery:
 def _require(engines: Sequence[_Named]) -> None:
     if not engines:
         raise ValueError("Recovery needs at least one engine")
+
+
+def _still_busy(error: EngineError, engine: _Named) -> bool:
+    """A timeout that left the engine's inference running: a retry would only wait behind it."""
+    return isinstance(error, EngineTimeout) and getattr(engine, "busy", False) is True
 
 
 def _wrap(exc: Exception, engine: _Named) -> EngineError:

@@ -25,18 +25,17 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
 from ...audio.resample import resample
 from ...errors import ConfigError, EngineError
 from ..base import Pcm, Transcription
+from ..inference import InferenceThread
 
 SAMPLE_RATE = 16000
 MIN_SECONDS = 0.1  # the encoder needs about this much audio; shorter input is treated as silence
@@ -191,9 +190,11 @@ def _read_tokens(path: Path) -> tuple[bytes, ...]:
 class MoonshineStt:
     """Moonshine base-en (English only). ``confidence`` is exp(mean token log-probability), 0..1.
 
-    One model is shared by all calls; transcriptions run one at a time in a worker thread. When a
-    transcription is cancelled (a timeout, a hang-up), it returns at once and the current decoding
-    finishes in the background, holding the model, so the next call waits for it.
+    One model is shared by all calls; transcriptions run one at a time in the engine's
+    :class:`~callwright.engines.inference.InferenceThread`. A transcription cancelled while it waits
+    its turn never runs. One cancelled while it decodes (a timeout, a barge-in, a hang-up) returns
+    at once and the decoding finishes in the background: ``busy`` stays True meanwhile and the
+    next transcription waits for it instead of decoding beside it.
     """
 
     name = "moonshine"
@@ -201,12 +202,17 @@ class MoonshineStt:
     def __init__(self, model_dir: str | Path | None = None, *, threads: int = 1) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
         self.threads = threads
-        self._lock = threading.Lock()
+        self._inference = InferenceThread()
         self._model: _Model | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a decoding runs, including one whose caller was cancelled."""
+        return self._inference.busy
 
     async def warm(self) -> None:
         """Load the model and decode half a second of silence now, so the first call is not slower."""
-        await anyio.to_thread.run_sync(self._run, np.zeros(SAMPLE_RATE // 2, dtype=np.float32), abandon_on_cancel=True)
+        await self._inference.run(self._run, np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
 
     async def transcribe(self, audio: Pcm, sample_rate: int, *, language: str = "en") -> Transcription:
         if language != "en":
@@ -220,16 +226,16 @@ class MoonshineStt:
         if seconds < MIN_SECONDS:
             return Transcription("", None, "en")
         samples = resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32) / 32768.0
-        text, confidence = await anyio.to_thread.run_sync(self._run, samples, abandon_on_cancel=True)
+        text, confidence = await self._inference.run(self._run, samples)
         return Transcription(text, confidence if text else None, "en")
 
     def _run(self, samples: npt.NDArray[np.float32]) -> tuple[str, float]:
-        with self._lock:
-            try:
-                if self._model is None:
-                    self._model = _Model.load(self.model_dir, self.threads)
-                return self._model.decode(samples)
-            except ConfigError:
-                raise
-            except Exception as exc:
-                raise EngineError(f"moonshine failed: {type(exc).__name__}: {exc}", engine=self.name) from exc
+        """Load the model if need be and decode; only ever called in the engine's inference thread."""
+        try:
+            if self._model is None:
+                self._model = _Model.load(self.model_dir, self.threads)
+            return self._model.decode(samples)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"moonshine failed: {type(exc).__name__}: {exc}", engine=self.name) from exc

@@ -14,17 +14,16 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
 from ...audio.resample import resample
 from ...errors import ConfigError, EngineError
 from ..base import Pcm, Transcription
+from ..inference import InferenceThread
 
 SAMPLE_RATE = 16000
 DEFAULT_MODEL_DIR = Path("~/.cache/callwright/whisper-base-ct2")
@@ -103,8 +102,11 @@ class WhisperStt:
 
     ``confidence`` is exp(mean of the segments' average token log-probability), clipped to 0..1.
     The model loads on first use (or on :meth:`warm`); one model is shared by every call and
-    transcriptions run one at a time in a worker thread. A cancelled transcription returns at once;
-    the decoding in progress finishes in the background and the next call waits for it.
+    transcriptions run one at a time in the engine's
+    :class:`~callwright.engines.inference.InferenceThread`. A transcription cancelled while it waits
+    its turn never runs. One cancelled while it decodes returns at once and the decoding finishes in
+    the background: ``busy`` stays True meanwhile and the next transcription waits for it instead of
+    decoding beside it.
     """
 
     name = "whisper"
@@ -121,8 +123,13 @@ class WhisperStt:
         self.cpu_threads = cpu_threads
         self.compute_type = compute_type
         self.beam_size = beam_size
-        self._lock = threading.Lock()
+        self._inference = InferenceThread()
         self._model: Any = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a decoding runs, including one whose caller was cancelled."""
+        return self._inference.busy
 
     async def warm(self) -> None:
         """Assemble (first time only) and load the model and decode half a second of silence now.
@@ -130,40 +137,40 @@ class WhisperStt:
         The first decoding after loading is about 0.4 s slower than the next ones.
         """
         silence = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
-        await anyio.to_thread.run_sync(self._run, silence, "en", abandon_on_cancel=True)
+        await self._inference.run(self._run, silence, "en")
 
     async def transcribe(self, audio: Pcm, sample_rate: int, *, language: str = "en") -> Transcription:
         samples = resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32) / 32768.0
-        return await anyio.to_thread.run_sync(self._run, samples, language, abandon_on_cancel=True)
+        return await self._inference.run(self._run, samples, language)
 
     def _run(self, samples: npt.NDArray[np.float32], language: str) -> Transcription:
-        with self._lock:
-            try:
-                if self._model is None:
-                    from faster_whisper import WhisperModel
+        """Load the model if need be and decode; only ever called in the engine's inference thread."""
+        try:
+            if self._model is None:
+                from faster_whisper import WhisperModel
 
-                    self._model = WhisperModel(
-                        str(assemble_model(self.model_dir)),
-                        device="cpu",
-                        compute_type=self.compute_type,
-                        cpu_threads=self.cpu_threads,
-                    )
-                if samples.size == 0:
-                    return Transcription("", None, language)
-                segments, info = self._model.transcribe(
-                    samples,
-                    language=language,
-                    beam_size=self.beam_size,
-                    temperature=0.0,
-                    vad_filter=False,
-                    condition_on_previous_text=False,
-                    without_timestamps=True,
+                self._model = WhisperModel(
+                    str(assemble_model(self.model_dir)),
+                    device="cpu",
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
                 )
-                segments = list(segments)  # decoding happens while iterating
-            except ConfigError:
-                raise
-            except Exception as exc:
-                raise EngineError(f"whisper failed: {type(exc).__name__}: {exc}", engine=self.name) from exc
+            if samples.size == 0:
+                return Transcription("", None, language)
+            segments, info = self._model.transcribe(
+                samples,
+                language=language,
+                beam_size=self.beam_size,
+                temperature=0.0,
+                vad_filter=False,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+            )
+            segments = list(segments)  # decoding happens while iterating
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"whisper failed: {type(exc).__name__}: {exc}", engine=self.name) from exc
         text = " ".join(segment.text.strip() for segment in segments).strip()
         if not segments or not text:
             return Transcription("", None, info.language)

@@ -127,7 +127,8 @@ class EspeakTts:
     ``VoiceStyle.voice`` overrides the engine's voice; ``rate`` scales 175 words per minute and
     ``pitch`` scales espeak's base pitch 50 (both clamped to espeak's ranges). The sentence is
     synthesised whole in a worker thread (it takes a millisecond or so), then streamed in ~100 ms
-    chunks.
+    chunks. Unlike the neural engines, a cancelled synthesis is not abandoned: the cancellation
+    waits for that millisecond, so nothing is left running (and there is no ``busy``).
     """
 
     name = "espeak"

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import soxr
 
 from ...errors import ConfigError, EngineError
 from ..base import Pcm, VoiceStyle
+from ..inference import InferenceThread
 
 _PITCH_STRETCH = 1.5  # length scale = pitch ** this, so the resampled speech keeps its duration
 
@@ -48,10 +47,11 @@ class PiperTts:
     1.0 skips all of this. ``VoiceStyle.voice`` is ignored (one voice per engine: pass
     ``model_path`` for another).
 
-    Each sentence is synthesised in a worker thread. Cancelling the stream returns at once; the
-    sentence in progress, if any, finishes in the background and no further sentence is started.
-    The ONNX session is shared by all calls (onnxruntime sessions are thread-safe) and uses
-    ``threads`` cores per synthesis.
+    Each sentence is synthesised in the engine's
+    :class:`~callwright.engines.inference.InferenceThread`, one sentence at a time for all the calls
+    the engine serves (their sentences take turns), with ``threads`` cores. Cancelling the stream
+    returns at once; the sentence in progress, if any, finishes in the background (``busy`` stays
+    True meanwhile, and the next sentence waits for it), and no further sentence is started.
     """
 
     name = "piper"
@@ -62,13 +62,18 @@ class PiperTts:
         self.threads = threads
         self._config: dict[str, Any] = json.loads(self.config_path.read_text(encoding="utf-8"))
         self.sample_rate: int = int(self._config["audio"]["sample_rate"])
-        self._lock = threading.Lock()
+        self._inference = InferenceThread()
         self._voice: Any = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a sentence is synthesised (or the voice loaded), including one nobody waits for."""
+        return self._inference.busy
 
     async def warm(self) -> None:
         """Load the voice (about 0.5 s) and speak one word now, so the first sentence is not slower."""
-        voice = await anyio.to_thread.run_sync(self._load, abandon_on_cancel=True)
-        await anyio.to_thread.run_sync(lambda: list(voice.synthesize("Hello.")), abandon_on_cancel=True)
+        voice = await self._inference.run(self._load)
+        await self._inference.run(lambda: list(voice.synthesize("Hello.")))
 
     async def synthesize(self, text: str, style: VoiceStyle | None = None) -> AsyncIterator[Pcm]:
         style = style or VoiceStyle()
@@ -79,35 +84,36 @@ class PiperTts:
             )
         if not text.strip():
             return
-        voice = await anyio.to_thread.run_sync(self._load, abandon_on_cancel=True)
+        # Loaded once; after that, no turn in the inference thread is spent just to fetch it.
+        voice = self._voice if self._voice is not None else await self._inference.run(self._load)
         from piper import SynthesisConfig
 
         options = SynthesisConfig(length_scale=voice.config.length_scale * style.pitch**_PITCH_STRETCH / style.rate)
         sentences: Iterator[Any] = iter(voice.synthesize(text, syn_config=options))
-        while (chunk := await anyio.to_thread.run_sync(self._next, sentences, abandon_on_cancel=True)) is not None:
+        while (chunk := await self._inference.run(self._next, sentences)) is not None:
             if style.pitch != 1.0:  # see the class docstring: longer speech played faster
                 chunk = soxr.resample(chunk, self.sample_rate * style.pitch, self.sample_rate)
             yield chunk
 
     def _load(self) -> Any:
-        with self._lock:
-            if self._voice is None:
-                try:
-                    import onnxruntime
-                    from piper import PiperConfig, PiperVoice
+        """The voice, loaded at the first call; only ever called in the engine's inference thread."""
+        if self._voice is None:
+            try:
+                import onnxruntime
+                from piper import PiperConfig, PiperVoice
 
-                    options = onnxruntime.SessionOptions()
-                    options.intra_op_num_threads = self.threads
-                    options.inter_op_num_threads = 1
-                    session = onnxruntime.InferenceSession(
-                        str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                    self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(self._config))
-                except ImportError as exc:
-                    raise ConfigError(f"tts engine 'piper' needs piper-tts: install callwright[local] ({exc})") from exc
-                except Exception as exc:
-                    raise EngineError(f"piper could not load {self.model_path}: {exc}", engine=self.name) from exc
-            return self._voice
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                session = onnxruntime.InferenceSession(
+                    str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+                self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(self._config))
+            except ImportError as exc:
+                raise ConfigError(f"tts engine 'piper' needs piper-tts: install callwright[local] ({exc})") from exc
+            except Exception as exc:
+                raise EngineError(f"piper could not load {self.model_path}: {exc}", engine=self.name) from exc
+        return self._voice
 
     def _next(self, sentences: Iterator[Any]) -> Pcm | None:
         try:
