@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engines.embed import MiniLmEmbedder
 from .spec import IntentSpec
-from .text import normalise, words
+from .text import normalise, stems, words
 
 OUT_OF_SCOPE = "out_of_scope"
 _STOP = frozenset(
@@ -34,7 +34,7 @@ _STOP = frozenset(
 
 def content_words(text: str) -> set[str]:
     """The words that carry meaning, lightly stemmed ("delivered" and "deliver" are one word)."""
-    return {_stem(w) for w in _words(text) if w not in _STOP}
+    return set(stems([w for w in _words(text) if w not in _STOP]))
 
 
 def _words(text: str) -> list[str]:
@@ -43,10 +43,7 @@ def _words(text: str) -> list[str]:
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
+    return stems([word])[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ import math
 import os
 import re
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,12 +31,11 @@ from typing import Any
 
 import anyio.to_thread
 import numpy as np
-import Stemmer
 
 from ..engines.embed import Embedder, Vectors, shared_embedder
 from ..errors import ConfigError
 from .shaping import split_sentences
-from .text import normalise, words
+from .text import normalise, stems, words
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 
@@ -457,20 +455,7 @@ _STOPWORDS = frozenset(
 def _terms(text: str) -> list[str]:
     """Lower-cased words without stop words, stemmed by Snowball English ("cleaning" and "cleaned" → "clean")."""
     said = [w.split("'")[0] for w in words(normalise(text, digits=False))]  # I'm, haven't, driver's → i, haven, driver
-    stems: list[str] = _stemmer().stemWords([w for w in said if w not in _STOPWORDS and len(w) > 1])
-    return stems
-
-
-_local = threading.local()
-
-
-def _stemmer() -> Any:
-    """This thread's Snowball English stemmer: a PyStemmer instance must not be called from two
-    threads at once, and searches run in worker threads (:meth:`Knowledge.asearch`)."""
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return stemmer
+    return stems([w for w in said if w not in _STOPWORDS and len(w) > 1])
 
 
 def _embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None) -> Vectors:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
+
+import Stemmer
 
 from .numbers import words_to_digits
 
@@ -90,3 +93,16 @@ def negated(tokens: list[str], index: int, *, window: int = 3) -> bool:
                 continue
             return True
     return False
+
+
+def stems(tokens: list[str]) -> list[str]:
+    """Each word's Snowball English stem ("cleaning", "cleaned" -> "clean"): the one stemmer of the
+    agent layer (intents and documents)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:  # a PyStemmer instance must not be used by two threads at once
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    found: list[str] = stemmer.stemWords(tokens)
+    return found
+
+
+_local = threading.local()
