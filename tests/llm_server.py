@@ -23,10 +23,12 @@ from typing import IO
 
 import httpx
 
-# SmolLM2 was trained with an 8,192-token context. 4,096 holds the order desk's persona and eight
-# tool schemas (about 1,900 tokens) with room for a call; at 2,048 the LLM brain refuses the prompt
-# with a clear error (tests/engines/test_llm_window.py shows what a long call does with it).
-N_CTX = 4096
+# SmolLM2 was trained with an 8,192-token context, and it is served with all of it: the order
+# desk's persona and eight tool schemas, as llama-cpp-python's chatml-function-calling template
+# writes them out, take about 3,600 tokens (our 3-characters-a-token estimate of the JSON says
+# 1,900). At 2,048 or 4,096 the LLM brain refuses such a prompt with a clear error
+# (tests/engines/test_llm_window.py shows what a long call does with the window).
+N_CTX = 8192
 MODEL_ALIAS = "smollm2"
 INSTALL_HINT = (
     "run `make test`, which builds llama-cpp-python for a portable AVX2 target (a native build on a CPU with "

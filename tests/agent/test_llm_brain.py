@@ -203,7 +203,7 @@ async def test_form_value_from_the_model_goes_through_our_parser(
         async with TextCall(agent, caller=STRANGER) as c:
             await c.greeting()
             reply = await c.say("my delivery address is 12 Oak Street, Springfield", timeout=SLOW)
-            no_errors(c)
+            errors = [e.message for e in c.events(ev.ErrorEvent)]
             fields = c.events(ev.FormField)
             turns = [t for t in c.events(ev.AgentTurn) if t.turn == 1]
 
@@ -211,7 +211,18 @@ async def test_form_value_from_the_model_goes_through_our_parser(
     calls = [call for answer in spy.answers for call in _tool_calls(answer) if call["name"] == "set_form_field"]
     assert calls, "the forced request came back with a set_form_field call"
     told = {m["tool_call_id"]: json.loads(m["content"]) for r in spy.requests for m in tool_messages(r)}
+    # The 135M model sometimes writes arguments that are not JSON. Our engine then fails the turn
+    # with a precise error naming the tool (it never runs a tool on a guess), and the caller hears
+    # the fallback line; every other call's value goes through our parser.
+    malformed = [call for call in calls if not _json_object(call["arguments"])]
+    if malformed:
+        assert errors and all("tool call 'set_form_field' has arguments that are not valid JSON" in e for e in errors)
+    else:
+        assert not errors, f"the call reported errors: {errors}"
     for call in calls:
+        if call in malformed:
+            assert call["id"] not in told
+            continue
         arguments = json.loads(call["arguments"])
         if arguments.get("form") == "delivery" and arguments.get("field") == "address":
             # Our parser judged the model's value: filled, read back, rejected or sent as a link.
@@ -236,10 +247,20 @@ async def test_plain_turn_gets_a_spoken_reply(llm_server: str, brain: Callable[[
     assert len(spy.requests) <= LlmBrain.max_tool_rounds + 1
 
 
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
 def _tool_calls(answer: str) -> list[dict[str, Any]]:
     """The function calls in one answer of the server, streamed (SSE) or whole (JSON)."""
     if answer.lstrip().startswith("{"):
-        message = json.loads(answer)["choices"][0]["message"]
+        whole = json.loads(answer)
+        if "choices" not in whole:  # an error answer (a prompt refused as too long, then fitted and sent again)
+            return []
+        message = whole["choices"][0]["message"]
         return [{"id": t["id"], **t["function"]} for t in message.get("tool_calls") or []]
     calls: dict[int, dict[str, Any]] = {}
     for line in answer.splitlines():
