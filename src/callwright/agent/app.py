@@ -52,7 +52,9 @@ class Services:
     public_url: str = "http://127.0.0.1:8000"
     llm: LanguageModel | None = None
     data_dir: Path = Path(".callwright")  # where tools keep their state (ToolContext.data_dir)
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)  # aware; a naive value is read as UTC
+    # The calendar date and time the caller lives in (wall clock, meant: "tomorrow" is a real day);
+    # tests and simulations inject their own. Aware; a naive value is read as UTC.
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 class AgentApp:

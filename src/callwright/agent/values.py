@@ -384,6 +384,7 @@ def parse_value(
         case "phone":
             return _phone(text, region.upper())
         case "date" | "time" | "datetime":
+            # wall clock only when a caller of parse_value gives no `now`; a call passes its agent's (Dialogue.now)
             return _when(kind, text, now or dt.datetime.now(), region)
         case "number":
             return _number(text)

@@ -394,7 +394,7 @@ class Call:
         gap_s = 2 * ep.options.endpoint_silence_ms * ep.patience / 1000
         # Real time: the transport stopped delivering audio mid-turn (a network gap), so silence is
         # made up for the endpointer. A call on virtual time pushes its audio and never waits here.
-        with anyio.move_on_after(gap_s):
+        with anyio.move_on_after(gap_s):  # real time: a network gap (see above), never call pacing
             return await self._audio_rx.receive()
         return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), self.clock.now()
 
