@@ -186,6 +186,41 @@ async def test_a_background_job_that_fails_shows_in_the_call_and_texts_nothing(a
     assert await services.store.messages(SAM) == []
 
 
+async def test_an_order_the_job_queue_refuses_is_told_not_promised(agent_for: Callable[[str], Any], services: Any, tmp_path: Any) -> None:
+    """The queue's table is gone (its disk or Redis is down): the caller is told it did not happen, never
+    "I'll text you", the operator sees why, and the job is recorded failed, not left queued."""
+    import sqlite3
+    from contextlib import closing
+
+    from callwright.jobs.queue import JobQueue
+
+    async def never(payload: dict[str, Any]) -> str:
+        raise AssertionError("a job that was never queued ran")
+
+    queue_db = tmp_path / "jobs.db"
+    jobs = JobQueue(queue_url=f"sqlite:///{queue_db}", store_url=f"sqlite:///{tmp_path / 'callwright.db'}", handlers=lambda name: never)
+    services.jobs = jobs
+    jobs.start()
+    try:
+        with closing(sqlite3.connect(queue_db)) as db:
+            db.execute("alter table task rename to task_away")
+            db.commit()
+        async with TextCall(agent_for("order-desk"), caller=SAM) as c:
+            await c.greeting()
+            await c.say("I'd like to order two oat milk")
+            await c.say("twelve oak street springfield")
+            told = await c.say("yes please")
+            result = [e for e in c.events(ev.ToolResult) if e.name == "place_order"][-1]
+            error = c.events(ev.ErrorEvent)[-1]
+            assert not c.events(ev.JobQueued)
+    finally:
+        jobs.stop()
+    assert "couldn't do that" in told and "text you" not in told
+    assert result.status == "error" and "could not be queued" in (result.error or "")
+    assert error.code == "job" and "OperationalError" in error.message
+    assert await services.store.messages(SAM) == []
+
+
 async def test_an_address_that_cannot_be_heard_gets_a_link_whose_value_comes_back(agent_for: Callable[[str], Any], services: Any) -> None:
     async with TextCall(agent_for("order-desk"), caller=SAM) as c:
         await c.greeting()

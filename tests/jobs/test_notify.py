@@ -201,6 +201,14 @@ def test_notifier_from_settings_picks_twilio_only_when_complete(monkeypatch: pyt
     monkeypatch.delenv("CALLWRIGHT_TWILIO_FROM_NUMBER")
     with pytest.raises(ConfigError, match="set CALLWRIGHT_TWILIO_AUTH_TOKEN, CALLWRIGHT_TWILIO_FROM_NUMBER too"):
         notifier_from_settings(store, Settings.load())
+    monkeypatch.delenv("CALLWRIGHT_TWILIO_ACCOUNT_SID")
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_FROM_NUMBER", FROM)
+    with pytest.raises(ConfigError, match="set CALLWRIGHT_TWILIO_ACCOUNT_SID, CALLWRIGHT_TWILIO_AUTH_TOKEN too"):
+        notifier_from_settings(store, Settings.load())
+    # the auth token alone verifies Twilio's webhooks on a phone line; SMS stay in the outbox
+    monkeypatch.delenv("CALLWRIGHT_TWILIO_FROM_NUMBER")
+    monkeypatch.setenv("CALLWRIGHT_TWILIO_AUTH_TOKEN", TOKEN)
+    assert isinstance(notifier_from_settings(store, Settings.load()), OutboxNotifier)
 
 
 async def test_job_result_goes_out_through_twilio_once(sqlite_backend: Backend, twilio: FakeTwilio) -> None:

@@ -240,6 +240,25 @@ async def test_the_worker_outlives_a_failing_queue_storage(backend: Backend, cap
     assert not [r for r in caplog.records if r.name == "callwright.jobs" and "died" in r.getMessage()]
 
 
+async def test_a_job_the_queue_refuses_is_failed_at_once_and_can_be_submitted_again(backend: Backend) -> None:
+    """Redis or the queue's SQLite refuses the enqueue: submit raises a clear JobError and the ledger says
+    failed (a restart must not run, minutes later, a job the caller was told did not happen); submitting
+    the same job again once the queue is back queues and runs it, once."""
+    with JobQueue(queue_url=backend.queue_url, store_url=backend.store_url, handlers=HANDLERS) as jobs:
+        with queue_storage_broken(backend):
+            with pytest.raises(JobError, match=r"job 'refused' could not be queued: .*Error") as refused:
+                await jobs.submit("ready", {"order": "G-2"}, job_id="refused", phone=ADA)
+            assert refused.value.retryable
+            async with opened(backend.store_url) as store:
+                job = await store.get_job("refused")
+                assert job is not None and job.status == "failed" and (job.error or "").startswith("could not be queued")
+                assert [j.id for j in await store.unfinished_jobs()] == []
+        await jobs.submit("ready", {"order": "G-2"}, job_id="refused", phone=ADA)
+        assert (await jobs.wait("refused", timeout=10)).status == "done"
+        await jobs.submit("ready", {"order": "G-2"}, job_id="refused", phone=ADA)  # done: a third submit is a no-op
+    assert len(await job_messages(backend, "refused")) == 1
+
+
 def test_queue_urls_are_checked(tmp_path: Path) -> None:
     for url in ("amqp://x", "sqlite://:memory:", "sqlite:jobs.db"):
         with pytest.raises(ConfigError, match="queue URL"):

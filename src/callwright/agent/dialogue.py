@@ -503,7 +503,16 @@ class Dialogue:
         phone = self.memory.phone
         self.emit(ev.ToolCalled(turn=turn.index, call=call, name=tool.name, arguments=arguments, idempotency_key=key, background=True))
         payload = {"agent": str(self.app.definition.folder), "tool": tool.name, "arguments": arguments, "key": key, "call_id": self.context.call_id, "caller": phone}
-        job_id = await jobs.submit(f"{self.spec.name}.{tool.name}", payload, job_id=key, phone=phone)
+        from ..jobs.queue import JobError
+
+        try:
+            job_id = await jobs.submit(f"{self.spec.name}.{tool.name}", payload, job_id=key, phone=phone)
+        except JobError as exc:  # the queue is down: the caller hears it did not happen, the operator why
+            self.emit(ev.ToolResult(turn=turn.index, call=call, name=tool.name, status="error", error=exc.message))
+            self.emit(ev.ErrorEvent(code="job", message=exc.message, stage="job"))
+            yield Say(self.replies["tool_error"])
+            self.task = None
+            return
         self.emit(ev.JobQueued(job_id=job_id, name=tool.name, notify=phone))
         self.emit(ev.ToolResult(turn=turn.index, call=call, name=tool.name, status="queued", result={"job_id": job_id}))
         if phone and job_id not in self.watched_jobs and self.context.background is not None:

@@ -121,12 +121,14 @@ def _twilio_error(response: httpx.Response) -> str:
 def notifier_from_settings(store: Store, settings: Settings) -> Notifier:
     """Twilio when ``twilio_account_sid``, ``twilio_auth_token`` and ``twilio_from_number`` are all
     set (``--twilio-*`` or ``CALLWRIGHT_TWILIO_*``; the API at ``twilio_api_url``), else the outbox.
-    Some but not all of the three is a configuration error, not a silent fallback to the outbox."""
+    The auth token alone is a phone-line set-up (it verifies Twilio's webhook signatures) and keeps
+    the outbox; an account SID or from-number without the rest is a configuration error, not a
+    silent fallback to the outbox."""
     s = settings
     values = {"twilio_account_sid": s.twilio_account_sid, "twilio_auth_token": s.twilio_auth_token, "twilio_from_number": s.twilio_from_number}
     if all(values.values()):
         return TwilioSmsNotifier(store, s.twilio_account_sid, s.twilio_auth_token, s.twilio_from_number, s.twilio_api_url or TWILIO_API)
-    if any(values.values()):
+    if s.twilio_account_sid or s.twilio_from_number:
         missing = [ENV_PREFIX + name.upper() for name, value in values.items() if not value]
         raise ConfigError(f"Twilio SMS is half configured: set {', '.join(missing)} too (or their --twilio-* flags), or unset the others")
     return OutboxNotifier(store)

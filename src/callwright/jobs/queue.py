@@ -65,6 +65,9 @@ class JobError(CallwrightError):
     category = "job"
 
 
+NOT_QUEUED = "could not be queued"  # the error of a job whose submit failed to reach the queue
+
+
 class JobTimedOut(JobError):
     """A handler gave up on its work (a tool's ``timeout``): ``reply`` is texted instead of a result,
     the job ends ``failed`` with this message, and it is not retried."""
@@ -109,11 +112,24 @@ class JobQueue:
     # submitting and waiting (any event loop)
 
     async def submit(self, name: str, payload: dict[str, Any], *, job_id: str, phone: str | None) -> str:
-        """Record the job and enqueue it. Submitting a ``job_id`` again changes and enqueues nothing."""
+        """Record the job and enqueue it. Submitting a ``job_id`` again changes and enqueues nothing,
+        unless the first submit could not reach the queue: then the job was recorded ``failed`` (never
+        left ``queued`` for a restart to run by surprise), :class:`JobError` was raised, and a second
+        submit queues it again."""
 
         def record_and_enqueue() -> None:
-            if self._in_ledger(lambda store: store.add_job(job_id, name, payload, phone)):
+            if not self._in_ledger(lambda store: store.add_job(job_id, name, payload, phone)):
+                job = self._in_ledger(lambda store: store.get_job(job_id))
+                if job is None or job.status != "failed" or not (job.error or "").startswith(NOT_QUEUED):
+                    return
+                self._in_ledger(lambda store: store.set_job(job_id, "queued"))
+            try:
                 self._enqueue(job_id)
+            except Exception as exc:  # the queue's backend (Redis, SQLite) refused: say so, keep nothing dangling
+                error = f"{NOT_QUEUED}: {type(exc).__name__}: {exc}"
+                self._in_ledger(lambda store: store.set_job(job_id, "failed", error=error))
+                log.error("job %s (%s) %s", job_id, name, error)
+                raise JobError(f"job {job_id!r} {error}", retryable=True) from exc
 
         await anyio.to_thread.run_sync(record_and_enqueue)
         return job_id
