@@ -437,3 +437,15 @@ def test_everyday_words_add_the_documents_words(said: str, added: str, not_added
 
     assert added in expand(said)
     assert not_added is None or not_added not in expand(said)
+
+
+def test_an_everyday_word_the_documents_head_a_section_with_is_not_expanded() -> None:
+    """"shower" is everyday speech for washing, but when a section is called "Showering" the word finds
+    it by itself; adding "bathing washing" would pull the answer to the section on baths."""
+    kb = Knowledge([Passage("care", "Showering", "You can shower from the day after you get home."),
+                    Passage("care", "Baths and soaking", "Avoid soaking in a bath until the wound has healed.")])
+    assert kb.search("when am I allowed to shower", k=1).hits[0].passage.section == "Showering"
+    from callwright.agent.knowledge import expand
+
+    assert "bathing" in expand("when am I allowed to shower")  # without documents: expanded
+    assert expand("when am I allowed to shower", named=lambda words: words == "shower") == "when am I allowed to shower"

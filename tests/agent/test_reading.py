@@ -8,13 +8,16 @@ import datetime as dt
 import pytest
 
 from callwright.agent.reading import (
+    asking_clause,
     drop_negated,
     find_values,
     is_correction,
     is_question,
     meta_request,
+    not_a_request,
     noun_phrase,
     question_part,
+    questions,
     resolve_references,
     strip_fillers,
     yes_no,
@@ -51,6 +54,13 @@ def test_fillers_are_not_values(said: str, value: str) -> None:
         ("wait, is there a delivery fee?", None),  # a question, not a pause
         ("what time do you close", None),
         ("say again the address of the store", None),
+        # several requests, and the reason, in one turn
+        ("sorry love, can you go over that again, slowly this time", "slower"),
+        ("eh? you lost me there", "repeat"),
+        ("I missed the last bit of that, I'm hard of hearing", "repeat"),
+        ("not so fast please, my hearing is going", "slower"),
+        ("my wee is slower than it used to be", None),
+        ("I missed the delivery yesterday", None),
     ],
 )
 def test_talk_about_the_talk(said: str, meta: str | None) -> None:
@@ -196,3 +206,56 @@ def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
     from callwright.agent.text import normalise
 
     assert normalise(said, digits=False) == plain
+
+
+@pytest.mark.parametrize(
+    ("said", "not_asked"),
+    [
+        # questions about a thing, and reports of what happened: nothing is to be done yet
+        ("are your bagels made with sesame", True),
+        ("how late do your drivers come round", True),
+        ("does it cost extra on a sunday", True),
+        ("is 4 Mill Lane too far out for you", True),
+        ("the yoghurt turned up leaking", True),
+        ("my shopping came without the butter", True),
+        ("what time is it ok to ring you back, please", True),
+        # asking for something, however it is put
+        ("four bagels to 4 Mill Lane", False),
+        ("is it possible to get some yoghurt sent round", False),
+        ("could you pop two loaves in the post to my mum", False),
+        ("the yoghurt was nice last time, three more please", False),
+        ("I'll have the same as last week", False),
+        ("do you think you could send two lemons", False),
+    ],
+)
+def test_asking_about_or_telling_is_not_asking_for(said: str, not_asked: bool) -> None:
+    assert not_a_request(said) is not_asked
+
+
+@pytest.mark.parametrize(
+    ("said", "asked"),
+    [
+        ("how much is delivery and do you take cheques", ["how much is delivery", "do you take cheques"]),
+        ("when can I garden again? and can I mow the lawn", ["when can i garden again", "can i mow the lawn"]),
+        ("is the fish fresh and is it local", ["is the fish fresh", "is it local"]),
+        ("I cough and then I leak, is that normal", ["I cough and then I leak, is that normal"]),  # one question
+        ("what are your hours", ["what are your hours"]),
+    ],
+)
+def test_two_questions_in_one_breath(said: str, asked: list[str]) -> None:
+    assert questions(said) == asked
+
+
+def test_the_clause_that_asks_among_clauses_that_tell() -> None:
+    assert asking_clause("could someone ring my dad back, he has a few questions about his leg bag") == "could someone ring my dad back"
+    assert asking_clause("can a nurse phone me") is None  # one clause: the turn is the request
+    assert asking_clause("I'd like a call back, and I'd like to order a leg bag") is None  # two requests
+
+
+def test_an_identifier_is_not_a_quantity() -> None:
+    wanted = {"quantity": "number", "product": "text", "address": "address"}
+    found = find_values("my order 8812 went to 3 Elm Road instead", wanted, now=NOW)
+    assert "quantity" not in found and found["address"].text == "3 Elm Road"
+    found = find_values("can I order 5 limes, my last order number 8812 was short", wanted, now=NOW)
+    assert found["quantity"].text == "5"
+    assert find_values("I want to order 3 pears", wanted, now=NOW)["quantity"].text == "3"  # "order" the verb counts

@@ -186,6 +186,9 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
         task.form.values[q.name] = q.value or ""
         task.pending.pop(q.name, None)
         d.emit(ev.FormField(form=task.form.name, field=q.name, status="confirmed", value=q.value))
+        # "yes that's right, it's about my pads": what else the yes carries fills what is still missing
+        more = {k: v for k, v in d.find(task, reading, missing_only=True, whole=None).items() if k != q.name}
+        d.apply_found(task, turn, more)
         async for act in d.advance(turn):
             yield act
         return

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .base import Act, Turn
 from .intents import OUT_OF_SCOPE, Match
-from .reading import find_values, question_part
+from .reading import asking_clause, find_values, not_a_request, question_part
 from .values import FieldKind
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 EVIDENCE: dict[str, float] = {"address": 0.2, "phone": 0.2, "email": 0.2, "datetime": 0.2, "date": 0.15, "time": 0.15}
 EVIDENCE_OTHER = 0.1
 MAX_EVIDENCE = 0.3
+# Added when a turn gives two or more of an intent's values, whatever its phrasing scored: values
+# that belong together are better evidence than each alone.
+TOGETHER = 0.1
 # How much more than "confident" the documents must score to take a turn from a weakly matched
 # request that names a thing they are not about.
 THING_MARGIN = 0.08
@@ -46,6 +49,9 @@ class EmbeddedBrain:
 
     async def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]:
         ranked = self._weigh(reading, dialogue)
+        if not_a_request(reading.resolved):  # "do your loaves have nuts?", "my eggs came broken": no order
+            ranked = [m for m in ranked if not self._acts(m.intent)]
+        raw = {m.intent: m.score for m in reading.intents}
         best = ranked[0] if ranked and ranked[0].score >= reading.threshold else None
         if best is not None and best.intent == OUT_OF_SCOPE:
             async for act in dialogue.out_of_scope(turn):
@@ -65,9 +71,11 @@ class EmbeddedBrain:
             # A weak intent match may be a question the documents answer ("is there a minimum order?");
             # when the turn names a thing the documents are not about ("got any gluten free bread?"),
             # the documents must answer clearly better than just enough.
+            # The same when the turn gives the intent a value ("her shopping hasn't come, the number is
+            # 4567"): documents cannot use the number; the request can.
             answer = await knowledge.asearch(question)
-            bar = knowledge.min_score + (THING_MARGIN if named else 0.0)
-            if answer.hits and answer.hits[0].score >= bar:
+            bar = knowledge.min_score + (THING_MARGIN if named or best.score > raw.get(best.intent, best.score) else 0.0)
+            if answer.hits and answer.hits[0].score >= bar and await self._documents_answer_the_request(reading, bar):
                 best = None
         if best is None:
             async for act in dialogue.answer_from_documents(turn, question):
@@ -77,16 +85,28 @@ class EmbeddedBrain:
         async for act in dialogue.start(intent, turn, reading, score=best.score):
             yield act
 
+    async def _documents_answer_the_request(self, reading: Reading, bar: float) -> bool:
+        """In a turn of several clauses, the documents must answer the one that asks, not only what it
+        tells around it: "can a nurse call my husband back, he's got questions about his pads" asks
+        for a call; the pads are what it is about."""
+        asking = asking_clause(reading.resolved)
+        if asking is None or self.app.knowledge is None:
+            return True
+        answer = await self.app.knowledge.asearch(question_part(asking))
+        return bool(answer.hits) and answer.hits[0].score >= bar + THING_MARGIN
+
     def _weigh(self, reading: Reading, dialogue: Dialogue) -> list[Match]:
         """The ranking, with each intent's score raised by the values the turn gives for it."""
         weighed = []
         for match in reading.intents[:4]:
             intent = self._intent(match.intent)
             gain = 0.0
-            if intent is not None and match.score >= reading.threshold - 0.15:
-                wanted = _typed_values(intent, self.app.spec.forms)
-                if wanted:
-                    found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
+            wanted = _typed_values(intent, self.app.spec.forms) if intent is not None else {}
+            if wanted:
+                found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
+                if len(found) >= 2:  # "three salmon to 15 Harbor Street": a count and an address say "an order" however terse
+                    gain = min(MAX_EVIDENCE, sum(_evidence(name, wanted[name]) for name in found)) + TOGETHER
+                elif match.score >= reading.threshold - 0.15:
                     gain = min(MAX_EVIDENCE, sum(_evidence(name, wanted[name]) for name in found))
             weighed.append(replace(match, score=round(match.score + gain, 3)))
         return sorted(weighed, key=lambda m: -m.score)
@@ -108,6 +128,15 @@ class EmbeddedBrain:
             return []
         found = find_values(reading.resolved, texts, now=dialogue.now(), frame=self.app.matcher.frame_words(name))
         return [value.text for value in found.values()]
+
+    def _acts(self, name: str) -> bool:
+        """Whether the intent does something for the caller that must be asked for: it confirms first,
+        or its tool has side effects (an order, a booking)."""
+        intent = self._intent(name)
+        if intent is None:
+            return False
+        tool = self.app.definition.tools.get(intent.tool) if intent.tool else None
+        return intent.confirm is not None or (tool is not None and (tool.options.side_effects or tool.options.background))
 
     def _intent(self, name: str) -> IntentSpec | None:
         return next((i for i in self.app.spec.intents if i.name == name), None)

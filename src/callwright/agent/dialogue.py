@@ -34,11 +34,12 @@ from .escalation import Escalation, Mode, handover_summary
 from .forms import PATIENCE, FormState, judge, wants_patience
 from .intents import OUT_OF_SCOPE, Match
 from .reading import (
-    REQUEST_VERB,
+    asking_clause,
     find_values,
     is_correction,
     is_question,
     question_part,
+    questions,
     request_part,
     resolve_references,
     yes_no,
@@ -47,7 +48,7 @@ from .replies import fill
 from .safety import Verdict
 from .spec import PATIENT_KINDS, IntentSpec
 from .state import Brain, Question, Reading, Task
-from .text import clauses, normalise
+from .text import normalise
 from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
 from .values import FieldKind, Parsed
 
@@ -115,12 +116,11 @@ class Dialogue:
         """Intents ranked on the turn, and on its clause that asks for something when it has others
         ("got any gluten free bread? my daughter's coeliac": the context clause dilutes the request)."""
         ranked = self.app.matcher.rank(text)
-        parts = clauses(normalise(text, digits=False))
-        asking = [c for c in parts if REQUEST_VERB.search(c) and len(c.split()) >= 3 and not _NEGATIVE.search(c)]
-        if len(parts) < 2 or len(asking) != 1:
+        asking = asking_clause(text)
+        if asking is None:
             return ranked
         best = {m.intent: m for m in ranked}
-        for m in self.app.matcher.rank(asking[0]):
+        for m in self.app.matcher.rank(asking):
             if m.intent not in best or m.score > best[m.intent].score:
                 best[m.intent] = m
         return sorted(best.values(), key=lambda m: -m.score)
@@ -575,6 +575,17 @@ class Dialogue:
         if knowledge is not None:
             if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 6:
                 question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
+            asked = questions(question)
+            if len(asked) > 1:  # two questions in one breath: each answered from its own section
+                answers = [await knowledge.asearch(q) for q in asked]
+                sections = {a.hits[0].passage for a in answers if a.confident}
+                if len(sections) == len(answers):
+                    for a in answers:
+                        self.emit(ev.KnowledgeCited(turn=turn.index, query=a.query, confident=True, passages=a.cite()))
+                        yield Say(knowledge.spoken_answer(a, max_sentences=1) + " ")
+                    self.asked = answers[-1].query
+                    self.memory.done.append(f"asked: {turn.text}")
+                    return
             answer = await knowledge.asearch(question)
             self.asked = question if answer.confident else ""
             self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
@@ -674,7 +685,6 @@ def _lower_first(text: str) -> str:
 _REFERRING = ("it", "that", "those", "them", "these", "this", "one", "ones", "same")
 
 
-_NEGATIVE = re.compile(r"\b(?:no|not|don't|do not|doesn't|never|without)\b")  # "I don't need a person" asks for nothing
 
 
 def _refers(text: str) -> bool:

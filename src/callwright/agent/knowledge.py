@@ -23,7 +23,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -171,7 +171,7 @@ class Knowledge:
         """The ``k`` best passages for ``query``; ``confident`` when the best scores ``min_score`` or more."""
         if not query.strip():
             return Answer(query=query, hits=[], confident=False)
-        expanded = expand(query)
+        expanded = expand(query, named=self._is_heading)
         scores = self._scores(expanded, expanded)
         # Among passages that score alike, the one whose heading names more of what was asked comes
         # first ("leaking ... once the catheter's out": "Leaking urine after the catheter comes out").
@@ -181,6 +181,11 @@ class Knowledge:
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
+
+    def _is_heading(self, words: str) -> bool:
+        """Whether one section's own heading holds all of ``words`` ("shower": "Showering")."""
+        said = set(_terms(words))
+        return bool(said) and any(said <= h for h in self._headings)
 
     def is_topic(self, phrase: str) -> bool:
         """Whether ``phrase`` is what a section of the documents is about (its words are in one
@@ -360,14 +365,16 @@ COLLOQUIAL: dict[str, str] = {
     r"whisk(?:e)?y|beers?|wines?|pints?|booze|vodka|gin|rum|lager|cider|a drink|drinking": "alcohol",
     r"tablets|pills|meds|medication": "medicine",
     r"jabs?": "injection",
-    r"smashed|cracked|broken|squashed|crushed|dented|spilt|spilled|ruined": "damaged",
+    r"smashed|cracked|broken|squashed|crushed|dented|spilt|spilled|ruined|split(?: open)?|burst(?: open)?|ripped|torn|"
+    r"leaked everywhere|all over the bag": "damaged item",
     r"money back|reimburse\w*|refunded": "refund",
     r"swap\w*|replace\w*|alternatives?": "substitute",
     r"not in|not home|not there|out when|away when|miss the driver|(?:nobody|no one|no-one)(?:'s| is)? (?:in|home|there|around|at home)|"
     r"(?:not|won't|will not) be (?:in|home|there|around)": "not at home",
     r"drove|driven|car ride|car journey|road trip": "driving journey",
     r"shopping|food shop": "groceries",
-    r"pay|paying|charged": "fee",
+    r"pay|paying|charged|charge|charges|cost you|costs? extra": "fee",
+    r"(?:charge|charges|cost|costs|pay|fee) (?:for|to|of) (?:deliver\w*|bring\w* it|drop\w* (?:it )?off)|delivery (?:charge|cost|fee)s?": "delivery fees",
     r"(?:in|with|by) (?:cash|cheque|check|card|apple pay|google pay)|cash on delivery|cash": "payment methods accept",
     r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
@@ -381,16 +388,28 @@ COLLOQUIAL: dict[str, str] = {
     r"flights?|fly|plane|holidays?|abroad": "travelling flying",
     r"my job|the office|back to work": "work",
     r"dribbl\w*|wet myself|wetting myself|accidents": "leaking",
+    r"squeezes|kegels?|clenches|squeezing (?:exercises|down there)": "pelvic floor exercises",
+    # the catheter said the way patients say it, and its removal
+    r"(?:the|my|this|a) (?:tube|pipe)(?: thing)?": "catheter",
+    r"(?:took|taken|take|pulled|removed|got|had) (?:the |my )?(?:catheter|tube|pipe) out|(?:catheter|tube|pipe)(?:'s| is| was| has| came| come)(?: been)? (?:out|removed|taken out)|"
+    r"since (?:the )?(?:catheter|tube) (?:came )?out": "after the catheter comes out",
+    r"(?:should|can|could|may|must) i (?:be )?\w+ (?:\w+ ){0,5}(?:already|yet)\b": "when to start",
     r"so (?:that )?i (?:don't|do not|won't) (?:get|end up with|have)|avoid (?:getting|having)|stop (?:myself |me )?getting|"
     r"(?:reduce|lower|cut) (?:the |my )?(?:risk|chance)": "prevent",
 }
 _COLLOQUIAL = [(re.compile(rf"\b(?:{k})\b"), v) for k, v in COLLOQUIAL.items()]
 
 
-def expand(query: str) -> str:
-    """The query with the document words of its everyday words added ("my wee is pink" + "urine")."""
+def expand(query: str, *, named: Callable[[str], bool] = lambda words: False) -> str:
+    """The query with the document words of its everyday words added ("my wee is pink" + "urine").
+    Words that ``named`` says the documents use as a heading of their own ("when can I shower": a
+    section is called "Showering") are left as they are: they already find their section."""
     lowered = query.lower()
-    extra = [word for pattern, word in _COLLOQUIAL if pattern.search(lowered) and word not in lowered]
+    extra = []
+    for pattern, word in _COLLOQUIAL:
+        match = pattern.search(lowered)
+        if match is not None and word not in lowered and not named(match.group(0)):
+            extra.append(word)
     return f"{query} {' '.join(extra)}" if extra else query
 
 

@@ -44,9 +44,24 @@ async def misheard(d: Dialogue, turn: Turn, reading: Reading) -> bool:
     knowledge = d.app.knowledge
     if knowledge is not None:
         answer = await knowledge.asearch(reading.resolved)
-        if answer.hits and answer.hits[0].score >= knowledge.min_score + 0.15:
+        if answer.hits and clearly_answered([h.score for h in answer.hits], knowledge.min_score):
             return False
     return True
+
+# A document answers a doubtful turn when it scores well above the knowledge threshold, or a little
+# above it and clearly ahead of the next passage: words garbled by the recogniser score low and
+# flat across passages; a clear question ("when can I go swimming") picks one out.
+WELL_ABOVE = 0.15
+ABOVE = 0.1
+AHEAD = 0.1
+
+
+def clearly_answered(scores: list[float], min_score: float) -> bool:
+    if not scores:
+        return False
+    top, second = scores[0], (scores[1] if len(scores) > 1 else 0.0)
+    return top >= min_score + WELL_ABOVE or (top >= min_score + ABOVE and top - second >= AHEAD)
+
 
 async def say_misheard(d: Dialogue, turn: Turn) -> AsyncIterator[Act]:
     d.misses += 1

@@ -58,12 +58,14 @@ def strip_fillers(text: str) -> str:
 
 # ------------------------------------------------------------------ talk about the talk
 _REPEAT = re.compile(
-    r"\b(?:say (?:that|it|this) again|repeat (?:that|it|this|yourself)|(?:can|could|would) you repeat|come again|"
-    r"pardon(?: me)?|what (?:was|did) (?:that|you say)|what did you (?:just )?say|(?:didn't|did not) (?:catch|hear|get) (?:that|it|you|what)|"
-    r"missed (?:that|it|what you said)|one more time|say again|once more|i beg your pardon)\b"
+    r"\b(?:say (?:that|it|this) (?:again|one more time)|repeat (?:that|it|this|yourself)|(?:can|could|would) you repeat|come again|"
+    r"pardon(?: me)?|what (?:was|did) (?:that|you say)|what did you (?:just )?say|"
+    r"(?:didn't|did not|don't|do not) (?:quite |really )?(?:catch|hear|get|follow|understand) (?:that|it|you|what you said|all (?:of )?that|the (?:end|last bit))|"
+    r"missed (?:that|it|what you said|the (?:end|last bit|first bit)(?: of (?:it|that))?)|(?:you )?lost me(?: there)?|"
+    r"go (?:over|through) (?:that|it) again|run (?:that|it) (?:by|past) me again|one more time|say again|once more|i beg your pardon)\b"
 )
 _BARE_WHAT = re.compile(r"^(?:sorry|what|huh|eh|pardon|excuse me|sorry what|what's that|you what)\W*$")
-_SLOWER = re.compile(r"\b(?:slow(?:er| down)|more slowly|too fast|(?:so|very|really) fast|speak slowly)\b")
+_SLOWER = re.compile(r"\b(?:slow(?:er| down)|(?:more )?slowly|too fast|(?:so|very|really) fast|not so fast)\b")
 _WAIT = re.compile(
     r"\b(?:(?:hold on|hang on|wait)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
     r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|"
@@ -75,7 +77,9 @@ _META_REASON = re.compile(
     r"\b(?:(?:i'm|i am|we're) (?:in the car|driving|on the (?:road|bus|train|motorway|highway)|outside|walking|"
     r"a (?:bit|little) (?:deaf|hard of hearing)|hard of hearing)|(?:the )?line(?:'s| is) (?:bad|terrible|awful|poor|crackly)|"
     r"(?:you're|you are) breaking up|(?:it's|it is) (?:noisy|loud|windy) here|bad (?:line|signal|reception)|"
-    r"(?:my )?english (?:is not|isn't) (?:so |very )?good|i'm writing (?:it|this|that) down|writing (?:it|this) down)\b"
+    r"(?:my )?english (?:is not|isn't) (?:so |very )?good|i'm writing (?:it|this|that) down|writing (?:it|this) down|"
+    r"my (?:ears|hearing) (?:aren't|are not|isn't|is not) what (?:they|it) (?:were|was|used to be)|(?:my )?(?:ears|hearing) (?:are|is) (?:bad|not good|going)|"
+    r"i'm (?:not )?(?:as young as i was|getting on|old)|(?:i'm|i am) (?:a bit |a little )?slow)\b"
 )
 _VOCATIVE = r"love|mate|dear|pet|hun|honey|sir|madam|ma'am|man|buddy|pal|darling|son"
 _NOT_META = re.compile(r"[a-z]{3,}")
@@ -84,17 +88,19 @@ _NOT_META = re.compile(r"[a-z]{3,}")
 def meta_request(text: str) -> Meta | None:
     """A request about the conversation itself, when that is all the turn says."""
     s = normalise(text, digits=False).strip()
-    for kind, pattern in (("slower", _SLOWER), ("repeat", _REPEAT), ("wait", _WAIT)):
-        match = pattern.search(s)
-        if match is None:
-            continue
-        rest = _META_REASON.sub(" ", pattern.sub(" ", s))  # every way the turn says it, and why
+    # "pardon dear, could you say that again a bit slower": several requests in one turn; slower wins
+    found = [(kind, pattern) for kind, pattern in (("slower", _SLOWER), ("repeat", _REPEAT), ("wait", _WAIT)) if pattern.search(s)]
+    if found:
+        rest = s
+        for _, pattern in found:
+            rest = pattern.sub(" ", rest)
+        rest = _META_REASON.sub(" ", rest)  # every way the turn says it, and why
         rest = re.sub(
             rf"\b(?:{_FILLER_WORDS}|{_VOCATIVE}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|"
-            r"again|bit|and|say|go|talk|speak|just|more)\b", " ", rest,
+            r"again|bit|and|say|go|talk|speak|just|more|for me|quite|there|the|of|all|bit|this time|time)\b", " ", rest,
         )
         if not _NOT_META.search(rest):
-            return kind  # type: ignore[return-value]
+            return found[0][0]  # type: ignore[return-value]
     if _BARE_WHAT.match(s):
         return "repeat"
     return None
@@ -334,8 +340,70 @@ def thing_named(text: str, frame: frozenset[str] | set[str] = frozenset()) -> tu
 REQUEST_VERB = re.compile(
     r"\b(?:have|got|sell|sells|stock|stocks|carry|carries|order|buy|get|want|like|take|send|deliver|need|looking for|find|"
     r"bring|grab|try|ordering|buying|how much (?:is|are|does|do|for)|price of|cost of|in stock|book|"
-    r"(?:call|ring|phone) (?:me|us)|call back|ring back|speak to|talk to)\b"
+    r"(?:call|ring|phone) (?:me|us)|(?:call|ring|phone) (?:\w+ ){0,2}back|speak to|talk to)\b"
 )
+_NEGATIVE = re.compile(r"\b(?:no|not|don't|do not|doesn't|never|without)\b")  # "I don't need a person" asks for nothing
+
+
+def asking_clause(text: str) -> str | None:
+    """The one clause of a longer turn that asks for something ("can a nurse call my husband back" in
+    "can a nurse call my husband back, he's got questions about his pads"); None when the turn is
+    one clause, or asks in several or none."""
+    parts = clauses(normalise(text, digits=False))
+    asking = [c for c in parts if REQUEST_VERB.search(c) and len(c.split()) >= 3 and not _NEGATIVE.search(c) and not _TELLS.match(c)]
+    return asking[0] if len(parts) >= 2 and len(asking) == 1 else None
+
+
+# Asking *about* ("what time do you deliver till?", "do your loaves have nuts in them?", "do you charge
+# for delivering it?") is not asking *for*: a question of that form never places an order or books.
+_ASKS_ABOUT = re.compile(
+    r"^(?:(?:and|but|so|also|oh|um|uh|er|well|wait|ok|okay|sorry|actually|quick question|just|hang on|hold on|"
+    r"(?:can|could) you tell me|do you know|i was wondering|i wonder|tell me)[\s,]+)*"
+    r"(?:(?:what|what's|whats|when|where|where's|why|which|who|how(?! about)(?! (?:do|can|could) (?:i|we) (?:order|buy|get|book)))\b(?! about)"
+    r"|(?:do|does|did|is|are|was|were)\b(?!\s+(?:it|there|you|that)\s+(?:possible|ok|okay|alright|all right|any way|able|think|reckon|mind)\b)"
+    r"(?!\s+(?:you|ya) (?:able|think|reckon|mind|wanna|want)\b))"
+)
+_ASKS_FOR = re.compile(
+    r"\b(?:(?:can|could|may|might) (?:i|we)|(?:can|could|would|will) you (?!tell|explain|say|let me know|check if|confirm|know)|"
+    r"i'?d like|i would like|i want|i wanna|i'll (?:take|have|get|order)|i will (?:take|have|get|order)|i need|we need|we want|"
+    r"please (?:send|deliver|bring|order|get|add|book))\b"
+    r"|^(?:(?:ok|okay|right|yes|yeah|so|and)[\s,]+)*(?:send|deliver|bring|order|get|add|give|book)\b"
+)
+
+
+_PLEASE = re.compile(r"\bplease\b")  # "two more please" asks; "what time do you close please" still asks about
+# Telling what happened ("my eggs arrived broken", "the milk came split open") is not asking either.
+_REPORTS = re.compile(r"\b(?:arrived|came|come|was|were|got here|turned up|showed up|went|had|has been|have been)\b")
+
+
+def not_a_request(text: str) -> bool:
+    """A question about something, or a report of what happened, with no clause that asks for
+    something to be done."""
+    parts = clauses(normalise(text, digits=False)) or [normalise(text, digits=False)]
+    if any(_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)) for c in parts):
+        return False
+    return any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) for c in parts)
+
+
+_AND_ASKS = re.compile(
+    r"\s*(?:[,;?]\s*)?\b(?:and|also|plus)\s+(?:also\s+)?(?=(?:what|what's|when|where|how|why|which|who|can|could|do|does|is|are|will|would|should|am)\b)"
+    r"|\?\s*"
+)
+
+
+def questions(text: str) -> list[str]:
+    """The questions of a turn that asks two ("what time do you deliver till and can I pay with apple
+    pay" -> two); one item when it asks one."""
+    s = normalise(text, digits=False)
+    parts = [p.strip(" ,.") for p in _AND_ASKS.split(s)]
+    asked = [p for p in parts if len(p.split()) >= 3 and is_question(p)]
+    return asked if len(asked) >= 2 else [text]
+
+
+# A clause that tells about someone or something else is context, not a request: "he's got questions"
+_TELLS = re.compile(r"^(?:(?:and|but|so|because|cause|as)\s+)?(?:he|she|it|they|his|her|their|(?:my|our) \w+)(?:'s|'ve|'d| has| have| had| is| are| was| were)\b")
+
+
 _REQUEST_WORDS = frozenset(
     "have got sell sells stock stocks carry carries order buy get want like take send deliver need find bring grab try "
     "ordering buying looking much price cost make".split()
@@ -515,7 +583,13 @@ def _take(
         if parsed is None:
             return None, s
         digits = re.search(re.escape(parsed.text.lstrip("-")), s)
-        counted = _COUNTED if any(part in name for part in _QUANTITY_NAMES) else ""  # "2 oat milks": the count stays visible
+        quantity = any(part in name for part in _QUANTITY_NAMES)
+        if quantity and not whole and digits and _NAMES_AN_ID.search(s[: digits.start()]):
+            # "my order 4567": an order's number, not how many; a count may still be elsewhere
+            value, _ = _take(kind, name, _cut(s, digits.start(), digits.end()), original, now=now, region=region,
+                             choices=choices, frame=frame, whole=whole, about=about)
+            return value, s
+        counted = _COUNTED if quantity else ""  # "2 oat milks": the count stays visible
         rest = _cut(s, digits.start(), digits.end(), counted) if digits else s
         return (parsed if parsed.certainty >= 0.5 else None), rest
     if kind == "choice":
@@ -540,6 +614,10 @@ def _take(
 
 
 _CUES = ("number", "no", "ref", "reference", "id", "code", "account", "order", "ticket", "booking")
+_NAMES_AN_ID = re.compile(  # "my order 4567", "order number 4567", "ref 88": an identifier comes next ("to order 2" counts)
+    r"(?:\b(?:my|the|your|our|this|that|his|her|their|an?) (?:order|booking|account|ticket|reference|ref|parcel)|"
+    r"\b(?:number|no|id|code|ref)|#)\s*(?:(?:is|was)\s+)?#?\s*$"
+)
 
 
 def _cue_pattern(name: str) -> re.Pattern[str] | None:

@@ -33,6 +33,12 @@ _PHRASES = {  # regional phrases with one plain meaning, said as more than one w
     r"\bta-ra\b|\bta ta\b|\bsee ya\b|\bcatch you later\b": "bye",
     r"\bpush bike\b": "bike",
     r"\bgive (me|us) a (?:bell|ring|buzz|shout)\b": r"call \1",
+    # ways of asking how a thing stands: "what's happening with 1234" asks its status
+    r"\b(?:what's|whats|what is) (?:happening|going on|the story|the latest|the deal) (?:with|on)\b|"
+    r"\bany (?:news|update|updates|word|joy) (?:on|about|with)\b|\bwhere are (?:we|things) (?:with|on)\b": "what's the status of",
+    # a thing that should have come and did not
+    r"\b(?:has|have)(?:n't| not) (?:come|turned up|shown up|showed up|got here|come through)\b|\bnever (?:came|turned up|showed up|arrived)\b|"
+    r"\b(?:is|are)(?:n't| not) here yet\b": "hasn't arrived",
 }
 _PHRASE = re.compile("|".join(f"(?:{p})" for p in _PHRASES))
 _SPOKEN_WORD = re.compile(r"[a-z']+")
