@@ -352,6 +352,31 @@ async def test_the_runner_refuses_bad_arguments_with_one_error_result() -> None:
     assert [r.status for r in events if isinstance(r, ev.ToolResult)] == ["ok"]
 
 
+async def test_a_function_without_a_context_is_a_tool_too() -> None:
+    async def add_guests(count: int) -> dict[str, int]:
+        """Add guests to the booking."""
+        return {"guests": count}
+
+    guests = tool(add_guests, timeout=2)
+    assert guests.spec.parameters == {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+    assert (guests.spec.description, guests.options.timeout) == ("Add guests to the booking.", 2)
+    async with anyio.create_task_group() as tasks:
+        items = [item async for item in ToolRunner().run(guests, {"count": "3"}, turn=1, context=Context(tasks=tasks))]
+    assert items == [Outcome("add_guests", "ok", {"guests": 3})]
+
+
+async def test_the_runner_needs_the_replys_task_group_and_records_nothing_without_it() -> None:
+    @tool(side_effects=True)
+    async def book(ctx: ToolContext, room: str) -> str:
+        return "booked"
+
+    events: list[Any] = []
+    with pytest.raises(RuntimeError, match=r"ToolRunner.run needs context.tasks"):
+        async for _ in ToolRunner().run(book, {"room": "blue"}, turn=1, context=Context(emit=events.append)):
+            pass
+    assert events == []  # no tool.call left without its tool.result (the claim comes after the tool.call)
+
+
 async def test_an_llm_agent_sends_argument_errors_back_to_the_model() -> None:
     seen: list[int] = []
 
