@@ -25,7 +25,7 @@ from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
 from .articles import article
 from .base import Act, Listen, Say, Turn
 from .forms import PATIENCE, FormState, judge, wants_patience
-from .llm import VOICE_RULES, model_round, round_choice
+from .llm import VOICE_RULES, model_round, round_choice, told
 from .replies import fill
 from .spec import IntentSpec
 from .state import Question, Task
@@ -126,7 +126,7 @@ class LlmBrain:
                         else:
                             outcome = item
                     assert outcome is not None
-                    result = {"status": outcome.status, "result": outcome.result, "error": outcome.error}
+                    result = told(outcome)
                     if outcome.status == "ok":
                         dialogue.memory.done.append(f"used {tool.name}")
                 elif call.name == "set_form_field":
