@@ -20,11 +20,12 @@ runs: ``tasks`` (the reply's task group, where the runner starts the tool), ``cl
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolChoice, ToolSpec
+from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
 from ..errors import ConfigError
 from .base import Act, Agent, Context, Say, Turn
 from .tools import AgentTool, Outcome, ToolRunner
@@ -36,21 +37,36 @@ VOICE_RULES = (
 )
 
 
-def round_choice(round_: int, last: int, first: str | None) -> str | None:
-    """tool_choice for one request: forced on the first round if asked, "none" on the last, so what
-    the tools found is told, never dropped unheard."""
-    return "none" if round_ == last else first if round_ == 0 else None
+async def tool_rounds(
+    llm: LanguageModel, messages: list[Message], tools: Sequence[ToolSpec], *, max_rounds: int, first_choice: str | None = None
+) -> AsyncGenerator[Say | ToolCallRequest, None]:
+    """A model's reply to ``messages``, round by round: its text as it streams (``Say``), and each
+    function it calls (``ToolCallRequest``). Answer a call with ``messages.append(answer(call, result))``
+    before taking the next item, or leave the loop to end the reply there. Once a round's calls are
+    answered the model is asked again, until it answers in words. The first request may force a
+    function (``first_choice``); the last of ``max_rounds + 1`` allows none, so what the tools found is
+    told, never dropped unheard. The one loop of both LLM agents: :class:`LlmAgent` and the LLM brain.
+    """
+    for round_ in range(max_rounds + 1):
+        choice = "none" if round_ == max_rounds else first_choice if round_ == 0 else None
+        calls: list[ToolCallRequest] = []
+        async for delta in llm.stream(messages, tools, tool_choice=choice):
+            if delta.text:
+                yield Say(delta.text)
+            if delta.tool_call is not None:
+                calls.append(delta.tool_call)
+        if not calls:
+            return
+        messages.append(Message("assistant", "", tool_calls=tuple(calls)))
+        for call in calls:
+            yield call
+            if messages[-1].tool_call_id != call.id:
+                raise RuntimeError(f"tool_rounds: the model's call of {call.name!r} was not answered; append answer(call, result) to the messages")
 
 
-async def model_round(
-    llm: LanguageModel, messages: Sequence[Message], tools: Sequence[ToolSpec], choice: ToolChoice | None, calls: list[ToolCallRequest]
-) -> AsyncIterator[Say]:
-    """One request: speak the text as it streams, collect the tool calls into ``calls``."""
-    async for delta in llm.stream(messages, tools, tool_choice=choice):
-        if delta.text:
-            yield Say(delta.text)
-        if delta.tool_call is not None:
-            calls.append(delta.tool_call)
+def answer(call: ToolCallRequest, result: Any) -> Message:
+    """The message that gives the model what its call of a function came to."""
+    return Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name)
 
 
 def told(outcome: Outcome) -> dict[str, Any]:
@@ -92,20 +108,17 @@ class LlmAgent(Agent):
         self.runner.late.clear()
         messages: list[Message] = [Message("system", "\n\n".join(prompt)), *context.messages]
         by_name = {t.name: t for t in self.tools}
-        for round_ in range(self.max_tool_rounds + 1):
-            calls: list[ToolCallRequest] = []
-            choice = round_choice(round_, self.max_tool_rounds, self.first_tool_choice)
-            async for say in model_round(self.llm, messages, [t.spec for t in self.tools], choice, calls):
-                yield say
-            if not calls:
-                return
-            messages.append(Message("assistant", "", tool_calls=tuple(calls)))
-            for call in calls:
+        rounds = tool_rounds(self.llm, messages, [t.spec for t in self.tools], max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice)
+        async with aclosing(rounds):
+            async for call in rounds:
+                if isinstance(call, Say):  # the model's words
+                    yield call
+                    continue
                 result: Any = {"error": f"no function named {call.name!r}"}
                 if call.name in by_name:
-                    async for item in self.runner.run(by_name[call.name], call.arguments, turn=turn.index, context=context):
-                        if isinstance(item, Say):
-                            yield item  # the filler, the tool's progress
+                    async for step in self.runner.run(by_name[call.name], call.arguments, turn=turn.index, context=context):
+                        if isinstance(step, Say):
+                            yield step  # the filler, the tool's progress
                         else:
-                            result = told(item)
-                messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))
+                            result = told(step)
+                messages.append(answer(call, result))
