@@ -1,5 +1,6 @@
 """Tools on a live call: filler, progress, timeout, cancel-or-wait on barge-in, exactly one result,
-idempotency. A small agent folder is written per test; calls run through a real Call.
+idempotency. A small agent folder is written per test; calls run through a real Call. A code-defined
+LlmAgent runs its tools through the same ToolRunner, and is held to the same here.
 
 The tools take their time on the call's clock (``ctx.clock``), and fillers and timeouts are timed on
 it too, so the calls run on a :class:`SteppedClock`: no test waits for a tool in real time, and the
@@ -22,11 +23,11 @@ from pydantic import BaseModel, Field
 from callwright import events as ev
 from callwright.agent.app import AgentApp, Services
 from callwright.agent.base import Context, Say, Turn
-from callwright.agent.llm import LlmAgent
+from callwright.agent.llm import LlmAgent, answer, tool_rounds
 from callwright.agent.spec import load_definition
 from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
 from callwright.clock import SteppedClock
-from callwright.engines.base import ToolCallRequest
+from callwright.engines.base import Message, ToolCallRequest
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
 from callwright.errors import ConfigError, ToolArgumentError
@@ -500,6 +501,27 @@ async def test_an_llm_agent_tells_the_model_a_result_that_came_after_the_caller_
     system = llm.requests[-1].messages[0].content
     assert 'While the caller interrupted you, book_room finished with {"room": "blue"}: tell them first.' in system
     assert not agent.runner.late
+
+
+async def test_tool_rounds_force_the_first_call_allow_none_on_the_last_and_need_every_call_answered() -> None:
+    def looks(call: str) -> ScriptedReply:
+        return ScriptedReply(tool_calls=(ToolCallRequest(call, "look", {}),))
+
+    llm = ScriptedLlm([looks("t1"), looks("t2"), "Found it."])
+    messages = [Message("user", "find it")]
+    items: list[Say | ToolCallRequest] = []
+    async for item in tool_rounds(llm, messages, [], max_rounds=2, first_choice="look"):
+        items.append(item)
+        if isinstance(item, ToolCallRequest):
+            messages.append(answer(item, {"seen": item.id}))
+    assert [r.tool_choice for r in llm.requests] == ["look", None, "none"]
+    assert [(m.role, m.tool_call_id) for m in messages] == [("user", None), ("assistant", None), ("tool", "t1"), ("assistant", None), ("tool", "t2")]
+    assert [i.id if isinstance(i, ToolCallRequest) else i.text for i in items] == ["t1", "t2", "Found ", "it."]
+
+    rounds = tool_rounds(ScriptedLlm([looks("t1")]), [Message("user", "find it")], [], max_rounds=1)
+    assert isinstance(await anext(rounds), ToolCallRequest)
+    with pytest.raises(RuntimeError, match="the model's call of 'look' was not answered"):
+        await anext(rounds)  # asking the model again without the result would be a malformed request
 
 
 def test_an_llm_agent_refuses_a_background_tool() -> None:
