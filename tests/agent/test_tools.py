@@ -1,5 +1,6 @@
 """Tools on a live call: filler, progress, timeout, cancel-or-wait on barge-in, exactly one result,
-idempotency. A small agent folder is written per test; calls run through a real Call.
+idempotency. A small agent folder is written per test; calls run through a real Call. A code-defined
+LlmAgent runs its tools through the same ToolRunner, and is held to the same here.
 
 The tools take their time on the call's clock (``ctx.clock``), and fillers and timeouts are timed on
 it too, so the calls run on a :class:`SteppedClock`: no test waits for a tool in real time, and the
@@ -22,14 +23,14 @@ from pydantic import BaseModel, Field
 from callwright import events as ev
 from callwright.agent.app import AgentApp, Services
 from callwright.agent.base import Context, Say, Turn
-from callwright.agent.llm import LlmAgent, Tool
+from callwright.agent.llm import LlmAgent, answer, tool_rounds
 from callwright.agent.spec import load_definition
 from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
-from callwright.clock import SteppedClock, VirtualClock
-from callwright.engines.base import ToolCallRequest
+from callwright.clock import SteppedClock
+from callwright.engines.base import Message, ToolCallRequest
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
-from callwright.errors import ToolArgumentError
+from callwright.errors import ConfigError, ToolArgumentError
 from callwright.testing import LocalCall, TextCall, silence, tone
 from callwright.voice.call import CallOptions, Engines
 
@@ -352,6 +353,36 @@ async def test_the_runner_refuses_bad_arguments_with_one_error_result() -> None:
     assert [r.status for r in events if isinstance(r, ev.ToolResult)] == ["ok"]
 
 
+async def test_a_function_without_a_context_is_a_tool_too() -> None:
+    async def add_guests(count: int) -> dict[str, int]:
+        """Add guests to the booking."""
+        return {"guests": count}
+
+    guests = tool(add_guests, timeout=2)
+    assert guests.spec.parameters == {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+    assert (guests.spec.description, guests.options.timeout) == ("Add guests to the booking.", 2)
+    async with anyio.create_task_group() as tasks:
+        items = [item async for item in ToolRunner().run(guests, {"count": "3"}, turn=1, context=Context(tasks=tasks))]
+    assert items == [Outcome("add_guests", "ok", {"guests": 3})]
+
+
+async def test_the_runner_needs_the_replys_task_group_and_records_nothing_without_it() -> None:
+    @tool(side_effects=True)
+    async def book(ctx: ToolContext, room: str) -> str:
+        return "booked"
+
+    events: list[Any] = []
+    with pytest.raises(RuntimeError, match=r"ToolRunner.run needs context.tasks"):
+        async for _ in ToolRunner().run(book, {"room": "blue"}, turn=1, context=Context(emit=events.append)):
+            pass
+    assert events == []  # no tool.call left without its tool.result (the claim comes after the tool.call)
+
+
+def read_by_model(llm: ScriptedLlm) -> list[Any]:
+    """The tool results the model was given, in the last request it got."""
+    return [json.loads(m.content) for m in llm.requests[-1].messages if m.role == "tool"]
+
+
 async def test_an_llm_agent_sends_argument_errors_back_to_the_model() -> None:
     seen: list[int] = []
 
@@ -365,13 +396,15 @@ async def test_an_llm_agent_sends_argument_errors_back_to_the_model() -> None:
         ScriptedReply(tool_calls=(ToolCallRequest("t2", "add_guests", {"count": "3"}),)),
         "Three guests added.",
     ])
-    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(add_guests)])
-    said = [act.text async for act in agent.respond(Turn(0, "add a few guests"), Context()) if isinstance(act, Say)]
+    agent = LlmAgent("desk", llm, "Help.", tools=[tool(add_guests)])
+    async with anyio.create_task_group() as tasks:  # the reply's task group, as a Call gives it
+        context = Context(tasks=tasks)
+        said = [act.text async for act in agent.respond(Turn(0, "add a few guests"), context) if isinstance(act, Say)]
     assert "".join(said) == "Three guests added."
     assert seen == [3]
-    assert [result for _, result in agent.tool_log] == [
-        {"error": "add_guests: argument 'count': Input should be a valid integer, unable to parse string as an integer (got 'a few')"},
-        {"guests": 3},
+    assert read_by_model(llm) == [
+        {"status": "error", "result": None, "error": "add_guests: argument 'count': Input should be a valid integer, unable to parse string as an integer (got 'a few')"},
+        {"status": "ok", "result": {"guests": 3}, "error": None},
     ]
     assert llm.requests[0].tools[0].parameters == {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
 
@@ -390,20 +423,111 @@ async def test_an_llm_agent_tool_that_fails_or_hangs_is_told_to_the_model_and_re
         ScriptedReply(tool_calls=(ToolCallRequest("t1", "broken", {"order_number": "12"}), ToolCallRequest("t2", "hangs", {"order_number": "12"}))),
         "Sorry, I can't reach our order system right now.",
     ])
-    events: list[Any] = []
-    clock = VirtualClock()  # the timeout is its only sleeper: it fires at exactly 0.25 s, at once
-    agent = LlmAgent("desk", llm, "Help.", tools=[Tool.from_function(broken), Tool.from_function(hangs, timeout=0.25)])
-    context = Context(emit=events.append, clock=clock)
-    said = [act.text async for act in agent.respond(Turn(4, "where is order 12"), context) if isinstance(act, Say)]
-    assert "".join(said) == "Sorry, I can't reach our order system right now."
-    assert [result for _, result in agent.tool_log] == [
-        {"error": "broken failed: ConnectionError: backend unreachable"},
-        {"error": "hangs gave no result within 0.25 s"},
+    agent = LlmAgent("desk", llm, "Help.", tools=[tool(broken), tool(hangs, timeout=0.25)])
+    async with TextCall(agent, clock=SteppedClock()) as c:  # the timeout fires at exactly 0.25 s, at once
+        reply = await c.say("where is order 12")
+        calls = [(e.call, e.name) for e in c.events(ev.ToolCalled)]
+        results = [(e.call, e.name, e.status, e.ms) for e in c.events(ev.ToolResult)]
+    assert reply == "Sorry, I can't reach our order system right now."  # no filler: the timeout comes before slow_after
+    assert calls == [("1.1", "broken"), ("1.2", "hangs")]
+    assert results == [("1.1", "broken", "error", 0.0), ("1.2", "hangs", "timeout", 250.0)]  # exactly one result each
+    assert read_by_model(llm) == [
+        {"status": "error", "result": None, "error": "ConnectionError: backend unreachable"},
+        {"status": "timeout", "result": None, "error": "no result after 0.25 s"},
     ]
-    calls = [(e.call, e.name) for e in events if isinstance(e, ev.ToolCalled)]
-    results = [(e.call, e.name, e.status, e.ms) for e in events if isinstance(e, ev.ToolResult)]
-    assert calls == [("4.0.0", "broken"), ("4.0.1", "hangs")]
-    assert results == [("4.0.0", "broken", "error", 0.0), ("4.0.1", "hangs", "timeout", 250.0)]  # exactly one result each
-    assert clock.now() == 0.25
-    tool_messages = [m for m in llm.requests[1].messages if m.role == "tool"]
-    assert [json.loads(m.content) for m in tool_messages] == [r for _, r in agent.tool_log]  # what the model read
+
+
+async def test_an_llm_agent_speaks_the_filler_and_never_repeats_a_side_effect() -> None:
+    keys: list[str | None] = []
+
+    async def book_room(ctx: ToolContext, room: str) -> dict[str, str]:
+        """Book a meeting room."""
+        keys.append(ctx.idempotency_key)
+        await ctx.sleep(1.5)
+        return {"room": room}
+
+    def books(call: str) -> ScriptedReply:
+        return ScriptedReply(tool_calls=(ToolCallRequest(call, "book_room", {"room": "blue"}),))
+
+    llm = ScriptedLlm([books("t1"), "The blue room is yours.", books("t2"), "It is still yours."])
+    agent = LlmAgent("desk", llm, "Help.", tools=[tool(book_room, slow_after=0.5, side_effects=True, filler="Booking that now.")])
+    async with TextCall(agent, clock=SteppedClock()) as c:
+        first = await c.say("book the blue room")
+        second = await c.say("did you book the blue room")
+        progress = c.events(ev.ToolProgress)
+        results = c.events(ev.ToolResult)
+        calls = c.events(ev.ToolCalled)
+    assert first == "Booking that now. The blue room is yours."
+    assert second == "It is still yours."  # the stored result, at once: no filler
+    assert [(p.kind, p.text) for p in progress] == [("filler", "Booking that now.")]
+    assert progress[0].t_ms - calls[0].t_ms == 500.0  # at exactly slow_after
+    assert [(r.status, r.replayed, r.ms) for r in results] == [("ok", False, 1500.0), ("ok", True, 0.0)]
+    assert keys == [calls[0].idempotency_key] and calls[0].idempotency_key == calls[1].idempotency_key
+    assert read_by_model(llm) == [{"status": "ok", "result": {"room": "blue"}, "error": None}]
+
+
+async def test_an_llm_agent_tells_the_model_a_result_that_came_after_the_caller_interrupted() -> None:
+    release = anyio.Event()
+
+    async def book_room(room: str) -> dict[str, str]:
+        """Book a meeting room."""
+        await release.wait()
+        return {"room": room}
+
+    llm = ScriptedLlm([ScriptedReply(tool_calls=(ToolCallRequest("t1", "book_room", {"room": "blue"}),)), "The blue room is booked."])
+    agent = LlmAgent("desk", llm, "Help.", tools=[tool(book_room, side_effects=True)])  # side effects: it waits
+    events: list[Any] = []
+    reply = anyio.CancelScope()
+
+    async def respond(turn: Turn) -> None:
+        with reply:  # as the Call runs a reply: its own scope, and a task group for the tools
+            async with anyio.create_task_group() as tasks:
+                async for _ in agent.respond(turn, Context(tasks=tasks, emit=events.append)):
+                    pass
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as call:
+            call.start_soon(respond, Turn(1, "book the blue room"))
+            while not any(isinstance(e, ev.ToolCalled) for e in events):
+                await anyio.sleep(0.001)
+            reply.cancel()  # the caller interrupts while the booking runs
+            await anyio.wait_all_tasks_blocked()
+            release.set()
+    assert [(r.status, r.result) for r in events if isinstance(r, ev.ToolResult)] == [("ok", {"room": "blue"})]
+    assert agent.runner.late and len(llm.requests) == 1
+
+    reply = anyio.CancelScope()
+    await respond(Turn(2, "hello?"))
+    system = llm.requests[-1].messages[0].content
+    assert 'While the caller interrupted you, book_room finished with {"room": "blue"}: tell them first.' in system
+    assert not agent.runner.late
+
+
+async def test_tool_rounds_force_the_first_call_allow_none_on_the_last_and_need_every_call_answered() -> None:
+    def looks(call: str) -> ScriptedReply:
+        return ScriptedReply(tool_calls=(ToolCallRequest(call, "look", {}),))
+
+    llm = ScriptedLlm([looks("t1"), looks("t2"), "Found it."])
+    messages = [Message("user", "find it")]
+    items: list[Say | ToolCallRequest] = []
+    async for item in tool_rounds(llm, messages, [], max_rounds=2, first_choice="look"):
+        items.append(item)
+        if isinstance(item, ToolCallRequest):
+            messages.append(answer(item, {"seen": item.id}))
+    assert [r.tool_choice for r in llm.requests] == ["look", None, "none"]
+    assert [(m.role, m.tool_call_id) for m in messages] == [("user", None), ("assistant", None), ("tool", "t1"), ("assistant", None), ("tool", "t2")]
+    assert [i.id if isinstance(i, ToolCallRequest) else i.text for i in items] == ["t1", "t2", "Found ", "it."]
+
+    rounds = tool_rounds(ScriptedLlm([looks("t1")]), [Message("user", "find it")], [], max_rounds=1)
+    assert isinstance(await anext(rounds), ToolCallRequest)
+    with pytest.raises(RuntimeError, match="the model's call of 'look' was not answered"):
+        await anext(rounds)  # asking the model again without the result would be a malformed request
+
+
+def test_an_llm_agent_refuses_a_background_tool() -> None:
+    async def send_brochure(address: str) -> str:
+        """Post a brochure."""
+        return "sent"
+
+    with pytest.raises(ConfigError, match="agent 'desk': tool 'send_brochure' is a background job, which only an agent folder can queue"):
+        LlmAgent("desk", ScriptedLlm([]), "Help.", tools=[tool(send_brochure, background=True)])

@@ -6,8 +6,9 @@ import os
 from collections.abc import AsyncIterator
 
 from callwright.agent.base import Act, Agent, Context, Turn
-from callwright.agent.llm import LlmAgent, Tool
+from callwright.agent.llm import LlmAgent
 from callwright.agent.scripted import ScriptedAgent, front_desk
+from callwright.agent.tools import tool
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 
 CONTEXTS: list[list[tuple[str, str]]] = []  # the context each turn was answered with (server runs in-process)
@@ -46,6 +47,6 @@ def llm_with_tool() -> LlmAgent:
         name="llm-order-desk",
         llm=llm,
         instructions="You help callers check their order status. Use the tool to look orders up.",
-        tools=[Tool.from_function(get_order_status)],
+        tools=[tool(get_order_status)],
         first_tool_choice="get_order_status",
     )

@@ -1,28 +1,34 @@
-"""An agent whose brain is a language model (any OpenAI-compatible endpoint).
+"""An agent whose brain is a language model (any OpenAI-compatible endpoint), defined in code.
 
-Text streams out as the model writes it; tool calls are run and their results fed back until the
-model answers in words (at most ``max_tool_rounds`` rounds). Voice rules are part of the system
-prompt, because what reads well is not what sounds well.
+Text streams out as the model writes it; the tools it calls are run and their results fed back
+until the model answers in words (at most ``max_tool_rounds`` rounds). Voice rules are part of the
+system prompt, because what reads well is not what sounds well.
 
-Each tool call is held to the tool's ``timeout``, on the call's clock, and recorded as a
-``tool.call`` and exactly one ``tool.result`` event (ok, error, timeout); a tool that fails or times
-out gives the model an ``error`` to word for the caller, never a crashed turn. (Agent folders get
-the full practices: fillers, progress, cancel-or-wait, idempotency; see ``callwright.agent.tools``.)
+Its tools are agent tools (:func:`~callwright.agent.tools.tool`; a plain async function will do:
+``tool(get_order, timeout=5)``), run by a :class:`~callwright.agent.tools.ToolRunner` as an agent
+folder's are: the filler when a tool is slow, the timeout on the call's clock, one ``tool.call`` and
+exactly one ``tool.result`` event per call, cancel-or-wait when the caller interrupts (a result that
+comes after the interruption is given to the model on the next turn), and an idempotency key for a
+tool with side effects. A tool that fails or times out gives the model an ``error`` to word for the
+caller, never a crashed turn. Unlike an agent folder's LLM brain, nothing asks the caller to confirm
+before the model runs a side effect, and background jobs are refused.
+
+``respond`` needs what a Call sets on the :class:`~callwright.agent.base.Context` while a reply
+runs: ``tasks`` (the reply's task group, where the runner starts the tool), ``clock`` and ``emit``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import events as ev
-from ..clock import TimedOut, within
-from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolChoice, ToolSpec
-from ..errors import ToolArgumentError
+from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from ..errors import ConfigError
 from .base import Act, Agent, Context, Say, Turn
-from .tools import ToolSignature, _jsonable, tool_spec
+from .tools import AgentTool, Outcome, ToolRunner
 
 VOICE_RULES = (
     "You are speaking on a phone call. Reply in one to three short spoken sentences. "
@@ -30,40 +36,42 @@ VOICE_RULES = (
     "If you are not sure what the caller said, ask them to repeat it."
 )
 
-ToolFn = Callable[..., Awaitable[Any]]
+
+async def tool_rounds(
+    llm: LanguageModel, messages: list[Message], tools: Sequence[ToolSpec], *, max_rounds: int, first_choice: str | None = None
+) -> AsyncGenerator[Say | ToolCallRequest, None]:
+    """A model's reply to ``messages``, round by round: its text as it streams (``Say``), and each
+    function it calls (``ToolCallRequest``). Answer a call with ``messages.append(answer(call, result))``
+    before taking the next item, or leave the loop to end the reply there. Once a round's calls are
+    answered the model is asked again, until it answers in words. The first request may force a
+    function (``first_choice``); the last of ``max_rounds + 1`` allows none, so what the tools found is
+    told, never dropped unheard. The one loop of both LLM agents: :class:`LlmAgent` and the LLM brain.
+    """
+    for round_ in range(max_rounds + 1):
+        choice = "none" if round_ == max_rounds else first_choice if round_ == 0 else None
+        calls: list[ToolCallRequest] = []
+        async for delta in llm.stream(messages, tools, tool_choice=choice):
+            if delta.text:
+                yield Say(delta.text)
+            if delta.tool_call is not None:
+                calls.append(delta.tool_call)
+        if not calls:
+            return
+        messages.append(Message("assistant", "", tool_calls=tuple(calls)))
+        for call in calls:
+            yield call
+            if messages[-1].tool_call_id != call.id:
+                raise RuntimeError(f"tool_rounds: the model's call of {call.name!r} was not answered; append answer(call, result) to the messages")
 
 
-def round_choice(round_: int, last: int, first: str | None) -> str | None:
-    """tool_choice for one request: forced on the first round if asked, "none" on the last, so what
-    the tools found is told, never dropped unheard."""
-    return "none" if round_ == last else first if round_ == 0 else None
+def answer(call: ToolCallRequest, result: Any) -> Message:
+    """The message that gives the model what its call of a function came to."""
+    return Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name)
 
 
-async def model_round(
-    llm: LanguageModel, messages: Sequence[Message], tools: Sequence[ToolSpec], choice: ToolChoice | None, calls: list[ToolCallRequest]
-) -> AsyncIterator[Say]:
-    """One request: speak the text as it streams, collect the tool calls into ``calls``."""
-    async for delta in llm.stream(messages, tools, tool_choice=choice):
-        if delta.text:
-            yield Say(delta.text)
-        if delta.tool_call is not None:
-            calls.append(delta.tool_call)
-
-
-@dataclass(frozen=True, slots=True)
-class Tool:
-    fn: ToolFn
-    spec: ToolSpec
-    timeout: float = 10.0  # seconds; past it the model is told the tool timed out
-    signature: ToolSignature = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "signature", ToolSignature.of(self.fn))
-
-    @classmethod
-    def from_function(cls, fn: ToolFn, description: str | None = None, *, timeout: float = 10.0) -> Tool:
-        """Derive the JSON Schema of the arguments from the function's type hints (as agent tools do)."""
-        return cls(fn, tool_spec(fn, description), timeout)
+def told(outcome: Outcome) -> dict[str, Any]:
+    """What the model reads of a tool call's outcome (its ``error`` is for it to word for the caller)."""
+    return {"status": outcome.status, "result": outcome.result, "error": outcome.error}
 
 
 @dataclass
@@ -72,10 +80,18 @@ class LlmAgent(Agent):
     llm: LanguageModel
     instructions: str
     greeting_text: str | None = None
-    tools: Sequence[Tool] = ()
+    tools: Sequence[AgentTool] = ()  # tool(fn, timeout=...) makes one of an async function
     max_tool_rounds: int = 3
     first_tool_choice: str | None = None  # force a tool on a turn's first request (e.g. a lookup every turn needs)
-    tool_log: list[tuple[ToolCallRequest, Any]] = field(default_factory=list)
+    runner: ToolRunner = field(default_factory=ToolRunner)  # give it a Store as its ledger to keep side effects across restarts
+
+    def __post_init__(self) -> None:
+        for t in self.tools:
+            if t.options.background:
+                raise ConfigError(
+                    f"agent {self.name!r}: tool {t.name!r} is a background job, which only an agent folder can queue; "
+                    "drop background=True to run it in the call"
+                )
 
     def greeting(self, context: Context) -> str | None:
         return self.greeting_text
@@ -86,49 +102,23 @@ class LlmAgent(Agent):
             await close()
 
     async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
-        messages: list[Message] = [Message("system", f"{self.instructions}\n\n{VOICE_RULES}"), *context.messages]
-        by_name = {t.spec.name: t for t in self.tools}
-        for round_ in range(self.max_tool_rounds + 1):
-            calls: list[ToolCallRequest] = []
-            choice = round_choice(round_, self.max_tool_rounds, self.first_tool_choice)
-            async for say in model_round(self.llm, messages, [t.spec for t in self.tools], choice, calls):
-                yield say
-            if not calls:
-                return
-            messages.append(Message("assistant", "", tool_calls=tuple(calls)))
-            for n, call in enumerate(calls):
-                result = await self._run(by_name.get(call.name), call, f"{turn.index}.{round_}.{n}", turn, context)
-                self.tool_log.append((call, result))
-                messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))
-
-    async def _run(self, tool: Tool | None, call: ToolCallRequest, call_id: str, turn: Turn, context: Context) -> Any:
-        """One tool call, within its timeout; what the model gets back. Recorded as tool.call and one tool.result."""
-
-        def emit(event: ev.Event) -> None:
-            if context.emit is not None:
-                context.emit(event)
-
-        emit(ev.ToolCalled(turn=turn.index, call=call_id, name=call.name, arguments=dict(call.arguments)))
-        clock = context.clock
-        started = clock.now()
-        status: str = "error"
-        error: str | None = None
-        result: Any = None
-        if tool is None:
-            error = f"no tool named {call.name!r}"
-        else:
-            try:
-                arguments = tool.signature.validate(call.arguments)
-                result = await within(clock, tool.timeout, lambda: tool.fn(**arguments))
-                if isinstance(result, TimedOut):
-                    raise TimeoutError  # told below, as a time limit of the tool's own is
-                status = "ok"
-            except ToolArgumentError as exc:
-                error = exc.message  # the model reads what was wrong and may call again
-            except TimeoutError:  # past the timeout, or a time limit of the tool's own (a client's)
-                status, error, result = "timeout", f"{call.name} gave no result within {tool.timeout:g} s", None
-            except Exception as exc:  # the tool is user code: its failure is told, not a crashed turn
-                error = f"{call.name} failed: {type(exc).__name__}: {exc}"
-        ms = round((clock.now() - started) * 1000, 1)
-        emit(ev.ToolResult(turn=turn.index, call=call_id, name=call.name, status=status, result=_jsonable(result), error=error, ms=ms))  # type: ignore[arg-type]
-        return result if status == "ok" else {"error": error}
+        prompt = [self.instructions, VOICE_RULES]
+        for outcome in self.runner.late:  # a tool that waited on through the caller's interruption
+            prompt.append(f"While the caller interrupted you, {outcome.name} finished with {json.dumps(outcome.result, default=str)}: tell them first.")
+        self.runner.late.clear()
+        messages: list[Message] = [Message("system", "\n\n".join(prompt)), *context.messages]
+        by_name = {t.name: t for t in self.tools}
+        rounds = tool_rounds(self.llm, messages, [t.spec for t in self.tools], max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice)
+        async with aclosing(rounds):
+            async for call in rounds:
+                if isinstance(call, Say):  # the model's words
+                    yield call
+                    continue
+                result: Any = {"error": f"no function named {call.name!r}"}
+                if call.name in by_name:
+                    async for step in self.runner.run(by_name[call.name], call.arguments, turn=turn.index, context=context):
+                        if isinstance(step, Say):
+                            yield step  # the filler, the tool's progress
+                        else:
+                            result = told(step)
+                messages.append(answer(call, result))

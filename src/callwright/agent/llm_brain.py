@@ -15,17 +15,17 @@ escalation. What the model does, it does through the dialogue:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
+from ..engines.base import LanguageModel, Message, ToolSpec
 from .articles import article
 from .base import Act, Listen, Say, Turn
 from .forms import PATIENCE, FormState, judge, wants_patience
-from .llm import VOICE_RULES, model_round, round_choice
+from .llm import VOICE_RULES, answer, told, tool_rounds
 from .replies import fill
 from .spec import IntentSpec
 from .state import Question, Task
@@ -101,16 +101,13 @@ class LlmBrain:
         by_name = self.app.definition.tools
         said: list[str] = []
         warnings: list[str] = []
-        for round_ in range(self.max_tool_rounds + 1):
-            calls: list[ToolCallRequest] = []
-            choice = round_choice(round_, self.max_tool_rounds, self.first_tool_choice)
-            async for say in model_round(self.llm, messages, tools, choice, calls):
-                said.append(say.text)
-                yield say
-            if not calls:
-                break
-            messages.append(Message("assistant", "", tool_calls=tuple(calls)))
-            for call in calls:
+        rounds = tool_rounds(self.llm, messages, tools, max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice)
+        async with aclosing(rounds):
+            async for call in rounds:
+                if isinstance(call, Say):  # the model's words
+                    said.append(call.text)
+                    yield call
+                    continue
                 result: Any
                 if call.name in by_name:
                     tool = by_name[call.name]
@@ -120,13 +117,13 @@ class LlmBrain:
                         yield self._confirm_first(tool.name, arguments, dialogue)
                         return
                     outcome = None
-                    async for item in dialogue.run_tool(tool, arguments, turn):
-                        if isinstance(item, Say):
-                            yield item
+                    async for step in dialogue.run_tool(tool, arguments, turn):
+                        if isinstance(step, Say):
+                            yield step  # the filler, the tool's progress
                         else:
-                            outcome = item
+                            outcome = step
                     assert outcome is not None
-                    result = {"status": outcome.status, "result": outcome.result, "error": outcome.error}
+                    result = told(outcome)
                     if outcome.status == "ok":
                         dialogue.memory.done.append(f"used {tool.name}")
                 elif call.name == "set_form_field":
@@ -146,7 +143,7 @@ class LlmBrain:
                     return
                 else:
                     result = {"error": f"no function named {call.name!r}"}
-                messages.append(Message("tool", json.dumps(result, default=str), tool_call_id=call.id, name=call.name))
+                messages.append(answer(call, result))
         spoken = " ".join(said).lower()
         left_out = [w for w in dict.fromkeys(warnings) if not _covers(spoken, w)]
         if left_out:  # the documents' safety advice is said, whatever the model chose to say

@@ -1,16 +1,19 @@
 """Tools: async Python functions an agent calls, run so that the caller is never left in silence.
 
-A tool is an ``async def`` whose first parameter is a :class:`ToolContext` and whose other
-parameters are typed. :class:`ToolSignature` turns those type hints into a pydantic model: the JSON
-Schema a language model calls the tool by (array items, enums, unions, nested models and
-``Annotated[..., Field(description=...)]`` included), and the validation of the arguments it
-sends, whose errors (:class:`~callwright.errors.ToolArgumentError`) go back to the model.
-The :func:`tool` decorator says how the tool behaves on a live call::
+A tool is an ``async def`` whose parameters are typed, with a :class:`ToolContext` first if it
+wants one (the call's clock, progress, the idempotency key). :class:`ToolSignature` turns those
+type hints into a pydantic model: the JSON Schema a language model calls the tool by (array items,
+enums, unions, nested models and ``Annotated[..., Field(description=...)]`` included), and the
+validation of the arguments it sends, whose errors (:class:`~callwright.errors.ToolArgumentError`)
+go back to the model. :func:`tool` says how the tool behaves on a live call::
 
     @tool(slow_after=0.8, timeout=8, filler="Let me pull up that order.")
     async def order_status(ctx: ToolContext, order_number: str) -> dict[str, str]: ...
 
-:class:`ToolRunner` runs one call of a tool for a reply:
+    lookup = tool(lookup_order, timeout=5)  # a function written elsewhere, without a context
+
+:class:`ToolRunner` runs one call of a tool for a reply, for every agent that calls tools (an agent
+folder's dialogue and LLM brain, and :class:`~callwright.agent.llm.LlmAgent`):
 
 * after ``slow_after`` seconds without a result it speaks the filler, then any progress the tool
   reports with ``await ctx.progress("...")``; every line is also a ``tool.progress`` event;
@@ -36,7 +39,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_type_hints
+from typing import Any, Literal, Protocol, get_type_hints, overload
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
@@ -103,9 +106,35 @@ class AgentTool:
         return self.signature.validate(arguments)
 
     async def __call__(self, ctx: ToolContext, **arguments: Any) -> Any:
-        return await self.fn(ctx, **arguments)
+        return await (self.fn(ctx, **arguments) if self.signature.context else self.fn(**arguments))
 
 
+@overload
+def tool(
+    fn: ToolFn,
+    *,
+    slow_after: float = ...,
+    timeout: float = ...,
+    on_interrupt: Literal["cancel", "wait"] | None = ...,
+    side_effects: bool = ...,
+    background: bool = ...,
+    filler: str | None = ...,
+    timeout_reply: str | None = ...,
+    description: str | None = ...,
+) -> AgentTool: ...
+@overload
+def tool(
+    fn: None = None,
+    *,
+    slow_after: float = ...,
+    timeout: float = ...,
+    on_interrupt: Literal["cancel", "wait"] | None = ...,
+    side_effects: bool = ...,
+    background: bool = ...,
+    filler: str | None = ...,
+    timeout_reply: str | None = ...,
+    description: str | None = ...,
+) -> Callable[[ToolFn], AgentTool]: ...
 def tool(
     fn: ToolFn | None = None,
     *,
@@ -117,8 +146,9 @@ def tool(
     filler: str | None = None,
     timeout_reply: str | None = None,
     description: str | None = None,
-) -> Any:
-    """Mark an async function as an agent tool (``@tool`` or ``@tool(...)``)."""
+) -> AgentTool | Callable[[ToolFn], AgentTool]:
+    """Mark an async function as an agent tool (``@tool`` or ``@tool(...)``), or make one of a
+    function written elsewhere: ``tool(get_order, timeout=5)``."""
     options = ToolOptions(slow_after, timeout, on_interrupt, side_effects, background, filler, timeout_reply, description)
 
     def wrap(f: ToolFn) -> AgentTool:
@@ -136,13 +166,16 @@ class ToolSignature:
 
     tool: str
     model: type[BaseModel]
+    context: bool = True  # the function's first parameter is the ToolContext
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> ToolSignature:
         hints = get_type_hints(fn, include_extras=True)
         fields: dict[str, Any] = {}
+        context = False
         for index, (name, param) in enumerate(inspect.signature(fn).parameters.items()):
             if index == 0 and (name == "ctx" or hints.get(name) is ToolContext):
+                context = True
                 continue
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
@@ -155,7 +188,7 @@ class ToolSignature:
             model.model_json_schema()
         except PydanticUserError as exc:
             raise TypeError(f"tool {fn.__name__!r}: its parameter types cannot be described as JSON Schema: {exc.message}") from None
-        return cls(fn.__name__, model)
+        return cls(fn.__name__, model, context)
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -322,6 +355,9 @@ class ToolRunner:
     async def run(self, tool: AgentTool, arguments: dict[str, Any], *, turn: int, context: Context) -> AsyncIterator[Say | Outcome]:
         """Yield spoken lines while the tool works, then exactly one :class:`Outcome`.
         Arguments the tool's signature does not accept end the call in an error; the tool does not run."""
+        tasks = context.tasks
+        if tasks is None:  # checked before anything is recorded or claimed
+            raise RuntimeError("ToolRunner.run needs context.tasks (the Call sets it while a reply runs)")
         emit = context.emit or (lambda event: None)
         self._count += 1
         call = f"{turn}.{self._count}"
@@ -396,9 +432,7 @@ class ToolRunner:
                             with anyio.CancelScope(shield=True):
                                 await self.ledger.finish_tool(key, box[0].status, _jsonable(box[0].result))
 
-        if context.tasks is None:
-            raise RuntimeError("ToolRunner.run needs context.tasks (the Call sets it while a reply runs)")
-        context.tasks.start_soon(work)
+        tasks.start_soon(work)
         filler_at = clock.now() + opts.slow_after
         try:
             async with lines_rx:
