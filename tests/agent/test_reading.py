@@ -10,6 +10,7 @@ import pytest
 from callwright.agent.reading import (
     asking_clause,
     drop_negated,
+    farewell,
     find_values,
     is_correction,
     is_question,
@@ -259,3 +260,19 @@ def test_an_identifier_is_not_a_quantity() -> None:
     found = find_values("can I order 5 limes, my last order number 8812 was short", wanted, now=NOW)
     assert found["quantity"].text == "5"
     assert find_values("I want to order 3 pears", wanted, now=NOW)["quantity"].text == "3"  # "order" the verb counts
+
+
+@pytest.mark.parametrize(
+    ("said", "leaving"),
+    [
+        ("right then, you have a lovely evening, bye now", True),
+        ("ah forget it, cheerio", True),
+        ("that's everything, thanks very much, take care", True),
+        ("bye", True),
+        ("bye, oh and can you check order 1234 first", False),
+        ("goodbye to the old address, it's 4 New Street now", False),
+        ("ok thanks", False),  # an acknowledgement; the call goes on
+    ],
+)
+def test_a_farewell_in_any_state(said: str, leaving: bool) -> None:
+    assert farewell(said) is leaving

@@ -108,6 +108,12 @@ def test_the_highest_level_wins_and_its_advice_is_given() -> None:
         "connect me with a member of staff",
         "hi, I'd like to speak to a human please",
         "I need a person",
+        # other words, other Englishes (a blind suite's callers showed each was missed)
+        "could I have a quick word with somebody real",
+        "I'd rather chat to a living soul, if you don't mind",
+        "I'm not talking to a robot, get someone on the line",
+        "can ye no just hand me on tae one of yer staff",
+        "can I have a real human",
     ],
 )
 def test_requests_for_a_person(said: str) -> None:
@@ -123,6 +129,9 @@ def test_requests_for_a_person(said: str) -> None:
         "I don't want to talk to a person",
         "should I talk to my doctor about the pain",
         "someone left the parcel at the door",
+        "the driver was a real gentleman about it",
+        "your staff were lovely last time",
+        "is the sourdough real sourdough",
     ],
 )
 def test_not_requests_for_a_person_now(said: str) -> None:
@@ -169,6 +178,11 @@ def test_every_warning_sign_of_the_documents_raises_a_flag(recovery: SafetyRules
         ("honestly I can barely breathe", "emergency:chest_or_breathing"),
         ("my left calf is sort of puffy and a bit hot", "urgent:calf_clot"),
         ("there's kind of a crushing pain in my chest", "emergency:chest_or_breathing"),
+        # Scots, Southern US, and a collapse told by someone else
+        ("the bag's no had a drop in it since the morning", "urgent:no_drainage"),
+        ("I ain't been able to pee since they took it out", "urgent:cannot_pass_urine"),
+        ("my husband went down in the kitchen and he's not answering me", "emergency:collapse"),
+        ("she's on the floor and won't wake up", "emergency:collapse"),
     ],
 )
 def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: SafetyRules, said: str, expected: str) -> None:
@@ -189,6 +203,8 @@ def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: Saf
         "I empty the bag twice a day",
         "what should I do to make sure I don't get a clot",
         "I can barely wait to get back on the golf course",
+        "my dad phoned but the nurse isn't answering me",
+        "it's no bother, I dropped the leaflet on the floor",
     ],
 )
 def test_the_recovery_line_does_not_raise_flags_on_ordinary_questions(recovery: SafetyRules, said: str) -> None:

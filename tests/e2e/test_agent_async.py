@@ -278,7 +278,7 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
     (sms,) = messages
     assert sms.dedupe_key == f"job:{job.id}" and sms.body == job.result and sms.to == SAM
     assert re.fullmatch(
-        r"Callwright Market: your order #1 of 2 oats? milk is confirmed and will be delivered to 12 Oak Street, Springfield within the hour\.",
+        r"Callwright Market: your order number 1, 2 oats? milk, is confirmed and will be delivered to 12 Oak Street, Springfield within the hour\.",
         sms.body,
     ), sms.body
     ((key, phone, product, quantity, address),) = shop_orders(data)

@@ -312,7 +312,7 @@ def test_the_page_shows_the_web_form_value_and_the_sms_a_background_job_sends(tm
         typed("yes", "I'll text you when it's done")
         confirmed = page.locator(".note").filter(has_text="is confirmed")
         expect(confirmed).to_contain_text(
-            re.compile(rf"SMS to \{SAM}: Callwright Market: your order #1 of 2 oats? milk is confirmed"), timeout=TURN_TIMEOUT_MS
+            re.compile(rf"SMS to \{SAM}: Callwright Market: your order number 1, 2 oats? milk, is confirmed"), timeout=TURN_TIMEOUT_MS
         )
         page.screenshot(path="/tmp/callwright-page-job-sms.png")
         stats = call.stats

@@ -101,6 +101,6 @@ async def place_order(ctx: ToolContext, product: str, quantity: int, address: st
         )
         order_id = db.execute("SELECT id FROM orders WHERE idempotency_key = ?", (ctx.idempotency_key,)).fetchone()[0]
     return (
-        f"Callwright Market: your order #{order_id} of {quantity} {product} is confirmed "
+        f"Callwright Market: your order number {order_id}, {quantity} {product}, is confirmed "
         f"and will be delivered to {address} within the hour."
     )

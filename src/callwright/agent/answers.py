@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
 from .base import Act, Hangup, Say, Turn
+from .reading import is_correction
 from .state import Question
-from .text import normalise
+from .text import clauses, normalise
 from .values import Parsed
 
 if TYPE_CHECKING:
@@ -173,13 +174,15 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
     if task is None or task.form is None:
         return
     yes = reading.yes
-    if reading.question and not _answers_first(reading.text):
+    if reading.question and not reading.correction and not _answers_first(reading.text):
         async for act in side_request(d, q, turn, reading, brain):
             yield act
         return
     correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
-    if correction is None and q.value and d.kind(task, q.name) == "datetime":
-        correction = _part_of_datetime(reading.text, q.value, d.now(), d.spec.identity.region)
+    if q.value and d.kind(task, q.name) == "datetime" and (correction is None or _REJECTED.search(normalise(reading.text, digits=False))):
+        # "can we make it friday instead, same time, thursday's no good": the day or time it changes,
+        # read from what the caller wants, not from what they turn down
+        correction = _part_of_datetime(_without_rejected(reading.text), q.value, d.now(), d.spec.identity.region) or correction
     if correction is not None and correction.text == q.value:
         correction = None
     if yes.value is True and correction is None:
@@ -344,6 +347,18 @@ def _day_only(text: str, now: Any, region: str) -> tuple[str, str] | None:
     return datetime_text(provisional), f"What time on {say_date(day.value)}?"
 
 
+_REJECTED = re.compile(
+    r"\b(?:no good|doesn't work|does not work|won't work|isn't good|is not good|not good|isn't great|no use|is out|"
+    r"can't do|cannot do|can't make|cannot make)\b|^not\b"
+)
+
+
+def _without_rejected(text: str) -> str:
+    """The turn without its clauses that turn something down ("thursday's no good", "not the morning")."""
+    kept = [c for c in clauses(normalise(text, digits=False)) if not _REJECTED.search(c)]
+    return ", ".join(kept) or text
+
+
 def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
     """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
     import datetime as dt
@@ -358,8 +373,8 @@ def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed
     day = parse_value("date", text, now=now, region=region)
     if clock is None and day is None:
         bare = re.search(r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b", normalise(text))
-        if bare is None:
-            return None
+        if bare is None or (len(text.split()) > 6 and not is_correction(text)):
+            return None  # in a long turn a bare "one" is a pronoun ("if there's one there"), not an hour
         hour = int(bare.group(1))  # "eleven": the hour nearest the one heard before (10 a.m. -> 11 a.m.)
         hour = min((hour, hour + 12), key=lambda h: abs(h - before.hour)) % 24
         clock = Parsed(dt.time(hour, int(bare.group(2) or 0)), "", "", 0.8)

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 
 from .base import Act, Turn
 from .intents import OUT_OF_SCOPE, Match
-from .reading import asking_clause, find_values, not_a_request, question_part
+from .mishearing import clearly_answered
+from .reading import (
+    asking_clause,
+    asks_agent_to_act,
+    asks_property,
+    find_values,
+    not_a_request,
+    question_part,
+    questions,
+)
 from .values import FieldKind
 
 if TYPE_CHECKING:
@@ -48,6 +57,20 @@ class EmbeddedBrain:
         self.app = app
 
     async def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]:
+        asked = questions(reading.resolved)
+        if len(asked) > 1:
+            # "where's order 4567 and do you deliver on a sunday": the request is carried out, and the
+            # question beside it answered from the documents first (it is done in one breath)
+            readings = [await dialogue.read(replace(turn, text=q)) for q in asked]
+            wanted = [r for r in readings if (b := self._first(r)) is not None and self._acts_on(b.intent)]
+            if len(wanted) == 1:
+                told = [r for r in readings if r is not wanted[0]]
+                answers = [await self.app.knowledge.asearch(question_part(r.resolved)) for r in told] if self.app.knowledge else []
+                if answers and all(a.confident for a in answers):
+                    for answer in answers:
+                        async for act in dialogue.answer_found(turn, answer):
+                            yield act
+                    reading = wanted[0]
         ranked = self._weigh(reading, dialogue)
         if not_a_request(reading.resolved):  # "do your loaves have nuts?", "my eggs came broken": no order
             ranked = [m for m in ranked if not self._acts(m.intent)]
@@ -67,6 +90,11 @@ class EmbeddedBrain:
         named = self._named(best.intent, reading, dialogue) if best is not None and knowledge is not None else []
         if knowledge is not None and any(knowledge.is_topic(thing) for thing in named):
             best = None  # "how much is delivery?": a thing the documents are about, not a product
+        if best is not None and knowledge is not None and asks_property(reading.resolved) and self._looks_up(best.intent):
+            # "is your gluten free bread safe for a coeliac?" asks what the documents say of it, not
+            # whether a store has some
+            if (await knowledge.asearch(question)).confident:
+                best = None
         if best is not None and best.score < reading.strong and knowledge is not None:
             # A weak intent match may be a question the documents answer ("is there a minimum order?");
             # when the turn names a thing the documents are not about ("got any gluten free bread?"),
@@ -78,6 +106,14 @@ class EmbeddedBrain:
             if answer.hits and answer.hits[0].score >= bar and await self._documents_answer_the_request(reading, bar):
                 best = None
         if best is None:
+            if knowledge is not None and asks_agent_to_act(reading.resolved):
+                # "can you move my surgeon's appointment?": nothing here does that; a passage that only
+                # shares its words ("next month", "away") must not be read out as if it answered
+                answer = await knowledge.asearch(question)
+                if not clearly_answered([h.score for h in answer.hits], knowledge.min_score):
+                    async for act in dialogue.dont_know(turn, "cant_do"):
+                        yield act
+                    return
             async for act in dialogue.answer_from_documents(turn, question):
                 yield act
             return
@@ -101,7 +137,7 @@ class EmbeddedBrain:
         for match in reading.intents[:4]:
             intent = self._intent(match.intent)
             gain = 0.0
-            wanted = _typed_values(intent, self.app.spec.forms) if intent is not None else {}
+            wanted = _typed_values(intent, self.app.spec.forms, self.app.spec.escalation.booking_form) if intent is not None else {}
             if wanted:
                 found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region)
                 if len(found) >= 2:  # "three salmon to 15 Harbor Street": a count and an address say "an order" however terse
@@ -129,6 +165,27 @@ class EmbeddedBrain:
         found = find_values(reading.resolved, texts, now=dialogue.now(), frame=self.app.matcher.frame_words(name))
         return [value.text for value in found.values()]
 
+    def _first(self, reading: Reading) -> Match | None:
+        """The intent a turn asks for, if any: above the threshold, in scope, and not an order or a
+        booking when the turn only asks about something."""
+        about = not_a_request(reading.resolved)
+        for match in reading.intents:
+            if match.score < reading.threshold:
+                return None
+            if match.intent != OUT_OF_SCOPE and not (about and self._acts(match.intent)):
+                return match
+        return None
+
+    def _looks_up(self, name: str) -> bool:
+        """An intent that looks a thing up by name (a free-text slot) and changes nothing."""
+        intent = self._intent(name)
+        return intent is not None and "text" in intent.slots.values() and not self._acts(name)
+
+    def _acts_on(self, name: str) -> bool:
+        """Whether the intent is a request carried out (a tool, a form, an action), not a question for the documents."""
+        intent = self._intent(name)
+        return intent is not None and (intent.tool is not None or intent.form is not None or intent.action not in (None, "knowledge"))
+
     def _acts(self, name: str) -> bool:
         """Whether the intent does something for the caller that must be asked for: it confirms first,
         or its tool has side effects (an order, a booking)."""
@@ -148,9 +205,11 @@ def _evidence(name: str, kind: FieldKind) -> float:
     return EVIDENCE.get(kind, EVIDENCE_OTHER)
 
 
-def _typed_values(intent: IntentSpec, forms: Mapping[str, FormSpec]) -> dict[str, FieldKind]:
+def _typed_values(intent: IntentSpec, forms: Mapping[str, FormSpec], booking_form: str | None) -> dict[str, FieldKind]:
+    """The typed values a turn may give for the intent: its slots, and its form's fields (a request to
+    book a person has the booking form's: "ring me tomorrow at ten" gives it a time)."""
     wanted: dict[str, FieldKind] = {k: v for k, v in intent.slots.items() if v != "text"}
-    form = forms.get(intent.form or "")
+    form = forms.get((booking_form if intent.action == "book_human" else intent.form) or "")
     for f in form.fields if form is not None else ():
         if f.type != "text":
             wanted[f.name] = f.type

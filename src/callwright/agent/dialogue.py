@@ -48,12 +48,13 @@ from .replies import fill
 from .safety import Verdict
 from .spec import PATIENT_KINDS, IntentSpec
 from .state import Brain, Question, Reading, Task
-from .text import normalise
+from .text import clauses, normalise
 from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
 from .values import FieldKind, Parsed
 
 if TYPE_CHECKING:
     from .app import AgentApp
+    from .knowledge import Answer
     from .memory import CallerMemory
 
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
@@ -316,6 +317,15 @@ class Dialogue:
         self.apply_found(task, turn, found)
         async for act in self.advance(turn):
             yield act
+
+    async def goodbye(self, turn: Turn) -> AsyncIterator[Act]:
+        """The caller says goodbye: whatever was half done is left, and the call ends."""
+        self.task, self.question = None, None
+        self.suspended.clear()
+        intent = next((i for i in self.spec.intents if i.action == "goodbye"), None)
+        self.emit(ev.IntentRecognized(turn=turn.index, name=intent.name if intent else "goodbye", score=1.0))
+        yield Say(fill((intent.reply if intent else None) or self.replies["goodbye"], {"name": self.memory.name or ""}))
+        yield Hangup("goodbye")
 
     async def _builtin(self, intent: IntentSpec, turn: Turn, reading: Reading | None) -> AsyncIterator[Act]:
         if intent.action in ("transfer", "book_human"):
@@ -581,12 +591,19 @@ class Dialogue:
                 sections = {a.hits[0].passage for a in answers if a.confident}
                 if len(sections) == len(answers):
                     for a in answers:
-                        self.emit(ev.KnowledgeCited(turn=turn.index, query=a.query, confident=True, passages=a.cite()))
-                        yield Say(knowledge.spoken_answer(a, max_sentences=1) + " ")
-                    self.asked = answers[-1].query
-                    self.memory.done.append(f"asked: {turn.text}")
+                        async for act in self.answer_found(turn, a):
+                            yield act
                     return
             answer = await knowledge.asearch(question)
+            if not answer.confident:
+                # "when am I allowed to drive again, I'm going stir crazy stuck in the house": what the
+                # caller tells around the question can drown it; the question alone is asked again
+                said = clauses(normalise(turn.text, digits=False))
+                asked_alone = [c for c in said if is_question(c) and len(c.split()) >= 3]
+                if len(asked_alone) == 1 and len(said) > 1:
+                    alone = await knowledge.asearch(asked_alone[0])
+                    if alone.confident:
+                        answer = alone
             self.asked = question if answer.confident else ""
             self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
             if answer.confident:
@@ -595,6 +612,15 @@ class Dialogue:
                 return
         async for act in self.dont_know(turn):
             yield act
+
+    async def answer_found(self, turn: Turn, answer: Answer) -> AsyncIterator[Act]:
+        """Say a confident answer the documents gave (one of the questions of a turn)."""
+        knowledge = self.app.knowledge
+        assert knowledge is not None
+        self.emit(ev.KnowledgeCited(turn=turn.index, query=answer.query, confident=True, passages=answer.cite()))
+        yield Say(knowledge.spoken_answer(answer) + " ")
+        self.asked = answer.query
+        self.memory.done.append(f"asked: {answer.query}")
 
     async def out_of_scope(self, turn: Turn) -> AsyncIterator[Act]:
         scope = self.spec.scope
@@ -607,8 +633,9 @@ class Dialogue:
         yield Say(scope.reply + " ")
         yield self.ask(Question("anything_else", self.replies["anything_else"]))
 
-    async def dont_know(self, turn: Turn) -> AsyncIterator[Act]:
-        yield Say(self.replies["dont_know"] + " ")
+    async def dont_know(self, turn: Turn, line: str = "dont_know") -> AsyncIterator[Act]:
+        """Says it does not know (or, ``line="cant_do"``, that it cannot do that), then offers a person."""
+        yield Say(self.replies[line] + " ")
         if self.escalation.possible:
             yield self.ask(Question("offer_person", self.spec.escalation.offer))
 
@@ -696,10 +723,10 @@ def _refers(text: str) -> bool:
 
 def _street_correction(text: str, previous: str) -> Parsed | None:
     """"No, I said Elm Road, not Elm Street": the street corrected, the house number kept."""
-    from .reading import drop_negated, strip_fillers
+    from .reading import address_part
     from .values import parse_value
 
-    said = strip_fillers(drop_negated(text))
+    said = address_part(text)
     parsed = parse_value("address", said)
     number = re.match(r"\d+[A-Za-z]?\b", previous)
     if parsed is None or parsed.certainty < 0.6 or number is None or re.match(r"\d", parsed.text):

@@ -240,12 +240,26 @@ _GOOD_NEWS = _cues(
 )
 
 
+# Words of the talk, not of a feeling: an apology ("sorry, say that again"), a term of address ("love",
+# "mate"), a "no" that answers. VADER reads "sorry" as sad and "love" as happy.
+_VOCATIVE = re.compile(
+    r"(?P<before>^|,|\b(?:thanks|cheers|sorry|hello|right|okay|thank you|ta|hi|yes|no|ok))\s*"
+    r"(?:love|dear|darling|hun|honey|pet|mate|sweetheart|duck|pal|buddy|sir|madam)\b",
+    re.I,
+)
+_TALK_WORDS = re.compile(
+    r"\b(?:sorry|pardon|excuse me)\b(?! (?:to hear|for your|about (?:that|this|your)))|^(?:(?:ah|oh|um|uh|well)\s+)*no\b(?!\s+(?:one|way|good))",
+    re.I,
+)
+
+
 def _vader(text: str) -> float:
     global _analyzer
     if _analyzer is None:  # 45 ms to load the lexicon, once per process
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         _analyzer = SentimentIntensityAnalyzer()
+    text = _TALK_WORDS.sub(" ", _VOCATIVE.sub(r"\g<before> ", text))
     return float(_analyzer.polarity_scores(text)["compound"]) if text.strip() else 0.0
 
 

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +53,7 @@ COSINE_WEIGHT = 0.8
 BM25_HALF = 4.0  # a BM25 score of this much earns half of the keyword share
 MIN_SCORE = 0.33
 HEADING_WEIGHT = 0.1  # a section whose heading holds every word of the query scores this much more
+MEANT_WEIGHT = 0.05  # ... and one whose heading holds every document word the caller's everyday words stand for
 SENTENCE_TERM_WEIGHT = 0.1  # each word of the query a sentence holds (and most of its passage does not) adds this
 _ASKS_HOW = re.compile(r"^(?:\W*(?:so|and|um|uh|ok|okay)\W+)*(?:how (?:do|should|can|would|am) i|how to|what's the best way to)\b(?! (?:know|tell))")
 _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|hours)|when (?:can|will|should|do|does|is|am)|until when|for long)\b")
@@ -127,6 +129,8 @@ class Knowledge:
         self._bm25.index([_terms(_index_text(p)) for p in self.passages], show_progress=False)
         self._vocabulary: dict[str, int] = self._bm25.vocab_dict
         self._headings = [frozenset(_terms(p.section.rsplit(" > ", 1)[-1])) for p in self.passages]
+        # in how many passages each word is: a word in few of them ("Christmas") points at a sentence
+        self._passages_with: Counter[str] = Counter(t for p in self.passages for t in set(_terms(p.text)))
 
     @classmethod
     def from_folder(
@@ -177,7 +181,11 @@ class Knowledge:
         # first ("leaking ... once the catheter's out": "Leaking urine after the catheter comes out").
         said = set(_terms(expanded))
         named = np.array([len(said & h) / len(said) if said else 0.0 for h in self._headings])
-        scores = np.minimum(1.0, scores + HEADING_WEIGHT * named)
+        # The document words an everyday word stands for ("a couple of pints": alcohol) name what the
+        # caller means; a section headed with them is the one meant ("Tea, coffee and alcohol").
+        meant = set(_terms(expanded[len(query):]))
+        headed = np.array([len(meant & h) / len(meant) if meant else 0.0 for h in self._headings])
+        scores = np.minimum(1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * headed)
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
@@ -225,7 +233,10 @@ class Knowledge:
         asks_when = bool(_ASKS_WHEN.search(answer.query.lower()))
         if not asked and _ASKS_HOW.search(answer.query.lower()):
             windows[0] += 0.5  # "how do I clean around the catheter": the section's own subject; it opens with how
-        windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
+        rare = max(2, len(self.passages) // 20)
+        pointed = [i for i, n in enumerate(named) if any(self._passages_with[t] <= rare for t in n - common)]
+        if not pointed or min(pointed) < width:  # unless only later sentences name what was asked ("Christmas Day")
+            windows[0] += 0.05 * width  # passages usually answer first: prefer the opening on a near tie
         if asks_when:  # "how long will I leak for": an answer that says how long
             says = [bool(_SAYS_WHEN.search(s.lower())) for s in sentences]
             if any(says):
@@ -381,12 +392,14 @@ COLLOQUIAL: dict[str, str] = {
     r"bloated|swollen belly": "bloating",
     r"signs? of (?:a )?blood clots?|dvt|deep vein thrombosis": "leg calf lungs",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
-    r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom": "sex",
+    r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom|do the business|"
+    r"(?:with|for) (?:the|my) (?:wife|missus|missis|partner|girlfriend|boyfriend|husband)|things work|down below work": "sex",
     r"behind the wheel|drive|get in the car|take the car|drive the car": "driving",
     r"pick(?:ing)? (?:\w+ ){0,2}up|carry(?:ing)?|heavy (?:bags|boxes|things|shopping)|lug(?:ging)?|hoist": "lifting",
     r"bikes?|bicycles?|cycl\w*|biking|gym|jog\w*|swim\w*|workouts?": "exercise sport",
     r"flights?|fly|plane|holidays?|abroad": "travelling flying",
-    r"my job|the office|back to work": "work",
+    r"my job|the office|back to work|back on the tools|on the tools|on site|the site|my trade|chippie|chippy|tradie|"
+    r"builder|plumber|labourer|laborer|sparky|electrician|warehouse|shift|shifts": "work",
     r"dribbl\w*|wet myself|wetting myself|accidents": "leaking",
     r"squeezes|kegels?|clenches|squeezing (?:exercises|down there)": "pelvic floor exercises",
     # the catheter said the way patients say it, and its removal

@@ -79,7 +79,10 @@ _META_REASON = re.compile(
     r"(?:you're|you are) breaking up|(?:it's|it is) (?:noisy|loud|windy) here|bad (?:line|signal|reception)|"
     r"(?:my )?english (?:is not|isn't) (?:so |very )?good|i'm writing (?:it|this|that) down|writing (?:it|this) down|"
     r"my (?:ears|hearing) (?:aren't|are not|isn't|is not) what (?:they|it) (?:were|was|used to be)|(?:my )?(?:ears|hearing) (?:are|is) (?:bad|not good|going)|"
-    r"i'm (?:not )?(?:as young as i was|getting on|old)|(?:i'm|i am) (?:a bit |a little )?slow)\b"
+    r"i'm (?:not )?(?:as young as i was|getting on|old)|(?:i'm|i am) (?:a bit |a little )?slow|"
+    r"(?:the|my) (?:kettle|tv|telly|television|radio|baby|dog|kids?|hoover|vacuum|washing machine|traffic|wind|bus|train|"
+    r"lorry|truck|music|doorbell|phone) (?:was|were|is|are|went|started)(?: (?:going|on|off|barking|crying|screaming|loud|blaring|ringing))?|"
+    r"(?:it's|it is|it was) (?:so |really |too )?(?:noisy|loud)(?: here| in here)?|someone (?:was|is) talking)\b"
 )
 _VOCATIVE = r"love|mate|dear|pet|hun|honey|sir|madam|ma'am|man|buddy|pal|darling|son"
 _NOT_META = re.compile(r"[a-z]{3,}")
@@ -106,12 +109,40 @@ def meta_request(text: str) -> Meta | None:
     return None
 
 
+_FAREWELL = re.compile(
+    r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|take care|cheerio|so long|night night|"
+    r"(?:you |you all )?have a (?:good|nice|great|lovely|blessed|wonderful) (?:day|one|evening|night|weekend|afternoon)|"
+    r"have a good one|have a nice one|talk (?:to you )?(?:later|soon)|that's all|that's everything|that's it for now|"
+    r"i'll let you go|i'll leave it there)\b"
+)
+_LEAVING_WORDS = re.compile(
+    r"\b(?:ok|okay|alright|all right|right|well|thanks|thank you|thanks very much|thank you very much|cheers|great|lovely|"
+    r"then|so|anyway|and|oh|ah|um|uh|er|no|nope|nah|yes|yeah|actually|now|for now|love|mate|dear|all|for (?:all )?your help|"
+    r"very much|so much|a lot|a million|"
+    r"never ?mind|forget it|forget about it|don't bother|leave it|scrap that|cancel (?:it|that)|i'm done|that's fine)\b"
+)
+
+
+def farewell(text: str) -> bool:
+    """The caller is leaving: the turn says goodbye and nothing but thanks, acknowledgements or "never
+    mind" around it ("alright then, y'all have a blessed day now, bye"; "actually never mind, bye")."""
+    s = normalise(text, digits=False)
+    if not _FAREWELL.search(s):
+        return False
+    rest = _LEAVING_WORDS.sub(" ", _FAREWELL.sub(" ", s))
+    return not re.search(r"[a-z0-9]", rest)
+
+
 # ------------------------------------------------------------------ yes, no, ok
 _ACK = re.compile(
-    r"^(?:(?:ok(?:ay)?|alright|all right|right|thanks|thank you|cheers|got it|i see|great|cool|fine|lovely|"
+    r"^(?:(?:ok(?:ay)?|alright|all right|right|thanks|thank you|cheers|got it|i see|great|cool|fine|lovely|grand|brilliant|"
+    r"champion|smashing|cracking|ace|magic|super|wonderful|that'll do|that will do|sounds grand|"
     r"mm+|mhm|uh huh|hmm+|oh)[\s,.!]*)+$"
 )
-_AMBIGUOUS = re.compile(r"^(?:ok(?:ay)?|alright|all right|right|fine|mm+|mhm|uh huh|i guess|maybe|sure i guess)[\s,.!]*$")
+_AMBIGUOUS = re.compile(
+    r"^(?:ok(?:ay)?|alright|all right|right|fine|mm+|mhm|uh huh|i guess|maybe|sure i guess|lovely|grand|brilliant|great|"
+    r"champion|smashing|cracking|ace|magic|super|wonderful|that'll do|that will do|sounds grand)[\s,.!]*$"
+)
 _STRONG_YES = re.compile(
     r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
     r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please|"
@@ -143,13 +174,15 @@ _CORRECTION = re.compile(
     r"make it|make that|change|instead|not|i want|i wanted|i asked for)\b"
     r"|^not \w+(?: \w+)?,"
     r"|\b(?:actually|i meant|i mean|sorry i meant|make (?:it|that)|change (?:it|that|the \w+) to|instead|rather|"
-    r"correction|not \w+(?: \w+)?,? (?:but|it's|its)|i said|i asked for|scratch that|on second thought)\b"
+    r"correction|not \w+(?: \w+)?,? (?:but|it's|its)|i said|i asked for|scratch that|on second thought|"
+    r"go back to|back to (?:\d+|the|my)|(?:change|put|make) (?:it|that) back)\b"
 )
 _QUESTION_START = re.compile(
     r"^(?:(?:and|but|so|oh|wait|sorry|also|um|uh|er|erm|quick question|one more thing|actually|hey|hang on|hold on|"
-    r"by the way|before that|just|ok|okay|right|well|then)[\s,]+)*"
-    r"(?:what|what's|whats|when|where|where's|how|how's|why|which|who|whose|is|are|do|does|did|can|could|will|would|"
-    r"should|shall|have|has|any|is there|are there)\b"
+    r"by the way|before that|before i forget|while i remember|while i think of it|one other thing|another thing|just|ok|okay|right|"
+    r"well|then|mate|love|listen|look)[\s,]+)*"
+    r"(?:what|what's|whats|when|where|where's|how|how's|why|which|who|whose|is|are|am|do|does|did|can|could|will|would|"
+    r"should|shall|have|has|any|is there|are there|may|might|must)\b"
 )
 
 
@@ -276,7 +309,8 @@ _QUANTITY_NAMES = ("quantity", "qty", "count", "how_many", "number_of", "amount_
 # where a noun phrase ends ("oat milk | delivered to ...")
 _BOUNDARY = frozenset(
     "delivered deliver sent send shipped to for at by on in from please thanks thank tomorrow today "
-    "tonight and asap now instead then but because so if with when which that who".split()
+    "tonight and asap now instead then but because so if with when which that who "
+    "she's he's it's they're we're i'm you're she he they we i".split()
 )
 _GENERIC_FRAME = frozenset(
     "i i'd i'll i'm id ill im me my we our you your can could would will may might please just want wanted wanna need like "
@@ -382,7 +416,8 @@ def not_a_request(text: str) -> bool:
     parts = clauses(normalise(text, digits=False)) or [normalise(text, digits=False)]
     if any(_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)) for c in parts):
         return False
-    return any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) for c in parts)
+    marked = "?" in text  # "y'all delivering on Christmas Day?": a question by its mark, with no question word
+    return marked or any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) for c in parts)
 
 
 _AND_ASKS = re.compile(
@@ -400,8 +435,37 @@ def questions(text: str) -> list[str]:
     return asked if len(asked) >= 2 else [text]
 
 
+_ASKS_AGENT_TO_ACT = re.compile(
+    r"^(?:(?:and|so|ok|okay|right|well|hi|hello|hiya|listen|look|um|uh|er)[\s,]+)*(?:please[\s,]+)?"
+    r"(?:(?:can|could|would|will) you(?: please)?|please|i need you to|i want you to|i'd like you to)\s+"
+    r"(?!tell|explain|say|let me know|help me understand|remind|repeat|go over|check if|check whether|confirm|"
+    r"give me (?:some )?(?:advice|information|info|an idea)|advise|describe|talk me through|walk me through)(?=[a-z])"
+)
+
+
+def asks_agent_to_act(text: str) -> bool:
+    """The caller asks the agent to do something ("can you move my appointment to next month"), not
+    to tell them something: documents do not do things."""
+    return bool(_ASKS_AGENT_TO_ACT.match(normalise(text, digits=False)))
+
+
+_PROPERTY = re.compile(
+    r"^(?:(?:and|but|so|also|oh|um|just|quick question)[\s,]+)*(?:is|are|does|do|did|was|were|will|would|can)\s+"
+    r"(?:your|the|these|those|this|that|it|they|any of your|all your)\b(?!\s+(?:possible|ok to|alright to))"
+)
+
+
+def asks_property(text: str) -> bool:
+    """A yes/no question about what a thing is or has ("is your gluten free bread safe for a coeliac?",
+    "does the sourdough have nuts in it?"), which the documents answer rather than a product search."""
+    return any(_PROPERTY.match(c) for c in clauses(normalise(text, digits=False)))
+
+
 # A clause that tells about someone or something else is context, not a request: "he's got questions"
-_TELLS = re.compile(r"^(?:(?:and|but|so|because|cause|as)\s+)?(?:he|she|it|they|his|her|their|(?:my|our) \w+)(?:'s|'ve|'d| has| have| had| is| are| was| were)\b")
+_TELLS = re.compile(
+    r"^(?:(?:and|but|so|because|cause|as)\s+)?(?:(?:he|she|it|they|his|her|their|(?:my|our) \w+)(?:'s|'ve|'d| has| have| had| is| are| was| were)"
+    r"|(?:i|we)(?:'ve)? got (?:the|a|my|our|people|family|friends|guests|kids|visitors)|(?:i|we) (?:had|have had))\b"
+)
 
 
 _REQUEST_WORDS = frozenset(
@@ -480,8 +544,8 @@ def coverage(value: Parsed, text: str) -> float:
 _REPAIRABLE = r"(?:\d+|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow)"
 _SELF_REPAIR = re.compile(
     rf"\b(?P<first>{_REPAIRABLE})\b(?P<kept>(?: [a-z]+){{0,3}}?)[\s,.]+"
-    r"(?:(?:no|nope|sorry|wait|um+|uh+|er+m?|oops|hang on|hold on)\b[\s,.]*)*"
-    r"(?:actually|make (?:that|it)|i mean|i meant|rather|no|sorry)\b[\s,.]*(?:make (?:that|it)\b[\s,.]*)?"
+    r"(?:(?:um+|uh+|er+m?)\b[\s,.]*)*"
+    r"(?:(?:no|nope|sorry|wait|oops|hang on|hold on|actually|make (?:that|it)|i mean|i meant|or rather|rather|scratch that)\b[\s,.]*)+"
     rf"(?P<second>{_REPAIRABLE})\b"
 )
 
@@ -551,7 +615,7 @@ def _take(
             parsed = parse_value("address", s[match.start() : end])
             return parsed, _cut(s, match.start(), end)
         if whole:
-            answer = strip_fillers(drop_negated(s))
+            answer = address_part(s)
             parsed = parse_value("address", answer)
             if parsed is not None and parsed.certainty >= 0.6:
                 return parsed, ""
@@ -613,6 +677,24 @@ def _take(
     return (Parsed(found[0], found[0], found[1], 0.8) if found else None), s
 
 
+_PLACE_PART = re.compile(r"^[a-z0-9][a-z0-9 .-]*$")
+_NOT_A_PLACE = re.compile(r"^(?:it|it's|its|that|that's|the|this|which|where|i|i'm|you|he|she|they|we|but|because|so|and|just|please)\b")
+
+
+def address_part(text: str) -> str:
+    """What an answer to "what's the address?" holds of one: fillers and the negated part dropped, and
+    the clauses after it that are not a town or a code ("elm road, elm street's the other side of
+    town" -> "elm road"; "baker street, springfield" stays)."""
+    said = strip_fillers(drop_negated(text))
+    first, *rest = [p.strip() for p in said.split(",")]
+    kept = [first]
+    for part in rest:
+        if not part or len(part.split()) > 4 or not _PLACE_PART.match(part.lower()) or _NOT_A_PLACE.match(part.lower()):
+            break
+        kept.append(part)
+    return ", ".join(kept)
+
+
 _CUES = ("number", "no", "ref", "reference", "id", "code", "account", "order", "ticket", "booking")
 _NAMES_AN_ID = re.compile(  # "my order 4567", "order number 4567", "ref 88": an identifier comes next ("to order 2" counts)
     r"(?:\b(?:my|the|your|our|this|that|his|her|their|an?) (?:order|booking|account|ticket|reference|ref|parcel)|"
@@ -628,7 +710,9 @@ def _cue_pattern(name: str) -> re.Pattern[str] | None:
     if not parts & set(_CUES):
         return None
     cue = "|".join(sorted(map(re.escape, parts), key=len, reverse=True))
-    return re.compile(rf"\b(?:{cue})\s+(?:(?:number|no|is|was|of)\s+)?#?\s*(?P<n>\d[\d ]*\d|\d)\b")
+    # "order 4567", "order number is 4567", "the number on the email is 4567", "ref from the letter: 88"
+    between = r"(?:(?:on|in|from|at the top of) (?:the|my|your|our) \w+(?: \w+)? )?(?:(?:number|no|is|was|of|says|said|reads)\s+)*"
+    return re.compile(rf"\b(?:{cue})\s+{between}#?:?\s*(?P<n>\d[\d ]*\d|\d)\b")
 
 
 def _cued_span(name: str, s: str) -> tuple[int, int] | None:

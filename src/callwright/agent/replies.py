@@ -35,6 +35,7 @@ REPLIES = {
     "tool_timeout": "Sorry, that's taking much longer than it should. Let's try again in a little while.",
     "late_result": "By the way, that's done now.",
     "dont_know": "I'm sorry, I don't know the answer to that.",
+    "cant_do": "I'm sorry, I can't help with that here.",
     "which_one": "Sorry, which one do you mean?",
     "forget_confirm": "Do you want me to delete everything I remember about you? Please say yes or no.",
     "forgotten": "Done. I've deleted everything I had about you.",

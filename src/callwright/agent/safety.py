@@ -189,17 +189,23 @@ class SafetyRules:
 
 # ------------------------------------------------------------------ "a person, please"
 _WHO = (
-    r"(?:a |an |the |some |your |my |one of your )?(?:real |actual |live |proper |on[- ]call |human )?"
+    r"(?:a |an |the |some |your |my |one of your )?(?:real |actual |live |living |proper |on[- ]call |human )?"
     r"(?:person|people|human|humans|someone|somebody|anyone|anybody|agent|representative|rep|operator|manager|"
     r"supervisor|nurse|doctor|colleague|staff|member of (?:staff|the team|your team)|team member|advisor|adviser|"
-    r"customer service|lady|gentleman|man|woman|guy|fellow|bloke)"
+    r"customer service|lady|gentleman|man|woman|guy|fellow|bloke|body)"
 )
 _PERSON = [
-    re.compile(rf"\b(?:speak|talk|chat)(?:ing)? (?:to|with) {_WHO}\b"),
-    re.compile(rf"\b(?:put|get|transfer|connect|pass|send|patch)(?:ing)? me (?:through |over |across )?(?:to|with) {_WHO}\b"),
+    re.compile(rf"\b(?:speak|talk|chat|have a word|have a chat|have a talk)(?:ing)? (?:to|with) {_WHO}\b"),
+    re.compile(rf"\b(?:put|get|transfer|connect|pass|send|patch|hand)(?:ing)? me (?:on |through |over |across )?(?:to|with) {_WHO}\b"),
+    re.compile(rf"\bget {_WHO}(?: real)? (?:on|to) the (?:phone|line)\b"),
+    re.compile(r"\b(?:somebody|someone|anybody|anyone) real\b|\b(?:living|live) (?:person|soul|human|being)\b"),
+    re.compile(r"\b(?:not|won't|don't want to|refuse to|not going to) (?:talk|speak|do this|deal) (?:to|with) (?:a |an |the |this )?"
+               r"(?:machine|robot|computer|bot|recording|automated \w+)\b"),
     re.compile(r"\b(?:put|transfer|connect|patch) me (?:through|over)\b"),
     re.compile(rf"\b(?:get|give|find) me {_WHO}\b"),
-    re.compile(r"\b(?:real|actual|live|proper) (?:person|human|people|lady|gentleman|man|woman)\b"),
+    # "a real person, please", "to a real lady or gentleman"; not "the driver was a real gentleman"
+    re.compile(r"(?:^|\b(?:to|with|want|need|get|have|give me|prefer|rather|like|just|is there|put me on)\b\W*)(?:a |an |some )?"
+               r"(?:real|actual|live|living|proper) (?:person|human|people|lady|gentleman|man|woman)\b"),
     re.compile(r"\b(?:want|need|prefer|like) (?:a |an |to have a )?(?:person|human|operator|representative)\b"),
     re.compile(r"^(?:\W*(?:a |an |the )?(?:person|human|operator|representative|agent)\W*)(?:please|now)?\W*$"),
     re.compile(r"\b(?:operator|representative|human)(?: please| now)+\b"),

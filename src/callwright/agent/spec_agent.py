@@ -29,7 +29,7 @@ from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
-from .reading import is_question, meta_request
+from .reading import farewell, is_question, meta_request
 from .replies import fill
 from .safety import SafetyGuard
 from .state import Brain, Question
@@ -139,6 +139,10 @@ class SpecAgent(Agent):
         meta = meta_request(turn.text) if spoken else None
         if meta is not None:
             async for act in self._meta(meta):
+                yield act
+            return
+        if spoken and farewell(turn.text):  # "alright then, have a good day, bye": in any state, they are leaving
+            async for act in d.goodbye(turn):
                 yield act
             return
         prefix = decision.prefix if decision is not None else ""

@@ -28,17 +28,33 @@ _CONTRACTIONS = {
     "outta": "out of", "cuz": "because", "coz": "because", "'cause": "because", "ain't": "isn't", "yous": "you",
     # regional words with one plain meaning
     "knackered": "tired", "pushbike": "bike", "cheerio": "bye", "tara": "bye",
+    # Scots: the negatives and the small words
+    "tae": "to", "ye": "you", "yer": "your", "dae": "do", "och": "oh", "nae": "no", "masel": "myself",
+    "dinnae": "don't", "dinna": "don't", "cannae": "can't", "canny": "can't", "didnae": "didn't", "isnae": "isn't",
+    "wisnae": "wasn't", "doesnae": "doesn't", "wouldnae": "wouldn't", "couldnae": "couldn't", "havnae": "haven't",
+    "havenae": "haven't", "huvnae": "haven't", "hasnae": "hasn't", "willnae": "won't", "shouldnae": "shouldn't",
+    # Southern US
+    "mornin": "morning", "evenin": "evening", "nothin": "nothing", "somethin": "something",
 }  # fmt: skip
 _PHRASES = {  # regional phrases with one plain meaning, said as more than one word
     r"\bta-ra\b|\bta ta\b|\bsee ya\b|\bcatch you later\b": "bye",
     r"\bpush bike\b": "bike",
-    r"\bgive (me|us) a (?:bell|ring|buzz|shout)\b": r"call \1",
+    r"\bgive (me|us|him|her|my \w+) a (?:bell|ring|buzz|shout|tinkle|call)\b": r"call \1",
     # ways of asking how a thing stands: "what's happening with 1234" asks its status
     r"\b(?:what's|whats|what is) (?:happening|going on|the story|the latest|the deal) (?:with|on)\b|"
     r"\bany (?:news|update|updates|word|joy) (?:on|about|with)\b|\bwhere are (?:we|things) (?:with|on)\b": "what's the status of",
     # a thing that should have come and did not
     r"\b(?:has|have)(?:n't| not) (?:come|turned up|shown up|showed up|got here|come through)\b|\bnever (?:came|turned up|showed up|arrived)\b|"
     r"\b(?:is|are)(?:n't| not) here yet\b": "hasn't arrived",
+    # asking by the negative ("can ye no just put me through", "won't you put me through") is asking
+    r"\b(?:can you no|can't you)\b": "can you", r"\b(?:could you no|couldn't you)\b": "could you",
+    r"\b(?:will you no|won't you)\b": "will you", r"\b(?:would you no|wouldn't you)\b": "would you",
+    # "ain't" is "isn't" ("it ain't right") or "haven't" ("I ain't been able to")
+    r"\bisn't (been|got|had|done|seen|eaten|drunk|slept|managed|passed|gone|heard)\b": r"haven't \1",
+    r"\bfixing to\b|\bfixin to\b|\bfixin' to\b": "about to",
+    # Scots "no" before a participle is "not": "the bag's no had a drop", "it's no working"
+    r"\b(\w+)'s no (had|been|got|come|came|drained|filled|done|moved|stopped|working|draining|filling)\b": r"\1 has not \2",
+    r"\b(?:is|it's) no (working|right|draining|filling|stopping)\b": r"is not \1",
 }
 _PHRASE = re.compile("|".join(f"(?:{p})" for p in _PHRASES))
 _SPOKEN_WORD = re.compile(r"[a-z']+")
