@@ -27,7 +27,7 @@ from callwright.agent.llm import LlmAgent, answer, tool_rounds
 from callwright.agent.spec import load_definition
 from callwright.agent.tools import Outcome, ToolContext, ToolRunner, tool, tool_spec
 from callwright.clock import SteppedClock
-from callwright.engines.base import Message, ToolCallRequest
+from callwright.engines.base import Message, ToolCallRequest, ToolSpec
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
 from callwright.errors import ConfigError, ToolArgumentError
@@ -503,6 +503,9 @@ async def test_an_llm_agent_tells_the_model_a_result_that_came_after_the_caller_
     assert not agent.runner.late
 
 
+LOOK = ToolSpec("look", "Look it up.", {"type": "object", "properties": {"q": {"type": "string"}}})
+
+
 async def test_tool_rounds_force_the_first_call_allow_none_on_the_last_and_need_every_call_answered() -> None:
     def looks(call: str) -> ScriptedReply:
         return ScriptedReply(tool_calls=(ToolCallRequest(call, "look", {}),))
@@ -510,7 +513,7 @@ async def test_tool_rounds_force_the_first_call_allow_none_on_the_last_and_need_
     llm = ScriptedLlm([looks("t1"), looks("t2"), "Found it."])
     messages = [Message("user", "find it")]
     items: list[Say | ToolCallRequest] = []
-    async for item in tool_rounds(llm, messages, [], max_rounds=2, first_choice="look"):
+    async for item in tool_rounds(llm, messages, [LOOK], max_rounds=2, first_choice="look"):
         items.append(item)
         if isinstance(item, ToolCallRequest):
             messages.append(answer(item, {"seen": item.id}))
@@ -518,10 +521,40 @@ async def test_tool_rounds_force_the_first_call_allow_none_on_the_last_and_need_
     assert [(m.role, m.tool_call_id) for m in messages] == [("user", None), ("assistant", None), ("tool", "t1"), ("assistant", None), ("tool", "t2")]
     assert [i.id if isinstance(i, ToolCallRequest) else i.text for i in items] == ["t1", "t2", "Found ", "it."]
 
-    rounds = tool_rounds(ScriptedLlm([looks("t1")]), [Message("user", "find it")], [], max_rounds=1)
+    rounds = tool_rounds(ScriptedLlm([looks("t1")]), [Message("user", "find it")], [LOOK], max_rounds=1)
     assert isinstance(await anext(rounds), ToolCallRequest)
     with pytest.raises(RuntimeError, match="the model's call of 'look' was not answered"):
         await anext(rounds)  # asking the model again without the result would be a malformed request
+
+
+async def test_a_call_the_model_garbled_is_told_back_and_tried_again_never_run() -> None:
+    garbled = ToolCallRequest("t1", "look", {}, invalid="tool call 'look' has arguments that are not valid JSON: '{\"q\": ,'")
+    llm = ScriptedLlm([ScriptedReply(tool_calls=(garbled,)), ScriptedReply(tool_calls=(ToolCallRequest("t2", "look", {"q": "milk"}),)), "Found it."])
+    messages = [Message("user", "find milk")]
+    seen: list[ev.Event] = []
+    ran: list[str] = []
+    async for item in tool_rounds(llm, messages, [LOOK], max_rounds=3, emit=seen.append):
+        if isinstance(item, ToolCallRequest):
+            ran.append(item.id)
+            messages.append(answer(item, {"found": "oat milk"}))
+    assert ran == ["t2"]  # the garbled call never reached a tool
+    told = json.loads(messages[2].content)
+    assert messages[2].tool_call_id == "t1" and told["status"] == "error"
+    assert "not valid JSON" in told["error"] and "Call look again with its arguments as one JSON object" in told["error"]
+    assert len(llm.requests) == 3  # the model was asked again after being told, and once more after the good call
+    [error] = seen
+    assert isinstance(error, ev.ErrorEvent) and error.stage == "llm" and "arguments that are not valid JSON" in error.message
+
+    # a function it was not offered is told back the same way
+    offered = [LOOK]
+    llm = ScriptedLlm([ScriptedReply(tool_calls=(ToolCallRequest("t3", "delete_everything", {}),)), "Sorry."])
+    messages = [Message("user", "wipe it")]
+    seen.clear()
+    items = [item async for item in tool_rounds(llm, messages, offered, max_rounds=2, emit=seen.append)]
+    assert not [i for i in items if isinstance(i, ToolCallRequest)]
+    told = json.loads(messages[2].content)
+    assert "not one of its functions" in told["error"] and "Use one of: look" in told["error"]
+    assert len(seen) == 1 and "'delete_everything', which is not one of its functions" in seen[0].message
 
 
 def test_an_llm_agent_refuses_a_background_tool() -> None:

@@ -209,7 +209,9 @@ async def test_text_tool_fragments_and_usage_are_assembled() -> None:
     assert request["tools"][0]["function"]["name"] == "get_order_status"
 
 
-async def test_malformed_tool_arguments_are_a_precise_non_retryable_error() -> None:
+async def test_malformed_tool_arguments_come_back_marked_invalid_not_guessed() -> None:
+    """A small model writes arguments that are not JSON (or not an object): the call comes back with no
+    arguments and a precise ``invalid`` reason, so the agent can tell the model instead of failing the turn."""
     body = sse(
         {
             "choices": [
@@ -219,12 +221,17 @@ async def test_malformed_tool_arguments_are_a_precise_non_retryable_error() -> N
         {"choices": [{"index": 0, "delta": {"tool_calls": [tool_piece(0, "4567,,")]}, "finish_reason": "tool_calls"}]},
     )
     async with Canned(body=body, sse=True).serving() as base_url, OpenAICompatibleLlm(base_url, "m") as llm:
-        with pytest.raises(EngineError) as caught:
-            await collect(llm.stream([Message(role="user", content="hi")]))
+        deltas = await collect(llm.stream([Message(role="user", content="hi")]))
+    [call] = [d.tool_call for d in deltas if d.tool_call is not None]
+    assert (call.id, call.name, call.arguments) == ("c", "lookup", {})
+    assert call.invalid is not None and "tool call 'lookup' has arguments that are not valid JSON" in call.invalid
+    assert "'{\"order_number\": 4567,,'" in call.invalid
 
-    assert not caught.value.retryable
-    assert "tool call 'lookup' has arguments that are not valid JSON" in str(caught.value)
-    assert "'{\"order_number\": 4567,,'" in str(caught.value)
+    listed = sse({"choices": [{"index": 0, "delta": {"tool_calls": [tool_piece(0, "[1, 2]", id="d", name="lookup")]}, "finish_reason": "tool_calls"}]})
+    async with Canned(body=listed, sse=True).serving() as base_url, OpenAICompatibleLlm(base_url, "m") as llm:
+        deltas = await collect(llm.stream([Message(role="user", content="hi")]))
+    [call] = [d.tool_call for d in deltas if d.tool_call is not None]
+    assert call.arguments == {} and call.invalid is not None and "a JSON list, not an object" in call.invalid
 
 
 async def test_messages_go_out_in_the_openai_wire_format() -> None:

@@ -20,11 +20,12 @@ runs: ``tasks`` (the reply's task group, where the runner starts the tool), ``cl
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import events as ev
 from ..engines.base import LanguageModel, Message, ToolCallRequest, ToolSpec
 from ..errors import ConfigError
 from .base import Act, Agent, Context, Say, Turn
@@ -38,7 +39,8 @@ VOICE_RULES = (
 
 
 async def tool_rounds(
-    llm: LanguageModel, messages: list[Message], tools: Sequence[ToolSpec], *, max_rounds: int, first_choice: str | None = None
+    llm: LanguageModel, messages: list[Message], tools: Sequence[ToolSpec], *, max_rounds: int, first_choice: str | None = None,
+    emit: Callable[[ev.Event], None] | None = None,
 ) -> AsyncGenerator[Say | ToolCallRequest, None]:
     """A model's reply to ``messages``, round by round: its text as it streams (``Say``), and each
     function it calls (``ToolCallRequest``). Answer a call with ``messages.append(answer(call, result))``
@@ -46,6 +48,10 @@ async def tool_rounds(
     answered the model is asked again, until it answers in words. The first request may force a
     function (``first_choice``); the last of ``max_rounds + 1`` allows none, so what the tools found is
     told, never dropped unheard. The one loop of both LLM agents: :class:`LlmAgent` and the LLM brain.
+
+    A call whose arguments could not be read (``ToolCallRequest.invalid``), or of a function that was
+    not offered, is answered here with what was wrong, reported to ``emit`` as an ``error`` event, and
+    not yielded: nothing runs on a guess, and the model may call again in its next round.
     """
     for round_ in range(max_rounds + 1):
         choice = "none" if round_ == max_rounds else first_choice if round_ == 0 else None
@@ -58,7 +64,15 @@ async def tool_rounds(
         if not calls:
             return
         messages.append(Message("assistant", "", tool_calls=tuple(calls)))
+        offered = {t.name for t in tools}
         for call in calls:
+            if call.invalid is not None or call.name not in offered:
+                why = call.invalid or f"the model called {call.name!r}, which is not one of its functions"
+                fix = f"Call {call.name} again with its arguments as one JSON object." if call.invalid else f"Use one of: {', '.join(sorted(offered)) or 'none'}."
+                if emit is not None:
+                    emit(ev.ErrorEvent(code="llm", message=f"{llm.name}: {why}", stage="llm"))
+                messages.append(answer(call, {"status": "error", "error": f"{why}. {fix}"}))
+                continue
             yield call
             if messages[-1].tool_call_id != call.id:
                 raise RuntimeError(f"tool_rounds: the model's call of {call.name!r} was not answered; append answer(call, result) to the messages")
@@ -108,17 +122,19 @@ class LlmAgent(Agent):
         self.runner.late.clear()
         messages: list[Message] = [Message("system", "\n\n".join(prompt)), *context.messages]
         by_name = {t.name: t for t in self.tools}
-        rounds = tool_rounds(self.llm, messages, [t.spec for t in self.tools], max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice)
+        rounds = tool_rounds(
+            self.llm, messages, [t.spec for t in self.tools], max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice,
+            emit=context.emit,
+        )
         async with aclosing(rounds):
             async for call in rounds:
                 if isinstance(call, Say):  # the model's words
                     yield call
                     continue
-                result: Any = {"error": f"no function named {call.name!r}"}
-                if call.name in by_name:
-                    async for step in self.runner.run(by_name[call.name], call.arguments, turn=turn.index, context=context):
-                        if isinstance(step, Say):
-                            yield step  # the filler, the tool's progress
-                        else:
-                            result = told(step)
+                result: Any = None
+                async for step in self.runner.run(by_name[call.name], call.arguments, turn=turn.index, context=context):
+                    if isinstance(step, Say):
+                        yield step  # the filler, the tool's progress
+                    else:
+                        result = told(step)
                 messages.append(answer(call, result))

@@ -101,7 +101,9 @@ class LlmBrain:
         by_name = self.app.definition.tools
         said: list[str] = []
         warnings: list[str] = []
-        rounds = tool_rounds(self.llm, messages, tools, max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice)
+        rounds = tool_rounds(
+            self.llm, messages, tools, max_rounds=self.max_tool_rounds, first_choice=self.first_tool_choice, emit=dialogue.emit
+        )
         async with aclosing(rounds):
             async for call in rounds:
                 if isinstance(call, Say):  # the model's words
@@ -138,11 +140,9 @@ class LlmBrain:
                     async for act in dialogue.escalate(turn, str(call.arguments.get("reason", "the caller asked"))):
                         yield act
                     return
-                elif call.name == "forget_caller":
+                else:  # forget_caller (tool_rounds answers calls of functions not offered)
                     yield dialogue.ask(Question("forget", dialogue.replies["forget_confirm"]))
                     return
-                else:
-                    result = {"error": f"no function named {call.name!r}"}
                 messages.append(answer(call, result))
         spoken = " ".join(said).lower()
         left_out = [w for w in dict.fromkeys(warnings) if not _covers(spoken, w)]

@@ -80,6 +80,9 @@ class ToolCallRequest:
     id: str
     name: str
     arguments: dict[str, Any]
+    # Why the model's arguments could not be read (not JSON, not an object): they are then ``{}``, the
+    # tool does not run, and the model is told so and may call again (small local models slip).
+    invalid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

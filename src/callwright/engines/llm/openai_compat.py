@@ -229,21 +229,16 @@ class OpenAICompatibleLlm:
                 engine=self.name,
             )
         raw = "".join(call.arguments)
+        call_id = call.id or f"call_{uuid.uuid4().hex[:24]}"
         try:
             arguments = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
-            raise EngineError(
-                f"{self.name}: tool call {call.name!r} has arguments that are not valid JSON "
-                f"({exc.msg} at character {exc.pos}): {_quote(raw)}",
-                engine=self.name,
-            ) from exc
+            why = f"tool call {call.name!r} has arguments that are not valid JSON ({exc.msg} at character {exc.pos}): {_quote(raw)}"
+            return ToolCallRequest(id=call_id, name=call.name, arguments={}, invalid=why)
         if not isinstance(arguments, dict):
-            raise EngineError(
-                f"{self.name}: tool call {call.name!r} has arguments that are a JSON "
-                f"{type(arguments).__name__}, not an object: {_quote(raw)}",
-                engine=self.name,
-            )
-        return ToolCallRequest(id=call.id or f"call_{uuid.uuid4().hex[:24]}", name=call.name, arguments=arguments)
+            why = f"tool call {call.name!r} has arguments that are a JSON {type(arguments).__name__}, not an object: {_quote(raw)}"
+            return ToolCallRequest(id=call_id, name=call.name, arguments={}, invalid=why)
+        return ToolCallRequest(id=call_id, name=call.name, arguments=arguments)
 
     def _engine_error(self, exc: openai.APIError) -> EngineError:
         import openai
