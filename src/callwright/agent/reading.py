@@ -400,6 +400,8 @@ _ASKS_ABOUT = re.compile(
 _ASKS_FOR = re.compile(
     r"\b(?:(?:can|could|may|might) (?:i|we)|(?:can|could|would|will) you (?!tell|explain|say|let me know|check if|confirm|know)|"
     r"i'?d like|i would like|i want|i wanna|i'll (?:take|have|get|order)|i will (?:take|have|get|order)|i need|we need|we want|"
+    r"(?:is it|would it be|would that be)(?: at all)? possible|(?:i|we) (?:was|were) wondering|(?:i|we) wondered|"
+    r"(?:would|will) you be able to|are you able to|any chance (?:you|i|we) could|"
     r"please (?:send|deliver|bring|order|get|add|book))\b"
     r"|^(?:(?:ok|okay|right|yes|yeah|so|and)[\s,]+)*(?:send|deliver|bring|order|get|add|give|book)\b"
 )
