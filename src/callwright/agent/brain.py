@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .base import Act, Turn
 from .intents import OUT_OF_SCOPE, Match
-from .mishearing import clearly_answered
+from .mishearing import AHEAD, clearly_answered
 from .reading import (
     asking_clause,
     asks_agent_to_act,
@@ -29,7 +29,9 @@ from .reading import (
     not_a_request,
     question_part,
     questions,
+    strip_fillers,
 )
+from .text import normalise
 from .values import FieldKind
 
 if TYPE_CHECKING:
@@ -49,6 +51,10 @@ TOGETHER = 0.1
 # How much more than "confident" the documents must score to take a turn from a weakly matched
 # request that names a thing they are not about.
 THING_MARGIN = 0.08
+# ... and by how much they must clear it to take a turn from a request matched above the threshold
+# at all: a passage that only just counts as an answer ("the thing I ordered still hasn't turned up"
+# finds the tracking section) does not beat a request that fits.
+DOCS_MARGIN = 0.04
 _ELLIPSIS = re.compile(r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b")
 
 
@@ -57,6 +63,11 @@ class EmbeddedBrain:
         self.app = app
 
     async def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]:
+        named = self._identified(reading)
+        if named is not None:  # "oh right, it's 1234": only one request is about a number like that
+            async for act in dialogue.start(named, turn, reading):
+                yield act
+            return
         asked = questions(reading.resolved)
         if len(asked) > 1:
             # "where's order 4567 and do you deliver on a sunday": the request is carried out, and the
@@ -68,7 +79,7 @@ class EmbeddedBrain:
                 answers = [await self.app.knowledge.asearch(question_part(r.resolved)) for r in told] if self.app.knowledge else []
                 if answers and all(a.confident for a in answers):
                     for answer in answers:
-                        async for act in dialogue.answer_found(turn, answer):
+                        async for act in dialogue.answer_found(turn, replace(answer, confident=True)):
                             yield act
                     reading = wanted[0]
         ranked = self._weigh(reading, dialogue)
@@ -102,7 +113,7 @@ class EmbeddedBrain:
             # The same when the turn gives the intent a value ("her shopping hasn't come, the number is
             # 4567"): documents cannot use the number; the request can.
             answer = await knowledge.asearch(question)
-            bar = knowledge.min_score + (THING_MARGIN if named or best.score > raw.get(best.intent, best.score) else 0.0)
+            bar = knowledge.min_score + (THING_MARGIN if named or best.score > raw.get(best.intent, best.score) else DOCS_MARGIN)
             if answer.hits and answer.hits[0].score >= bar and await self._documents_answer_the_request(reading, bar):
                 best = None
         if best is None:
@@ -110,7 +121,14 @@ class EmbeddedBrain:
                 # "can you move my surgeon's appointment?": nothing here does that; a passage that only
                 # shares its words ("next month", "away") must not be read out as if it answered
                 answer = await knowledge.asearch(question)
-                if not clearly_answered([h.score for h in answer.hits], knowledge.min_score):
+                scores = [h.score for h in answer.hits]
+                ahead = len(scores) > 1 and scores[0] - scores[1] >= AHEAD
+                if answer.hits and knowledge.names_rarely(answer.hits[0].passage, question) and (answer.confident or ahead):
+                    # "can you send me a sick note?": the one passage about a note for an employer says who can
+                    async for act in dialogue.answer_found(turn, replace(answer, confident=True)):
+                        yield act
+                    return
+                if not clearly_answered(scores, knowledge.min_score):
                     async for act in dialogue.dont_know(turn, "cant_do"):
                         yield act
                     return
@@ -164,6 +182,14 @@ class EmbeddedBrain:
             return []
         found = find_values(reading.resolved, texts, now=dialogue.now(), frame=self.app.matcher.frame_words(name))
         return [value.text for value in found.values()]
+
+    def _identified(self, reading: Reading) -> IntentSpec | None:
+        """The one intent with an identifier slot ("order_number"), when the turn is nothing but a number."""
+        said = normalise(strip_fillers(reading.resolved))
+        if not re.fullmatch(r"#?\s*\d[\d ]*", said):
+            return None
+        keyed = [i for i in self.app.spec.intents if any(kind == "number" and _evidence(name, kind) > EVIDENCE_OTHER for name, kind in i.slots.items())]
+        return keyed[0] if len(keyed) == 1 else None
 
     def _first(self, reading: Reading) -> Match | None:
         """The intent a turn asks for, if any: above the threshold, in scope, and not an order or a

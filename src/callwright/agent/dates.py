@@ -123,6 +123,8 @@ def prepare(text: str) -> str:
     s = re.sub(r"\bo'?\s?clock\b", " oclock", s)
     s = words_to_digits(s, ordinals=True, joiner=" ")
     s = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", s)
+    # British "half two" is half past two (not "half of two": "half 2 hours" and "half a" are left)
+    s = re.sub(r"\bhalf (1[0-2]|[1-9])\b(?!\s*(?:hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|of|a|an)\b)", r"half past \1", s)
     return _YEAR_PAIR.sub(r"\1 \2\3", s)
 
 

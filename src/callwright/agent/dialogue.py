@@ -40,6 +40,7 @@ from .reading import (
     is_question,
     question_part,
     questions,
+    replaced_part,
     request_part,
     resolve_references,
     yes_no,
@@ -50,11 +51,11 @@ from .spec import PATIENT_KINDS, IntentSpec
 from .state import Brain, Question, Reading, Task
 from .text import clauses, normalise
 from .tools import AgentTool, Outcome, ToolRunner, idempotency_key
-from .values import FieldKind, Parsed
+from .values import FieldKind, Parsed, parse_value
 
 if TYPE_CHECKING:
     from .app import AgentApp
-    from .knowledge import Answer
+    from .knowledge import Answer, Passage
     from .memory import CallerMemory
 
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
@@ -81,6 +82,7 @@ class Dialogue:
         self.question: Question | None = None
         self.referent: str | None = None  # the thing last talked about ("oat milk")
         self.asked = ""  # the question the documents last answered, for a follow-up ("and the night one?")
+        self.answered: Passage | None = None  # and the passage that answered it
         self.misses = 0  # turns in a row not understood
         self.escalated = False
         self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
@@ -233,8 +235,17 @@ class Dialogue:
 
     def apply_correction(self, task: Task, turn: Turn, reading: Reading) -> dict[str, Parsed]:
         """Values the task already had that the turn states anew (a correction): applied, and returned."""
-        found = self.find(task, reading, missing_only=False, whole=None)
         current = self.values(task) | {k: p.text for k, p in task.pending.items()}
+        typed = {k: str(v) for k, v in current.items() if k in self.wanted(task, missing_only=False) and self.kind(task, k) != "text"}
+        part = replaced_part(reading.text, typed) if reading.correction else None
+        if part is not None:  # "no, it's 21, not 12": only the part turned down changes, in the value that had it
+            name, text = part
+            parsed = parse_value(self.kind(task, name), text, now=self.now(), region=self.spec.identity.region)
+            if parsed is not None and parsed.text != str(current[name]):
+                task.confirmed = False
+                self.apply_found(task, turn, {name: parsed})
+                return {name: parsed}
+        found = self.find(task, reading, missing_only=False, whole=None)
         if reading.correction:
             for name, kind in self.wanted(task, missing_only=False).items():
                 if kind == "address" and name not in found and name in current:
@@ -255,6 +266,9 @@ class Dialogue:
         if changed:
             task.confirmed = False
             self.apply_found(task, turn, changed)
+            # "actually make it four, and it's 3 Harbour Lane": what else the turn gives is taken too
+            more = {k: v for k, v in self.find(task, reading, missing_only=True, whole=None).items() if k not in changed}
+            self.apply_found(task, turn, more)
         return changed
 
     def apply_found(self, task: Task, turn: Turn, found: dict[str, Parsed]) -> None:
@@ -283,7 +297,9 @@ class Dialogue:
         said = ", ".join(p.spoken for p in changed.values())
         yield Say(f"Okay, {said}. ")
         q = self.question
-        if q is not None and q.kind in ("slot", "field") and q.name not in changed:
+        task = self.task
+        still_missing = task is not None and q is not None and q.name not in self.values(task) and q.name not in task.pending
+        if q is not None and q.kind in ("slot", "field") and q.name not in changed and still_missing:
             self.question = None
             yield self.ask(q)
             return
@@ -396,7 +412,6 @@ class Dialogue:
 
     def _saved_value(self, form: FormState, name: str) -> Parsed | None:
         """The value kept for this field from an earlier call, once per field and call, if it still parses."""
-        from .values import parse_value
 
         saved = self.memory.facts.get(name)
         if saved is None or (form.name, name) in self.offered or form.tries.get(name, 0):
@@ -583,9 +598,23 @@ class Dialogue:
     async def answer_from_documents(self, turn: Turn, question: str) -> AsyncIterator[Act]:
         knowledge = self.app.knowledge
         if knowledge is not None:
+            follow_up = ""
             if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 6:
+                follow_up = question
                 question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
-            asked = questions(question)
+            if follow_up and self.answered is not None:
+                # "and how long does that take?" after the refund answer asks something new about the same
+                # subject: the follow-up within the last answer's document, not the last answer again
+                topic = self.answered.section.split(" > ")[0]
+                again = await knowledge.asearch(question)
+                if again.confident and again.hits[0].passage == self.answered and not knowledge.text_names(self.answered, follow_up):
+                    within = await knowledge.asearch(f"{topic} {follow_up}")
+                    moved = within.hits[0].passage if within.confident else self.answered
+                    if moved != self.answered and knowledge.heading_names(moved, follow_up):
+                        async for act in self.answer_found(turn, within):
+                            yield act
+                        return
+            asked = questions(question) if not follow_up else [question]
             if len(asked) > 1:  # two questions in one breath: each answered from its own section
                 answers = [await knowledge.asearch(q) for q in asked]
                 sections = {a.hits[0].passage for a in answers if a.confident}
@@ -605,6 +634,7 @@ class Dialogue:
                     if alone.confident:
                         answer = alone
             self.asked = question if answer.confident else ""
+            self.answered = answer.hits[0].passage if answer.confident else None
             self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
             if answer.confident:
                 yield Say(knowledge.spoken_answer(answer) + " ")
@@ -620,6 +650,7 @@ class Dialogue:
         self.emit(ev.KnowledgeCited(turn=turn.index, query=answer.query, confident=True, passages=answer.cite()))
         yield Say(knowledge.spoken_answer(answer) + " ")
         self.asked = answer.query
+        self.answered = answer.hits[0].passage
         self.memory.done.append(f"asked: {answer.query}")
 
     async def out_of_scope(self, turn: Turn) -> AsyncIterator[Act]:

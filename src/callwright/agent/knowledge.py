@@ -184,11 +184,30 @@ class Knowledge:
         # The document words an everyday word stands for ("a couple of pints": alcohol) name what the
         # caller means; a section headed with them is the one meant ("Tea, coffee and alcohol").
         meant = set(_terms(expanded[len(query):]))
+        own = set(_terms(query))
         headed = np.array([len(meant & h) / len(meant) if meant else 0.0 for h in self._headings])
-        scores = np.minimum(1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * headed)
+        # a heading that holds all of it and a word of the caller's own besides ("leaking" + "after the
+        # catheter comes out": "Leaking urine after the catheter comes out") is the section meant
+        whole = np.array([1.0 if meant and meant <= h and (own - meant) & h else 0.0 for h in self._headings])
+        scores = np.minimum(1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * (headed + whole))
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
+
+    def heading_names(self, passage: Passage, words: str) -> bool:
+        """Whether the passage's own heading holds a word of ``words`` ("How long a refund takes" for
+        "and how long does that take?")."""
+        return bool(set(_terms(passage.section.rsplit(" > ", 1)[-1])) & set(_terms(words)))
+
+    def text_names(self, passage: Passage, words: str) -> bool:
+        """Whether the passage's text holds a word of ``words`` ("night" for "and the night one?")."""
+        return bool(set(_terms(passage.text)) & set(_terms(words)))
+
+    def names_rarely(self, passage: Passage, words: str) -> bool:
+        """Whether the passage holds a word of ``words`` that few passages hold (the thing asked about:
+        "a sick note" finds the one passage that mentions a note for an employer)."""
+        rare = max(2, len(self.passages) // 20)
+        return any(self._passages_with[t] <= rare for t in set(_terms(passage.text)) & set(_terms(words)))
 
     def _is_heading(self, words: str) -> bool:
         """Whether one section's own heading holds all of ``words`` ("shower": "Showering")."""
@@ -390,6 +409,9 @@ COLLOQUIAL: dict[str, str] = {
     r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
     r"bloated|swollen belly": "bloating",
+    r"cuppa|brew|cup of tea|builder's tea|cup of coffee|espresso|latte|cappuccino": "tea coffee",
+    r"takeaway|take out|takeout|pad thai|curry|pizza|burger|noodles|kebab|fries": "hot food",
+    r"stone cold|went cold|gone cold|lukewarm|cold when it|soggy|half cooked|undercooked|raw in the middle": "problems with hot food",
     r"signs? of (?:a )?blood clots?|dvt|deep vein thrombosis": "leg calf lungs",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
     r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom|do the business|"
@@ -398,6 +420,7 @@ COLLOQUIAL: dict[str, str] = {
     r"pick(?:ing)? (?:\w+ ){0,2}up|carry(?:ing)?|heavy (?:bags|boxes|things|shopping)|lug(?:ging)?|hoist": "lifting",
     r"bikes?|bicycles?|cycl\w*|biking|gym|jog\w*|swim\w*|workouts?": "exercise sport",
     r"flights?|fly|plane|holidays?|abroad": "travelling flying",
+    r"sick note|fit note|doctor's note|note for (?:work|my boss|my employer|my manager)": "note for your employer work",
     r"my job|the office|back to work|back on the tools|on the tools|on site|the site|my trade|chippie|chippy|tradie|"
     r"builder|plumber|labourer|laborer|sparky|electrician|warehouse|shift|shifts": "work",
     r"dribbl\w*|wet myself|wetting myself|accidents": "leaking",

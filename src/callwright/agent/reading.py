@@ -38,8 +38,9 @@ _LEAD_INS = (
 )
 _LEADING = re.compile(rf"^(?:(?:{_FILLER_WORDS}|{_LEAD_INS})\b[\s,.:;!-]*)+")
 _TRAILING = re.compile(
-    r"(?:[\s,.]+(?:please|thanks|thank you|cheers|i think|i guess|i believe|if that's ok(?:ay)?|if possible|"
-    r"or so|you know|ok|okay|right|yeah))+[\s.!?]*$"
+    r"(?:[\s,.]+(?:please|thanks|thank you|cheers|ta|i think|i guess|i believe|if that's ok(?:ay)?|if possible|"
+    r"or so|you know|ok|okay|right|yeah|innit|like|or whatever|or something|and that|and stuff|"
+    r"(?:as )?quick as you can|as soon as (?:you can|possible)|asap|if you can|when you can|love|mate|dear))+[\s.!?]*$"
 )
 
 
@@ -104,6 +105,10 @@ def meta_request(text: str) -> Meta | None:
         )
         if not _NOT_META.search(rest):
             return found[0][0]  # type: ignore[return-value]
+        # "hold on a sec, it's in my emails somewhere": a wait whose reason is the caller's own words
+        if (found[0][0] == "wait" and _WAIT.match(s) and len(rest.split()) <= 8 and not re.search(r"\d", normalise(rest)) and not is_question(rest)
+                and not REQUEST_VERB.search(rest) and not _CORRECTION.search(rest) and not re.search(r"\b(?:change|cancel|wrong)\b", rest)):
+            return "wait"
     if _BARE_WHAT.match(s):
         return "repeat"
     return None
@@ -146,7 +151,7 @@ _AMBIGUOUS = re.compile(
 _STRONG_YES = re.compile(
     r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
     r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please|"
-    r"that's it|that's the one|spot on|bang on|go for it|you got it)\b"
+    r"that's it|that's the one|spot on|bang on|go for it|you got it|go on then|go on|aye|righto|sure thing)\b"
 )
 
 
@@ -248,6 +253,37 @@ def drop_negated(text: str) -> str:
     return text
 
 
+def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | None:
+    """"No, it's 21, not 12" read against what was heard: the one value that holds "12" as words of
+    its own, with "21" in their place ("12 Baker Street" -> "21 Baker Street"), as (name, new text).
+    None when no value, or more than one, holds the part turned down."""
+    s = normalise(text).rstrip(" .!?")
+    match = _NOT_THIS_BUT.search(s) or _THIS_NOT.search(s)
+    if match is None:
+        return None
+    right = re.sub(rf"\b(?:{_VOCATIVE})\b", " ", strip_fillers(match.group("right").strip(" ,.")))
+    right = " ".join(right.split()).strip(" ,.")
+    wrong = match.group("wrong").strip(" ,.")
+    if not right or not wrong or len(right.split()) > 4:
+        return None
+    part = re.compile(rf"(?<![\w]){re.escape(wrong)}(?![\w])", re.I)
+    holding = [name for name, value in values.items() if value and part.search(normalise(str(value)))]
+    if len(holding) != 1:
+        return None
+    name = holding[0]
+    value = str(values[name])
+    plain = normalise(value)
+    start = plain.find(wrong.lower())
+    # "no, I said Oak Road, not street": the words the right part repeats from before the part turned
+    # down are replaced with it ("7 Oak Street" -> "7 Oak Road", not "7 Oak Oak Road")
+    said = right.lower().split()
+    before = plain[:start].split()
+    while len(said) > 1 and before and before[-1] == said[0]:
+        start = plain.rfind(before.pop(), 0, start)
+        said = said[1:]
+    return name, value[:start] + right + value[plain.find(wrong.lower()) + len(wrong):]
+
+
 # ------------------------------------------------------------------ references
 _PRONOUN = r"(?:those|them|these|that one|this one|that|this|it|they|the same)"
 _REFERENCES = [
@@ -287,6 +323,11 @@ _STREET = (
 _ADDRESS_SPAN = re.compile(rf"\b(?P<addr>\d+[a-z]?(?: [a-z][a-z']*){{1,4}}? (?:{_STREET})\b(?:,? (?:apartment|apt|flat|unit|suite) \w+)?)")
 _CITY_AFTER = re.compile(r"^,\s*(?P<city>[a-z][a-z ]{2,30}?)(?=$|[,.;!?]| and | please| tomorrow| today| at | thanks)")
 _CITY_AFTER_ANSWER = re.compile(r"^,?\s*(?P<city>[a-z][a-z ]{2,30}?)(?=$|[,.;!?]| and | please| tomorrow| today| at | thanks)")
+# words no town is made of: what follows an address is then something else ("quick as you can", "innit")
+_NOT_TOWN = frozenset(
+    "as you can quick quickly soon possible please thanks cheers ta innit yeah yes like or whatever something it is "
+    "was the that this i i'm my me mate love dear asap if when just now today tomorrow tonight ok okay right".split()
+)
 _WHEN_SPAN = re.compile(
     r"\b(?:(?:on|this|next|coming|for|by)\s+)?(?:day after tomorrow|tomorrow|today|tonight|next week|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+(?:morning|afternoon|evening|night))?\b"
@@ -454,6 +495,9 @@ def asks_agent_to_act(text: str) -> bool:
 _PROPERTY = re.compile(
     r"^(?:(?:and|but|so|also|oh|um|just|quick question)[\s,]+)*(?:is|are|does|do|did|was|were|will|would|can)\s+"
     r"(?:your|the|these|those|this|that|it|they|any of your|all your)\b(?!\s+(?:possible|ok to|alright to))"
+    # what the business takes or does: "do you take EBT cards?", "do you accept cheques?", "do you do refunds?"
+    r"|^(?:(?:and|but|so|also|oh|um|just|quick question|one thing|one more thing)[\s,]+)*(?:do|does|will|would|can) "
+    r"(?:you|you guys|you lot|you folks|they) (?:take|accept|allow|offer|do|deliver|charge|give|refund|price match)\b"
 )
 
 
@@ -476,6 +520,7 @@ _REQUEST_WORDS = frozenset(
 )
 _IDIOMS = re.compile(  # ways of asking that name nothing
     r"\b(?:by any chance|at all|if (?:you )?(?:can|could|possible|poss)|for me|you lot|you guys|you folks|"
+    r"or whatever|or something|or anything|and that|and stuff|and all that|one thing|another thing|"
     r"as well|any chance|when you get a (?:minute|sec|second|chance))\b"
 )
 _DETERMINERS = frozenset("the your that this those these them".split())
@@ -612,7 +657,7 @@ def _take(
         if match is not None:
             end = match.end()
             city = (_CITY_AFTER_ANSWER if whole else _CITY_AFTER).match(s[end:])
-            if city is not None:
+            if city is not None and not set(city.group("city").split()) & _NOT_TOWN:
                 end += city.end()
             parsed = parse_value("address", s[match.start() : end])
             return parsed, _cut(s, match.start(), end)

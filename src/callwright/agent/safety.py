@@ -191,7 +191,8 @@ class SafetyRules:
 _WHO = (
     r"(?:a |an |the |some |your |my |one of your )?(?:real |actual |live |living |proper |on[- ]call |human )?"
     r"(?:person|people|human|humans|someone|somebody|anyone|anybody|agent|representative|rep|operator|manager|"
-    r"supervisor|nurse|doctor|colleague|staff|member of (?:staff|the team|your team)|team member|advisor|adviser|"
+    r"supervisor|nurse|doctor|colleague|staff|member of (?:your |the )?(?:staff|team)|team member|advisor|adviser|"
+    r"(?:someone|somebody|one) (?:from|of) (?:your|the) (?:team|staff|office)|"
     r"customer service|lady|gentleman|man|woman|guy|fellow|bloke|body)"
 )
 _PERSON = [

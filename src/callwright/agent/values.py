@@ -327,7 +327,9 @@ _YES = ("yes", "yeah", "yep", "yup", "yea", "ya", "sure", "correct", "right", "t
         "exactly", "absolutely", "definitely", "of course", "go ahead", "please do", "sounds good", "ok", "okay",
         "affirmative", "uh huh", "mhm", "mm hmm", "yes please", "no problem", "no worries", "why not", "alright",
         "all right", "perfect", "fine", "that's fine", "that works", "i do", "do it", "that's it", "that's the one",
-        "spot on", "bang on", "go for it", "you got it", "that'll do", "sounds right", "sounds great", "yes it is")  # fmt: skip
+        "spot on", "bang on", "go for it", "you got it", "that'll do", "sounds right", "sounds great", "yes it is",
+        "go on then", "go on", "go on then", "aye", "yes love", "lovely", "grand", "brilliant", "smashing", "champion",
+        "please", "yes sir", "yes ma'am", "righto", "right you are", "okey dokey", "sure thing", "sure is", "course")  # fmt: skip
 _NO = ("no", "nope", "nah", "not quite", "that's wrong", "wrong", "incorrect", "not right", "that's not right",
        "that is not right", "not correct", "negative", "don't", "do not", "not really", "no thanks", "no thank you",
        "i don't think so", "don't think so", "not quite right", "not exactly", "cancel", "never mind", "not that", "that's not it", "not at all",
