@@ -63,9 +63,9 @@ class EmbeddedBrain:
         self.app = app
 
     async def respond(self, turn: Turn, reading: Reading, dialogue: Dialogue) -> AsyncIterator[Act]:
-        named = self._identified(reading)
-        if named is not None:  # "oh right, it's 1234": only one request is about a number like that
-            async for act in dialogue.start(named, turn, reading):
+        keyed = self._identified(reading)
+        if keyed is not None:  # "oh right, it's 1234": only one request is about a number like that
+            async for act in dialogue.start(keyed, turn, reading):
                 yield act
             return
         asked = questions(reading.resolved)
