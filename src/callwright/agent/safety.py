@@ -44,7 +44,10 @@ ASKING_ABOUT = re.compile(
     r"watch(?:ing)? (?:out )?for|warning signs|injections?|tablets? for|stop (?:\w+ )?getting|keep (?:\w+ )?from getting|"
     r"how (?:do|can|should|would) i (?:stop|avoid|prevent)|what (?:can|should|do) i do (?:to|so)|"
     r"so (?:that )?i (?:don't|do not|won't|will not) (?:get|end up|have|develop)|"
-    r"(?:what|which|how high|how much)\b[^.?!]*\b(?:counts?|classed|considered|classified) as)\b"
+    r"(?:what|which|how high|how much)\b[^.?!]*\b(?:counts?|classed|considered|classified) as|"
+    # plainly hypothetical, never now: "what should I do if she ever has a reaction", "just in case"
+    r"if (?:\w+ ){0,5}ever|just in case|in case (?:it|that|this|he|she|they|i|we|my \w+) (?:\w+ )?(?:ever|happens?)|"
+    r"next time (?:it|that|this|he|she|they|i|we)|should (?:it|that|this) ever happen|in the future|were ever to)\b"
 )
 # Hedges callers put inside a symptom ("I can't seem to catch my breath", "it's kind of swollen"):
 # removed before the rules are matched a second time, so a rule written plainly still holds.
