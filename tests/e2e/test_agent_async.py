@@ -5,10 +5,12 @@ over the native WebSocket, a real Chromium.
    will text; the server is killed (SIGKILL) while the job runs; a new server on the same data
    dir finishes it. The caller gets exactly one SMS and the shop exactly one order. Once with the
    default SQLite store and queue, once with PostgreSQL and Redis.
-2. An address the agent cannot take by voice goes to a texted form link. The caller fills it in
-   in Chromium, and the value reaches the live call, which carries on to the confirmation. Once
+2. An address the caller fails to give goes to a texted form link. The caller fills it in in
+   Chromium, and the value reaches the live call, which carries on to the confirmation. Once
    posting to the server holding the call, once to another server process that shares its Redis,
-   data dir and link secret.
+   data dir and link secret. Every caller turn here is typed (``CallerText``): what is tested is
+   the agent's handling of failed answers (non-answers, part of an address) and the link, not
+   speech recognition of addresses.
 """
 
 from __future__ import annotations

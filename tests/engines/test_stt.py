@@ -172,7 +172,11 @@ async def test_whisper_returns_nothing_for_nothing(whisper: WhisperStt) -> None:
     assert result == Transcription("", None, "en")
 
 
-def test_whisper_model_is_assembled_once_even_by_racing_processes(tmp_path: Path) -> None:
+def test_whisper_model_is_assembled_once_even_by_racing_threads(tmp_path: Path) -> None:
+    """Two threads assemble the model into one folder at once: both get it, one copy is kept, and no
+    scratch copy is left. ``assemble_model`` promises this for racing processes too; its guard is in
+    the file system (a private scratch folder, then one atomic rename), the same for threads and
+    processes, but this test starts no second process."""
     target = tmp_path / "whisper-base-ct2"
     results: list[Path] = []
     errors: list[BaseException] = []
