@@ -211,11 +211,13 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
             heard = await client.wait_for(lambda e: isinstance(e, ev.TranscriptFinal), timeout=TURN_S)
             asked = await client.wait_for(agent_turn(heard.turn), timeout=TURN_S)
             assert asked.text == "What's the delivery address?", (heard.text, asked.text)
+            # This turn went through speech recognition, which may hear "oats milk" for "oat milk". The
+            # agent must read back, and the SMS name, the product as it was heard: nothing else varies.
+            said = re.search(r"\b(oats?) milk\b", heard.text, re.IGNORECASE)
+            assert said is not None, heard.text
+            product = f"{said.group(1).lower()} milk"
             confirm = await typed(client, ADDRESS, heard.turn + 1)
-            assert re.fullmatch(
-                r"So that's two oats? milk, delivered to twelve Oak Street, Springfield\. Shall I place the order\?",
-                confirm,
-            ), confirm
+            assert confirm == f"So that's two {product}, delivered to twelve Oak Street, Springfield. Shall I place the order?"
             await client.send_event(ev.CallerText(text="yes"))
             queued = await client.wait_for(lambda e: isinstance(e, ev.JobQueued), timeout=TURN_S)
             announced = await client.wait_for(
@@ -279,12 +281,11 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
     assert "re-enqueueing job" in second.output()
     (sms,) = messages
     assert sms.dedupe_key == f"job:{job.id}" and sms.body == job.result and sms.to == SAM
-    assert re.fullmatch(
-        r"Callwright Market: your order number 1, 2 oats? milk, is confirmed and will be delivered to 12 Oak Street, Springfield within the hour\.",
-        sms.body,
-    ), sms.body
-    ((key, phone, product, quantity, address),) = shop_orders(data)
-    assert (key, phone, quantity, address) == (job.id, SAM, 2, ADDRESS) and "oat" in product
+    assert sms.body == (
+        f"Callwright Market: your order number 1, 2 {product}, is confirmed and will be delivered to "
+        "12 Oak Street, Springfield within the hour."
+    )
+    assert shop_orders(data) == [(job.id, SAM, product, 2, ADDRESS)]
     # What staff see with the command line.
     outbox = await anyio.run_process([str(CALLWRIGHT), "outbox", "--store-url", backend.store_url, "--to", SAM])
     lines = outbox.stdout.decode().splitlines()

@@ -276,7 +276,8 @@ def test_chat_shows_the_web_form_value_and_the_sms_of_a_background_job(tmp_path:
             out.wait_for(r"agent> .*Shall I place the order\?")
             out.say("yes")
             out.wait_for(r"agent> .*I'll text you when it's done")
-            out.wait_for(rf"SMS to \{sam}: Callwright Market: your order number 1, 2 oats? milk, is confirmed")
+            sms = "Callwright Market: your order number 1, 2 oat milk, is confirmed and will be delivered to " + address
+            out.wait_for(rf"SMS to \{sam}: {re.escape(sms)} within the hour\.$")  # typed, so exactly what was said
             assert chat.stdin is not None
             chat.stdin.close()  # end of input: the chat hangs up
             assert chat.wait(timeout=30) == 0, "\n".join(out.seen)
