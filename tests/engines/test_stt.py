@@ -94,10 +94,11 @@ def recorded_human_speech() -> list[tuple[str, Pcm]]:
 
 async def test_moonshine_on_recorded_human_speech(moonshine: MoonshineStt, wer: Wer) -> None:
     """The default recogniser on people, not synthesisers: as recorded (16 kHz), and resampled to
-    8 kHz through μ-law and back (a phone codec's round trip). Measured once at 5 errors in 104 words (4.8 %) both ways: "Mr." for
-    "mister" (our normalisation does not equate them), the reader's repeated "a" left out, and
-    "clubs" heard as "cloves" or "clothes" three times. The bound allows one word more. Read,
-    quiet speech from three sources: this is not a measure of accuracy on callers (docs/testing.md)."""
+    8 kHz through μ-law and back (a phone codec's round trip). Measured once at 5 errors in 104
+    words (4.8 %) both ways: "Mr." for "mister" (our normalisation does not equate them), the
+    reader's repeated "a" left out, and "clubs" heard as "cloves" or "clothes" three times. The
+    bound allows one word more. Read, quiet speech from three sources: this is not a measure of
+    accuracy on callers (docs/testing.md)."""
     spoken = recorded_human_speech()
     said = [text for text, _ in spoken]
     assert sum(len(text.split()) for text in said) == 104
