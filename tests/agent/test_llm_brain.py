@@ -18,14 +18,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-from anyio.abc import SocketAttribute, SocketStream
 
 from callwright import events as ev
 from callwright.agent.app import AgentApp, Services
@@ -35,6 +32,7 @@ from callwright.engines.base import ToolCallRequest
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
 from callwright.testing import TextCall
+from loopback_http import LoopbackHttp, Request, Response
 
 STRANGER = "+14155550999"
 SLOW = 240.0  # seconds for one turn against the real model on 2 CPU cores (it usually takes 5-20)
@@ -77,44 +75,22 @@ class Spy:
         self.upstream = upstream.removesuffix("/v1")
         self.requests: list[dict[str, Any]] = []
         self.answers: list[str] = []
+        self.serving = LoopbackHttp(self._forward).serving
 
-    async def _handle(self, stream: SocketStream) -> None:
-        async with stream:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += await stream.receive()
-            head, _, body = data.partition(b"\r\n\r\n")
-            match = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-            while match and len(body) < int(match.group(1)):
-                body += await stream.receive()
-            method, path = head.split(b" ")[:2]
-            if body:
-                self.requests.append(json.loads(body))
-            async with httpx.AsyncClient(timeout=SLOW) as client:
-                answer = await client.request(
-                    method.decode(),
-                    self.upstream + path.decode(),
-                    content=body,
-                    headers={"Content-Type": "application/json"},
-                )
-            if body:
-                self.answers.append(answer.text)
-            kind = answer.headers.get("content-type", "application/json").encode()
-            await stream.send(
-                b"HTTP/1.1 %d Spy\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                % (answer.status_code, kind, len(answer.content), answer.content)
+    async def _forward(self, request: Request) -> Response:
+        if request.body:
+            self.requests.append(json.loads(request.body))
+        async with httpx.AsyncClient(timeout=SLOW) as client:
+            answer = await client.request(
+                request.method,
+                self.upstream + request.path,
+                content=request.body,
+                headers={"Content-Type": "application/json"},
             )
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        port = listener.extra(SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._handle)
-            try:
-                yield f"http://127.0.0.1:{port}/v1"
-            finally:
-                tg.cancel_scope.cancel()
+        if request.body:
+            self.answers.append(answer.text)
+        kind = answer.headers.get("content-type", "application/json").encode()
+        return Response(answer.status_code, kind, answer.content, b"Spy")
 
 
 @contextlib.asynccontextmanager

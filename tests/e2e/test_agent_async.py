@@ -5,10 +5,12 @@ over the native WebSocket, a real Chromium.
    will text; the server is killed (SIGKILL) while the job runs; a new server on the same data
    dir finishes it. The caller gets exactly one SMS and the shop exactly one order. Once with the
    default SQLite store and queue, once with PostgreSQL and Redis.
-2. An address the agent cannot take by voice goes to a texted form link. The caller fills it in
-   in Chromium, and the value reaches the live call, which carries on to the confirmation. Once
+2. An address the caller fails to give goes to a texted form link. The caller fills it in in
+   Chromium, and the value reaches the live call, which carries on to the confirmation. Once
    posting to the server holding the call, once to another server process that shares its Redis,
-   data dir and link secret.
+   data dir and link secret. Every caller turn here is typed (``CallerText``): what is tested is
+   the agent's handling of failed answers (non-answers, part of an address) and the link, not
+   speech recognition of addresses.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +29,6 @@ from typing import Any
 
 import anyio
 import asyncpg
-import httpx
 import pytest
 import redis
 
@@ -37,6 +36,7 @@ from callwright import events as ev
 from callwright.client import CallClient
 from callwright.observe.trace import read_trace
 from callwright.store import open_store
+from callwright.testing.server import ServerProcess
 from callwright.testing.voice import caller_says
 
 pytestmark = pytest.mark.slow
@@ -55,82 +55,21 @@ TURN_S = 45.0  # one agent turn, played out in real time, on a busy machine
 
 
 # ------------------------------------------------------------------------------------ servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def launch(data_dir: Path, name: str, *flags: str) -> ServerProcess:
+    """Start ``callwright run`` for the order desk on a free port, keeping state in ``data_dir``; don't wait."""
+    return ServerProcess.start(
+        "--agent", str(AGENT), "--data-dir", str(data_dir), "--trace-dir", str(data_dir / "traces"),
+        "--log-level", "info", *flags,
+        log=data_dir.parent / f"{data_dir.name}-{name}.log", env={"ORDER_DESK_JOB_SECONDS": str(JOB_SECONDS)},
+    )  # fmt: skip
 
 
-@dataclass
-class Server:
-    """One `callwright run` process serving the order desk; its output goes to ``log``."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def check_alive(self) -> None:
-        assert self.proc.poll() is None, (
-            f"server on {self.port} exited ({self.proc.returncode}):\n{self.output()[-4000:]}"
-        )
+async def up(server: ServerProcess) -> None:
+    await anyio.to_thread.run_sync(server.wait_until_up)
 
 
-def launch(data_dir: Path, name: str, *flags: str) -> Server:
-    """Start ``callwright run`` for the order desk on a free port, keeping state in ``data_dir``."""
-    port = free_port()
-    log = data_dir.parent / f"{data_dir.name}-{name}.log"
-    command = [
-        str(CALLWRIGHT), "run", "--agent", str(AGENT), "--port", str(port), "--data-dir", str(data_dir),
-        "--trace-dir", str(data_dir / "traces"), "--log-level", "info", *flags,
-    ]  # fmt: skip
-    env = {**os.environ, "ORDER_DESK_JOB_SECONDS": str(JOB_SECONDS)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return Server(proc, port, log)
-
-
-def wait_up(server: Server, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        server.check_alive()
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).json()["ok"]:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"server on {server.port} did not come up:\n{server.output()[-4000:]}"
-        time.sleep(0.2)
-
-
-def stop(server: Server, sig: int = signal.SIGINT, timeout: float = 20.0) -> None:
-    """Send ``sig`` to the server's process group and wait for it to exit (SIGKILL if it does not)."""
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, sig)
-        try:
-            server.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout)
-            raise AssertionError(f"server on {server.port} did not stop on {signal.Signals(sig).name}") from None
-
-
-async def up(server: Server) -> None:
-    await anyio.to_thread.run_sync(wait_up, server)
-
-
-async def down(server: Server, sig: int = signal.SIGINT) -> None:
-    await anyio.to_thread.run_sync(stop, server, sig)
+async def down(server: ServerProcess, sig: int = signal.SIGINT) -> None:
+    await anyio.to_thread.run_sync(server.stop, sig)
 
 
 def drop_redis_queue(name: str) -> None:
@@ -209,11 +148,13 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
             heard = await client.wait_for(lambda e: isinstance(e, ev.TranscriptFinal), timeout=TURN_S)
             asked = await client.wait_for(agent_turn(heard.turn), timeout=TURN_S)
             assert asked.text == "What's the delivery address?", (heard.text, asked.text)
+            # This turn went through speech recognition, which may hear "oats milk" for "oat milk". The
+            # agent must read back, and the SMS name, the product as it was heard: nothing else varies.
+            said = re.search(r"\b(oats?) milk\b", heard.text, re.IGNORECASE)
+            assert said is not None, heard.text
+            product = f"{said.group(1).lower()} milk"
             confirm = await typed(client, ADDRESS, heard.turn + 1)
-            assert re.fullmatch(
-                r"So that's two oats? milk, delivered to twelve Oak Street, Springfield\. Shall I place the order\?",
-                confirm,
-            ), confirm
+            assert confirm == f"So that's two {product}, delivered to twelve Oak Street, Springfield. Shall I place the order?"
             await client.send_event(ev.CallerText(text="yes"))
             queued = await client.wait_for(lambda e: isinstance(e, ev.JobQueued), timeout=TURN_S)
             announced = await client.wait_for(
@@ -245,7 +186,7 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
             assert job.attempts == 1 and job.phone == SAM
             await down(first, signal.SIGKILL)
             killed_after = time.monotonic() - hung_up_at
-            assert first.proc.returncode == -signal.SIGKILL
+            assert first.process.returncode == -signal.SIGKILL
             job = await store.get_job(queued.job_id)
             assert job is not None and job.status == "running", job  # left mid-way: nobody marked it
             assert await store.messages(to=SAM) == [] and shop_orders(data) == []
@@ -277,12 +218,11 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
     assert "re-enqueueing job" in second.output()
     (sms,) = messages
     assert sms.dedupe_key == f"job:{job.id}" and sms.body == job.result and sms.to == SAM
-    assert re.fullmatch(
-        r"Callwright Market: your order number 1, 2 oats? milk, is confirmed and will be delivered to 12 Oak Street, Springfield within the hour\.",
-        sms.body,
-    ), sms.body
-    ((key, phone, product, quantity, address),) = shop_orders(data)
-    assert (key, phone, quantity, address) == (job.id, SAM, 2, ADDRESS) and "oat" in product
+    assert sms.body == (
+        f"Callwright Market: your order number 1, 2 {product}, is confirmed and will be delivered to "
+        "12 Oak Street, Springfield within the hour."
+    )
+    assert shop_orders(data) == [(job.id, SAM, product, 2, ADDRESS)]
     # What staff see with the command line.
     outbox = await anyio.run_process([str(CALLWRIGHT), "outbox", "--store-url", backend.store_url, "--to", SAM])
     lines = outbox.stdout.decode().splitlines()
@@ -292,8 +232,8 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
 # ------------------------------------------------------------- 2. a texted form link reaches the call
 @dataclass(frozen=True)
 class LinkServers:
-    holder: Server  # holds the calls
-    other: Server  # another worker: same Redis, data dir (link secret, store)
+    holder: ServerProcess  # holds the calls
+    other: ServerProcess  # another worker: same Redis, data dir (link secret, store)
     data: Path
 
 
@@ -305,11 +245,11 @@ def link_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinkServe
     servers = [launch(data, "holder", *flags), launch(data, "other", *flags)]  # both start at once
     try:
         for server in servers:
-            wait_up(server)
+            server.wait_until_up()
         yield LinkServers(servers[0], servers[1], data)
     finally:
         for server in servers:
-            stop(server)
+            server.stop()
 
 
 # How the caller fails to give an address by voice; after the second failed try the link is texted.

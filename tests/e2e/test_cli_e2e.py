@@ -7,14 +7,13 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from callwright.cli import main
+from callwright.testing.server import ServerProcess, free_port, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -31,49 +31,12 @@ ORDER_DESK = ROOT / "examples" / "agents" / "order-desk"
 REDIS = os.environ.get("CALLWRIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def serving(folder: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`callwright run` in its own process group, traces and state in ``folder``; yields (WebSocket URL, process)."""
-    port = free_port()
-    env = {**os.environ, "CALLWRIGHT_TRACE_DIR": str(folder / "traces"), "CALLWRIGHT_DATA_DIR": str(folder / "data")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "callwright.cli", "run", "--port", str(port), "--log-level", "warning", *flags],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["ok"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
-        yield f"ws://127.0.0.1:{port}/ws", server
-    finally:
-        if server.poll() is None:
-            with suppress(ProcessLookupError):  # a test may have killed it already
-                os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            raise
-        finally:
-            if server.stdout:
-                server.stdout.close()
+def serving(folder: Path, *flags: str) -> Iterator[tuple[str, ServerProcess]]:
+    """`callwright run` in its own process group, traces and state in ``folder``; yields (WebSocket URL, server)."""
+    env = {"CALLWRIGHT_TRACE_DIR": str(folder / "traces"), "CALLWRIGHT_DATA_DIR": str(folder / "data")}
+    with server_process("--log-level", "warning", *flags, log=folder / "server.log", env=env) as server:
+        yield server.ws, server
 
 
 def call(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -187,7 +150,7 @@ def test_a_server_that_drops_the_call_is_one_line_and_exit_1(tmp_path: Path) -> 
         try:
             assert caller.stdout is not None
             assert caller.stdout.readline().startswith("agent (greeting): Hello")
-            os.killpg(server.pid, signal.SIGKILL)  # mid-call, with no call.ended and no close frame
+            server.stop(signal.SIGKILL)  # mid-call, with no call.ended and no close frame
             out, err = caller.communicate(timeout=60)
         finally:
             if caller.poll() is None:
@@ -196,6 +159,15 @@ def test_a_server_that_drops_the_call_is_one_line_and_exit_1(tmp_path: Path) -> 
     assert caller.returncode == 1
     assert err == f"callwright: {url}: the server closed the connection unexpectedly, close code 1006 (no close frame: did the server stop?)\n"
     assert out == ""
+
+
+def test_a_server_process_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """The public helper does not wait out its timeout for a server that has exited: it raises at once
+    with what the server printed."""
+    server = ServerProcess.start("--agent", str(tmp_path / "nowhere"), log=tmp_path / "server.log")
+    with pytest.raises(RuntimeError, match=r"exited \(2\):\ncallwright: .*nowhere: no such agent folder"):
+        server.wait_until_up()
+    assert server.stop() == 2
 
 
 def test_every_flag_of_call_is_documented() -> None:
@@ -276,7 +248,8 @@ def test_chat_shows_the_web_form_value_and_the_sms_of_a_background_job(tmp_path:
             out.wait_for(r"agent> .*Shall I place the order\?")
             out.say("yes")
             out.wait_for(r"agent> .*I'll text you when it's done")
-            out.wait_for(rf"SMS to \{sam}: Callwright Market: your order number 1, 2 oats? milk, is confirmed")
+            sms = "Callwright Market: your order number 1, 2 oat milk, is confirmed and will be delivered to " + address
+            out.wait_for(rf"SMS to \{sam}: {re.escape(sms)} within the hour\.$")  # typed, so exactly what was said
             assert chat.stdin is not None
             chat.stdin.close()  # end of input: the chat hangs up
             assert chat.wait(timeout=30) == 0, "\n".join(out.seen)

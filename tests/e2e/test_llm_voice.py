@@ -1,4 +1,7 @@
-"""The real-LLM path: an OpenAI-compatible server (llama.cpp with SmolLM2) behind a live voice call."""
+"""The real-LLM path: an OpenAI-compatible server (llama.cpp with SmolLM2) answering a call on a real
+server over its WebSocket. The caller's turn is typed (``CallerText``), not spoken, so no speech
+recognition is involved; what is real is the model, its tool round trip, and its streamed reply
+spoken by the server's TTS and heard by the caller's client."""
 
 from __future__ import annotations
 

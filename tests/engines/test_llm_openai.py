@@ -7,16 +7,13 @@ the 135M model's judgement: its tool arguments are only sensible when the tool i
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
 import pytest
-from anyio.abc import SocketAttribute, SocketStream
 
 from callwright.clock import VirtualClock
 from callwright.engines.base import LanguageModel, LLMDelta, Message, ToolCallRequest, ToolSpec
@@ -24,6 +21,7 @@ from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 from callwright.engines.llm.scripted import ScriptedLlm, ScriptedReply
 from callwright.errors import EngineError, EngineTimeout
 from llm_server import N_CTX
+from loopback_http import LoopbackHttp, Request, Response
 
 ORDER_TOOL = ToolSpec(
     name="get_order_status",
@@ -140,36 +138,15 @@ class Canned:
         self.status, self.body, self.sse, self.hang = status, body, sse, hang
         self.requests: list[dict[str, Any]] = []
         self.headers: list[str] = []
+        self.serving = LoopbackHttp(self._answer).serving
 
-    async def _handle(self, stream: SocketStream) -> None:
-        async with stream:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += await stream.receive()
-            head, _, body = data.partition(b"\r\n\r\n")
-            match = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-            while match and len(body) < int(match.group(1)):
-                body += await stream.receive()
-            self.headers.append(head.decode())
-            self.requests.append(json.loads(body))
-            if self.hang:
-                await anyio.sleep_forever()
-            kind = b"text/event-stream" if self.sse else b"application/json"
-            await stream.send(
-                b"HTTP/1.1 %d Canned\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                % (self.status, kind, len(self.body), self.body)
-            )
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        port = listener.extra(SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._handle)
-            try:
-                yield f"http://127.0.0.1:{port}/v1"
-            finally:
-                tg.cancel_scope.cancel()
+    async def _answer(self, request: Request) -> Response:
+        self.headers.append(request.head)
+        self.requests.append(json.loads(request.body))
+        if self.hang:
+            await anyio.sleep_forever()
+        kind = b"text/event-stream" if self.sse else b"application/json"
+        return Response(self.status, kind, self.body, b"Canned")
 
 
 def sse(*chunks: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import redis.asyncio
 
 from callwright.agent.scripted import front_desk
 from callwright.clock import VirtualClock
@@ -148,12 +149,20 @@ async def test_redis_bus_publishes_and_keeps_keys() -> None:
         assert await bus.publish(cid, {"type": "form.value", "value": "12 Baker Street\nLondon"}) == 1
         assert await next_message(messages) == {"type": "form.value", "value": "12 Baker Street\nLondon"}
     assert await bus.publish(cid, {"late": True}) == 0
+    # Expiry is Redis's own (on its clock, not ours): what the bus must do is hand Redis the TTL, in
+    # milliseconds, on every key it writes. PTTL reads it back; it can only have fallen since the write.
     key = f"test:{cid}"
-    assert await bus.claim(key, ttl_s=5) is True and await bus.claim(key, ttl_s=5) is False
-    await bus.put(key, "v", ttl_s=0.05)
-    assert await bus.get(key) == "v"
-    await anyio.sleep(0.1)
-    assert await bus.get(key) is None
+    raw = redis.asyncio.Redis.from_url(REDIS, decode_responses=True)
+    try:
+        assert await bus.claim(key, ttl_s=5) is True and await bus.claim(key, ttl_s=5) is False
+        assert 0 < await raw.pttl(f"{bus.prefix}:{key}") <= 5000  # -1 would be no TTL, -2 already gone
+        await bus.put(key, "v", ttl_s=2.5)
+        assert await bus.get(key) == "v"
+        assert 0 < await raw.pttl(f"{bus.prefix}:{key}") <= 2500  # put replaced the claim's TTL with its own
+        await bus.delete(key)
+        assert await bus.get(key) is None and await raw.pttl(f"{bus.prefix}:{key}") == -2  # -2: no such key
+    finally:
+        await raw.aclose()
     await bus.aclose()
 
 

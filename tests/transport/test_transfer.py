@@ -4,19 +4,14 @@ whisper URL per <Number>: the person who answers hears the call's summary before
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 
 from callwright.agent.base import Agent, Context, Say, Turn
 from callwright.agent.scripted import front_desk
@@ -24,7 +19,8 @@ from callwright.clock import VirtualClock
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts
 from callwright.observe.trace import read_trace
 from callwright.settings import Settings
-from callwright.transport.app import VoiceServer, create_app
+from callwright.testing.server import running_server
+from callwright.transport.app import VoiceServer
 from callwright.transport.bus import MemoryBus, RedisBus
 from callwright.transport.transfers import SupportsTransfer, TransferError, Transfers
 from callwright.transport.twilio import TRANSFER_MARK, twiml_whisper
@@ -171,37 +167,13 @@ class KeypadServer(VoiceServer):
         return call
 
 
-def bound() -> socket.socket:
-    """A socket on a free loopback port: the server's settings must name the port Twilio is sent to."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serving(server: VoiceServer, sock: socket.socket) -> Iterator[str]:
-    """``server`` on a real socket (uvicorn in a thread), like ``live_server`` but with our own object."""
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(create_app(server), lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not uv.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 async def test_the_stream_closes_for_the_transfer_once_the_audio_has_played(tmp_path: Path) -> None:
-    sock = bound()
-    settings = Settings.load(port=sock.getsockname()[1], trace_dir=str(tmp_path))  # one process: the memory bus
-    server = KeypadServer(settings, fake_engines(), lambda name: front_desk())
-    with serving(server, sock) as base:
+    settings = Settings.load(port=0, trace_dir=str(tmp_path))  # one process: the memory bus
+
+    def keypad(settings: Settings) -> KeypadServer:  # settings that name the port the server got
+        return KeypadServer(settings, fake_engines(), lambda name: front_desk())
+
+    with running_server(settings, build=keypad) as base:
         peer = await TwilioPeer.answer(f"{base}/twilio/voice")
         async with peer:
             await peer.silence(0.5)

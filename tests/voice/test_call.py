@@ -1,5 +1,12 @@
-"""The Call's behaviour, in-process with fake engines (fast; the same guarantees are proven with real
-engines over real sockets in tests/transport)."""
+"""The Call's behaviour, in-process with fake engines (fast, and exact on a virtual clock).
+
+Only some of it is also checked with the real embedded engines over a real socket, in tests/e2e:
+a spoken turn, barge-in, backchannels and echo, and a Twilio Media Stream (``test_voice_e2e.py``),
+and the example agents by voice (``test_agent_voice.py``). The rest is tested here only. In
+particular the leak test (many calls leave no tasks or memory behind) and the 25 calls in a row of
+``tests/e2e/test_robustness.py`` use fake engines: with real engines a hang-up abandons inference
+that finishes in a worker thread after the call has ended (``finish_abandoned_work`` in
+``test_agent_voice.py``), and no test counts what real-engine calls leave behind."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Plays Twilio's side of a Media Stream, for tests.
 
-It sends ``connected``/``start``/``media``/``stop`` exactly as Twilio does (8 kHz μ-law, 20 ms per
+It is our implementation of the webhooks and Media Streams messages Twilio documents, on loopback:
+"as Twilio does" below means as Twilio's documentation describes, not as checked against Twilio.
+
+It sends ``connected``/``start``/``media``/``stop`` as Twilio does (8 kHz μ-law, 20 ms per
 message, sequence numbers, timestamps), keeps a playback buffer of what the server sent, plays it in
 real time, echoes each ``mark`` once the audio before it has played, and on ``clear`` drops the
 buffer and echoes the pending marks (as Twilio does).
