@@ -24,6 +24,7 @@ from .mishearing import AHEAD, clearly_answered
 from .reading import (
     asking_clause,
     asks_agent_to_act,
+    asks_for,
     asks_property,
     find_values,
     not_a_request,
@@ -55,7 +56,11 @@ THING_MARGIN = 0.08
 # at all: a passage that only just counts as an answer ("the thing I ordered still hasn't turned up"
 # finds the tracking section) does not beat a request that fits.
 DOCS_MARGIN = 0.04
-_ELLIPSIS = re.compile(r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b")
+_ELLIPSIS = re.compile(
+    r"^(?:(?:and|so|ok|okay|right|then|also)[\s,]+)*(?:what|how) about\b|^(?:and|also)\b"
+    # "oh sorry, that was the wrong receipt, it's 4567": the last request again, with the right value
+    r"|\b(?:wrong (?:one|number|receipt|order|email|code)|my mistake|my bad|i meant|sorry,? (?:it's|its|it is)|try)\b"
+)
 
 
 class EmbeddedBrain:
@@ -114,7 +119,11 @@ class EmbeddedBrain:
             # 4567"): documents cannot use the number; the request can.
             answer = await knowledge.asearch(question)
             bar = knowledge.min_score + (THING_MARGIN if named or best.score > raw.get(best.intent, best.score) else DOCS_MARGIN)
-            if answer.hits and answer.hits[0].score >= bar and await self._documents_answer_the_request(reading, bar):
+            # "I want to check on a delivery" asks for something to be done: only a passage that clearly
+            # answers it (well above the bar, or well ahead of the next) takes the turn from the request
+            asked_for = not reading.question and asks_for(reading.resolved)
+            clear = not asked_for or clearly_answered([h.score for h in answer.hits], bar)
+            if answer.hits and answer.hits[0].score >= bar and clear and await self._documents_answer_the_request(reading, bar):
                 best = None
         if best is None:
             if knowledge is not None and asks_agent_to_act(reading.resolved):

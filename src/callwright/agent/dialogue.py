@@ -512,6 +512,8 @@ class Dialogue:
             line = (tool.options.timeout_reply or self.replies["tool_timeout"]) if outcome.status == "timeout" else (intent.error_reply or self.replies["tool_error"])
             yield Say(line)
             self.task = None
+            if intent.slots:
+                self.last_intent = intent  # "sorry, wrong receipt, it's 4567": the same request again
         if intent.hangup:
             yield Hangup("goodbye")
 
@@ -599,7 +601,7 @@ class Dialogue:
         knowledge = self.app.knowledge
         if knowledge is not None:
             follow_up = ""
-            if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 6:
+            if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 10:
                 follow_up = question
                 question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
             if follow_up and self.answered is not None:

@@ -173,6 +173,9 @@ _LEXICON: dict[str, re.Pattern[str]] = {
         r"appalling", r"shambles", r"angry", r"annoyed", r"(?:just|now|finally|properly) sort (?:it|this) out|sort (?:it|this) out (?:now|already|for once)",
         r"(?:second|third|fourth|fifth|sixth|umpteenth|\d+(?:st|nd|rd|th)) time",
         r"called (?:two|three|four|five|six|ten|several|so many|\d+) times", r"fix (?:this|it) now",
+        r"(?:rung|rang|phoned|called|tried) (?:this line |you |this number |here )?(?:two|three|four|five|six|ten|several|so many|\d+) times",
+        r"(?:an? |absolute |complete |total |bloody )+joke", r"joke of a", r"having a laugh", r"taking the (?:mick|piss)",
+        r"(?:had|have had) enough", r"beyond a joke", r"disgusted", r"livid", r"fuming",
     ),
     "profanity": _cues(
         r"damn\w*", r"dammit", r"the hell", r"crap\w*", r"shit\w*", r"bullshit", r"fuck\w*", r"bloody",

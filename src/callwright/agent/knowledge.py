@@ -55,7 +55,7 @@ MIN_SCORE = 0.33
 HEADING_WEIGHT = 0.1  # a section whose heading holds every word of the query scores this much more
 MEANT_WEIGHT = 0.05  # ... and one whose heading holds every document word the caller's everyday words stand for
 SENTENCE_TERM_WEIGHT = 0.1  # each word of the query a sentence holds (and most of its passage does not) adds this
-_ASKS_HOW = re.compile(r"^(?:\W*(?:so|and|um|uh|ok|okay)\W+)*(?:how (?:do|should|can|would|am) i|how to|what's the best way to)\b(?! (?:know|tell))")
+_ASKS_HOW = re.compile(r"\b(?:how (?:do|should|can|would|am|are|do you) (?:i|we)(?: supposed to| meant to)?|how to|what's the best way to)\b(?! (?:know|tell))")
 _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|hours)|when (?:can|will|should|do|does|is|am)|until when|for long)\b")
 _SAYS_WHEN = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|ten|twelve|few|several|following)\s+(?:to \w+ )?"
@@ -188,7 +188,7 @@ class Knowledge:
         headed = np.array([len(meant & h) / len(meant) if meant else 0.0 for h in self._headings])
         # a heading that holds all of it and a word of the caller's own besides ("leaking" + "after the
         # catheter comes out": "Leaking urine after the catheter comes out") is the section meant
-        whole = np.array([1.0 if meant and meant <= h and (own - meant) & h else 0.0 for h in self._headings])
+        whole = np.array([1.0 if meant and meant <= h and ((own - meant) & h or len(meant) >= 3) else 0.0 for h in self._headings])
         scores = np.minimum(1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * (headed + whole))
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
@@ -250,7 +250,7 @@ class Knowledge:
         width = max(max_sentences, 1)
         windows = [float(similarity[i : i + width].sum()) for i in range(len(sentences) - width + 1)]
         asks_when = bool(_ASKS_WHEN.search(answer.query.lower()))
-        if not asked and _ASKS_HOW.search(answer.query.lower()):
+        if not any(n - common for n in named) and _ASKS_HOW.search(answer.query.lower()):
             windows[0] += 0.5  # "how do I clean around the catheter": the section's own subject; it opens with how
         rare = max(2, len(self.passages) // 20)
         pointed = [i for i, n in enumerate(named) if any(self._passages_with[t] <= rare for t in n - common)]
@@ -409,6 +409,8 @@ COLLOQUIAL: dict[str, str] = {
     r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
     r"bloated|swollen belly": "bloating",
+    r"black and blue|bruised|bruises|purple and yellow": "bruising",
+    r"water infection|urine infection|bladder infection|uti": "urine infection burning cloudy smelly",
     r"cuppa|brew|cup of tea|builder's tea|cup of coffee|espresso|latte|cappuccino": "tea coffee",
     r"takeaway|take out|takeout|pad thai|curry|pizza|burger|noodles|kebab|fries": "hot food",
     r"stone cold|went cold|gone cold|lukewarm|cold when it|soggy|half cooked|undercooked|raw in the middle": "problems with hot food",

@@ -79,7 +79,8 @@ _META_REASON = re.compile(
     r"a (?:bit|little) (?:deaf|hard of hearing)|hard of hearing)|(?:the )?line(?:'s| is) (?:bad|terrible|awful|poor|crackly)|"
     r"(?:you're|you are) breaking up|(?:it's|it is) (?:noisy|loud|windy) here|bad (?:line|signal|reception)|"
     r"(?:my )?english (?:is not|isn't) (?:so |very )?good|i'm writing (?:it|this|that) down|writing (?:it|this) down|"
-    r"my (?:ears|hearing) (?:aren't|are not|isn't|is not) what (?:they|it) (?:were|was|used to be)|(?:my )?(?:ears|hearing) (?:are|is) (?:bad|not good|going)|"
+    r"my (?:ears|hearing) (?:aren't|are not|isn't|is not) what (?:they|it) (?:were|was|used to be)|"
+    r"(?:my )?(?:ears|hearing)(?:'s|'re| is| are)? (?:bad|poor|going|not (?:great|good|the best|brilliant|so good|what it was))|"
     r"i'm (?:not )?(?:as young as i was|getting on|old)|(?:i'm|i am) (?:a bit |a little )?slow|"
     r"(?:the|my) (?:kettle|tv|telly|television|radio|baby|dog|kids?|hoover|vacuum|washing machine|traffic|wind|bus|train|"
     r"lorry|truck|music|doorbell|phone) (?:was|were|is|are|went|started)(?: (?:going|on|off|barking|crying|screaming|loud|blaring|ringing))?|"
@@ -123,7 +124,8 @@ _FAREWELL = re.compile(
 _LEAVING_WORDS = re.compile(
     r"\b(?:ok|okay|alright|all right|right|well|thanks|thank you|thanks very much|thank you very much|cheers|great|lovely|"
     r"then|so|anyway|and|oh|ah|um|uh|er|no|nope|nah|yes|yeah|actually|now|for now|love|mate|dear|all|for (?:all )?your help|"
-    r"very much|so much|a lot|a million|"
+    r"very much|so much|a lot|a million|i'll (?:just )?(?:do it|order it|sort it|try)(?: (?:in|on|through|via) the (?:app|website|site)| online| myself| later)?|"
+    r"i'll (?:call|ring|phone) (?:you )?(?:back|later)|in the app|online|"
     r"never ?mind|forget it|forget about it|don't bother|leave it|scrap that|cancel (?:it|that)|i'm done|that's fine)\b"
 )
 
@@ -351,7 +353,7 @@ _QUANTITY_NAMES = ("quantity", "qty", "count", "how_many", "number_of", "amount_
 _BOUNDARY = frozenset(
     "delivered deliver sent send shipped to for at by on in from please thanks thank tomorrow today "
     "tonight and asap now instead then but because so if with when which that who "
-    "she's he's it's they're we're i'm you're she he they we i".split()
+    "she's he's it's they're we're i'm you're she he they we i over round across brought bring brung".split()
 )
 _GENERIC_FRAME = frozenset(
     "i i'd i'll i'm id ill im me my we our you your can could would will may might please just want wanted wanna need like "
@@ -449,6 +451,11 @@ _ASKS_FOR = re.compile(
 
 
 _PLEASE = re.compile(r"\bplease\b")  # "two more please" asks; "what time do you close please" still asks about
+def asks_for(text: str) -> bool:
+    """A clause asks for something to be done or had ("I want to check on a delivery", "can I get ...")."""
+    return any(_ASKS_FOR.search(c) for c in clauses(normalise(text, digits=False)))
+
+
 # Telling what happened ("my eggs arrived broken", "the milk came split open") is not asking either.
 _REPORTS = re.compile(r"\b(?:arrived|came|come|was|were|got here|turned up|showed up|went|had|has been|have been)\b")
 
@@ -498,6 +505,7 @@ _PROPERTY = re.compile(
     # what the business takes or does: "do you take EBT cards?", "do you accept cheques?", "do you do refunds?"
     r"|^(?:(?:and|but|so|also|oh|um|just|quick question|one thing|one more thing)[\s,]+)*(?:do|does|will|would|can) "
     r"(?:you|you guys|you lot|you folks|they) (?:take|accept|allow|offer|do|deliver|charge|give|refund|price match)\b"
+    r"|^(?:(?:and|but|so|also|oh|um|just|please|i want to ask)[\s,]+)*(?:can|could|may|do) (?:i|we) (?:pay|tip|use)\b"
 )
 
 
@@ -516,11 +524,13 @@ _TELLS = re.compile(
 
 _REQUEST_WORDS = frozenset(
     "have got sell sells stock stocks carry carries order buy get want like take send deliver need find bring grab try "
-    "ordering buying looking much price cost make".split()
+    "ordering buying looking much price cost make having".split()
 )
 _IDIOMS = re.compile(  # ways of asking that name nothing
     r"\b(?:by any chance|at all|if (?:you )?(?:can|could|possible|poss)|for me|you lot|you guys|you folks|"
     r"or whatever|or something|or anything|and that|and stuff|and all that|one thing|another thing|"
+    r"good (?:morning|afternoon|evening)|kindly|whether you (?:are|have)|if you (?:are|have)|are having|"
+    r"(?:can you |could you |please )?(?:tell me|let me know)|i want to (?:ask|know)|"
     r"as well|any chance|when you get a (?:minute|sec|second|chance))\b"
 )
 _DETERMINERS = frozenset("the your that this those these them".split())

@@ -29,7 +29,7 @@ from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
-from .reading import farewell, is_question, meta_request
+from .reading import farewell, is_question, meta_request, yes_no
 from .replies import fill
 from .safety import SafetyGuard
 from .state import Brain, Question
@@ -132,8 +132,11 @@ class SpecAgent(Agent):
                 async for act in d.safety(turn, verdict):
                     yield act
                 return
-        if decision is not None and decision.escalate and not d.escalated:
-            async for act in d.escalate(turn, "the caller is upset or in distress"):
+        # a callback being booked, where a person could take the call now instead
+        booking = d.task is not None and bool(d.task.escalation) and d.escalation.mode("transfer") == "transfer"
+        if decision is not None and decision.escalate and (not d.escalated or booking):
+            # an angry caller in the middle of booking a callback is put through now, where a person can be
+            async for act in d.escalate(turn, "the caller is upset or in distress", mode="transfer" if booking else None):
                 yield act
             return
         meta = meta_request(turn.text) if spoken else None
@@ -141,7 +144,8 @@ class SpecAgent(Agent):
             async for act in self._meta(meta):
                 yield act
             return
-        if spoken and farewell(turn.text):  # "alright then, have a good day, bye": in any state, they are leaving
+        answering = d.question is not None and yes_no(turn.text).value is True  # "yes that's everything" confirms
+        if spoken and farewell(turn.text) and not answering:  # "alright then, have a good day, bye": in any state, they are leaving
             async for act in d.goodbye(turn):
                 yield act
             return

@@ -21,7 +21,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 _CONTRACTIONS = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "wont": "won't", "isnt": "isn't",
     "arent": "aren't", "wasnt": "wasn't", "havent": "haven't", "hasnt": "hasn't", "im": "i'm", "ive": "i've",
-    "couldnt": "couldn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't", "id": "i'd", "ill": "i'll",
+    "couldnt": "couldn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't",  # not "ill" or "id": "I feel ill", "order id"
     # spoken forms recognisers write as heard: one spelling for the rules, the matcher and the documents
     "y'all": "you", "yall": "you", "youse": "you", "gonna": "going to", "wanna": "want to", "gotta": "got to",
     "lemme": "let me", "gimme": "give me", "dunno": "don't know", "kinda": "kind of", "sorta": "sort of",
