@@ -73,11 +73,18 @@ class Hangup(_Event):
 
 
 # ---------------------------------------------------------------- server -> client / trace
+Transport = Literal["websocket", "twilio", "local"]  # how the call reached the server
+TurnSource = Literal["speech", "text", "dtmf", "web"]  # how a caller turn arrived (web: a form link's value)
+EndReason = Literal[
+    "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
+]
+
+
 class CallStarted(_Event):
     """The call is live: the formats both sides agreed, and the limits that will end it."""
 
     type: Literal["call.started"] = "call.started"
-    transport: Literal["websocket", "twilio", "local"]
+    transport: Transport
     input_sample_rate: int
     output_sample_rate: int
     agent: str
@@ -119,7 +126,7 @@ class TranscriptFinal(_Event):
     confidence: float | None = None
     audio_start_ms: float
     audio_end_ms: float
-    source: Literal["speech", "text", "dtmf", "web"] = "speech"
+    source: TurnSource = "speech"
 
 
 class AgentText(_Event):
@@ -201,9 +208,7 @@ class CallEnded(_Event):
     call fell behind (the oldest go first); more than a few means the machine is overloaded."""
 
     type: Literal["call.ended"] = "call.ended"
-    reason: Literal[
-        "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
-    ]
+    reason: EndReason
     duration_ms: float
     dropped_frames: int = 0
 

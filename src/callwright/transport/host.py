@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ..events import Transport
     from ..voice.call import Call, CallIO
     from .twilio_security import TwilioCalls
 
@@ -25,7 +26,7 @@ class CallHost(Protocol):
         ...
 
     def new_call(
-        self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None, metadata: dict[str, str] | None = None
+        self, io: CallIO, *, caller: str | None, transport: Transport, agent: str | None = None, metadata: dict[str, str] | None = None
     ) -> Call:
         """A call of the agent named ``agent`` (``None``: the one served) over ``io``; a name the host
         does not serve raises :class:`~callwright.errors.ConfigError`."""

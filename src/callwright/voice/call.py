@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, get_args, runtime_checkable
 
 import anyio
 import numpy as np
@@ -127,6 +127,16 @@ class SupportsTransfer(Protocol):
 
 EventSink = Callable[[ev.Event], None]
 log = logging.getLogger("callwright.call")
+_TRANSPORTS = get_args(ev.Transport)
+_TURN_SOURCES = get_args(ev.TurnSource)
+_END_REASONS = get_args(ev.EndReason)
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    """A value for a ``Literal`` event field, checked where it enters the call: a wrong one fails
+    in the caller's hands, not later when an event is built from it."""
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of: {', '.join(allowed)}")
 
 
 def _as_engine_error(exc: Exception, engine: str) -> CallwrightError:
@@ -155,7 +165,7 @@ class _Heard:
 @dataclass(frozen=True, slots=True)
 class _Typed:
     text: str
-    source: str = "text"
+    source: ev.TurnSource = "text"
     at: float = 0.0  # clock time it arrived: latency is measured from here
     data: dict[str, str] | None = None
     confidence: float = 1.0  # typed text is certain; a test may say how sure a recogniser would have been
@@ -188,10 +198,11 @@ class Call:
         clock: Clock | None = None,
         call_id: str | None = None,
         caller: str | None = None,
-        transport: str = "websocket",
+        transport: ev.Transport = "websocket",
         sinks: Sequence[EventSink] = (),
         metadata: Mapping[str, str] | None = None,
     ) -> None:
+        _check(transport, _TRANSPORTS, "Call: transport")
         self.id = call_id or uuid.uuid4().hex[:16]
         self.agent = agent
         self.engines = engines
@@ -206,7 +217,7 @@ class Call:
         self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
         self.sinks = list(sinks)
-        self.end_reason: str | None = None
+        self.end_reason: ev.EndReason | None = None
         self.dropped_frames = 0
         self.events: list[ev.Event] = []  # the call's own trace, in order
 
@@ -256,12 +267,14 @@ class Call:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-    def push_text(self, text: str, source: str = "text", *, confidence: float = 1.0) -> None:
+    def push_text(self, text: str, source: ev.TurnSource = "text", *, confidence: float = 1.0) -> None:
         """A caller turn that arrived as text (typed, or DTMF digits).
 
         ``confidence`` stands in for a recogniser's: tests of what an agent does with a turn it may
-        have misheard type the turn with the confidence speech would have had.
+        have misheard type the turn with the confidence speech would have had. A ``source`` that is
+        not a :data:`~callwright.events.TurnSource` raises ``ValueError`` here.
         """
+        _check(source, _TURN_SOURCES, "Call.push_text: source")
         self._last_activity = self.clock.now()
         try:
             self._turns_tx.send_nowait(_Typed(text, source, self.clock.now(), confidence=confidence))
@@ -287,8 +300,13 @@ class Call:
         if reply.speech_end_at is not None and self._playout.current is reply.audio:
             self._latency(reply.turn, "voice_to_voice", self.clock.now(), reply.speech_end_at)
 
-    def hangup(self, reason: str = "hangup") -> None:
-        """End the call. Safe to call from anywhere, any number of times."""
+    def hangup(self, reason: ev.EndReason = "hangup") -> None:
+        """End the call. Safe to call from anywhere, any number of times.
+
+        ``reason`` becomes ``call.ended``'s; one that is not an :data:`~callwright.events.EndReason`
+        raises ``ValueError`` here, before anything changes (the call goes on).
+        """
+        _check(reason, _END_REASONS, "Call.hangup: reason")
         if self.end_reason is None:
             self.end_reason = reason
         if self._tg is not None:
@@ -317,7 +335,7 @@ class Call:
         self.emit(
             ev.CallStarted(
                 greeting=bool(self.agent.greeting(self.context)),
-                transport=self.transport,  # type: ignore[arg-type]
+                transport=self.transport,
                 input_sample_rate=self.io.input_rate,
                 output_sample_rate=self.io.output_rate,
                 agent=self.agent.name,
@@ -357,7 +375,7 @@ class Call:
                 self._record_cut_reply()
                 with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
                     await self.agent.aclose()
-                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
+                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
         return recorded
@@ -667,7 +685,7 @@ class Call:
                 self._pending_user_text = ""
             self.emit(
                 ev.TranscriptFinal(
-                    turn=self._turn_index, text=text, confidence=item.confidence, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
+                    turn=self._turn_index, text=text, confidence=item.confidence, audio_start_ms=0, audio_end_ms=0, source=item.source
                 )
             )
             return Turn(self._turn_index, text, item.confidence, item.source, self.caller, data=dict(item.data or {}))
