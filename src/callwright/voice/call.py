@@ -29,8 +29,8 @@ from anyio.abc import TaskGroup
 
 from .. import events as ev
 from ..agent.base import Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
-from ..agent.scripted import words
 from ..agent.shaping import SentenceSplitter, speakable
+from ..agent.text import normalise, words
 from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
 from ..clock import Clock, MonotonicClock
@@ -557,7 +557,7 @@ class Call:
         confidence: float | None = None
         try:
             result = await self._stt.transcribe(audio, LISTEN_RATE)
-            said, confidence = words(result.text), result.confidence
+            said, confidence = words(normalise(result.text)), result.confidence  # counted as the agent reads the turn
         except Exception as exc:
             self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
