@@ -19,7 +19,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, get_args, runtime_checkable
 
@@ -28,7 +28,7 @@ import numpy as np
 from anyio.abc import TaskGroup
 
 from .. import events as ev
-from ..agent.base import Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
+from ..agent.base import Act, Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
 from ..agent.shaping import SentenceSplitter, speakable
 from ..agent.text import normalise, words
 from ..audio.pcm import LISTEN_RATE, Pcm
@@ -174,6 +174,11 @@ class _Typed:
 @dataclass(frozen=True, slots=True)
 class _Greeting:
     text: str
+
+
+async def _said(text: str) -> AsyncIterator[Act]:
+    """The greeting as an agent's acts: it is composed like any reply."""
+    yield Say(text)
 
 
 @dataclass(slots=True)
@@ -719,8 +724,7 @@ class Call:
         speech_end = item.speech_end_at if isinstance(item, _Heard) else item.at if isinstance(item, _Typed) else None
         if turn.source != "greeting":
             self.context.add_user(turn.text)
-        reply = _Reply(turn.index, self._playout.begin_turn(turn.index), speech_end)
-        self._reply = reply
+        reply = self._begin_reply(turn.index, speech_end)
         sentences_tx, sentences_rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](8)
         try:
             async with anyio.create_task_group() as tg:
@@ -729,6 +733,27 @@ class Call:
                 await self._render(reply, sentences_rx)
         finally:
             self.context.tasks = None
+        await self._finish_reply(reply)
+
+    async def _say_fallback(self, turn: int, speech_end: float) -> None:
+        reply = self._begin_reply(turn, speech_end)
+        tx, rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](1)
+        async with tx:
+            self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
+            await tx.send((self.options.fallback_line, self._style))
+        await self._render(reply, rx)
+        await self._finish_reply(reply)
+
+    def _begin_reply(self, turn: int, speech_end: float | None) -> _Reply:
+        reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
+        self._reply = reply
+        return reply
+
+    async def _finish_reply(self, reply: _Reply) -> None:
+        """Wait until the whole reply has left and (by our estimate) played, then record it as heard.
+
+        A barge-in cancels the reply before this returns; the reply is then recorded as cut.
+        """
         await self._playout.drained(reply.audio)
         await self._until_played()
         self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
@@ -740,55 +765,51 @@ class Call:
         reply: _Reply,
         out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]],
     ) -> None:
+        """Send the reply's sentences to ``out`` as the agent writes them; its other acts take effect as they come."""
         splitter = SentenceSplitter()
-        first = True
+        acts = _said(item.text) if isinstance(item, _Greeting) else self.agent.respond(turn, self.context)
         async with out:
             try:
-                if isinstance(item, _Greeting):
-                    pieces = splitter.feed(item.text + " ")
-                    for sentence in pieces:
-                        await self._hand_over(reply, sentence, out, first)
-                        first = False
-                else:
-                    async for act in self.agent.respond(turn, self.context):
-                        if isinstance(act, Say):
-                            for sentence in splitter.feed(act.text):
-                                await self._hand_over(reply, sentence, out, first)
-                                first = False
-                        elif isinstance(act, Hangup):
-                            self._hangup_after = act.reason
-                        elif isinstance(act, Style):
-                            for sentence in splitter.flush():  # what was written before the change keeps the old style
-                                await self._hand_over(reply, sentence, out, first)
-                                first = False
-                            self._style = act.voice
-                        elif isinstance(act, Listen):
-                            self._endpointer.patience = max(0.5, min(act.patience, 4.0))
-                            self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
-                        elif isinstance(act, TransferCall):
-                            self.transfer_to, self.transfer_summary = act.to, act.summary
-                            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
-                            self._hangup_after = "transfer"
+                async for act in acts:
+                    if isinstance(act, Say):
+                        await self._hand_over(reply, splitter.feed(act.text), out)
+                    elif isinstance(act, Style):
+                        await self._hand_over(reply, splitter.flush(), out)  # what was written before the change keeps the old style
+                        self._style = act.voice
+                    else:
+                        self._take(act)
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
                 self._record_error(_as_agent_error(exc, self.agent.name), "agent")
                 splitter.flush()
-                await self._hand_over(reply, self.options.fallback_line, out, first)
+                await self._hand_over(reply, [self.options.fallback_line], out)
                 return
-            for sentence in splitter.flush():
-                await self._hand_over(reply, sentence, out, first)
-                first = False
+            await self._hand_over(reply, splitter.flush(), out)
+
+    def _take(self, act: Hangup | Listen | TransferCall) -> None:
+        """An act that changes what the call does next, not what it says."""
+        if isinstance(act, Hangup):
+            self._hangup_after = act.reason
+        elif isinstance(act, Listen):
+            self._endpointer.patience = max(0.5, min(act.patience, 4.0))
+            self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
+        elif isinstance(act, TransferCall):
+            self.transfer_to, self.transfer_summary = act.to, act.summary
+            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
+            self._hangup_after = "transfer"
 
     async def _hand_over(
-        self, reply: _Reply, sentence: str, out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]], first: bool
+        self, reply: _Reply, sentences: list[str], out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]]
     ) -> None:
-        text = speakable(sentence)
-        if not text:
-            return
-        if first and reply.speech_end_at is not None:
-            self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
-        self.emit(ev.AgentText(turn=reply.turn, text=text))
-        reply.planned.append(text)
-        await out.send((text, self._style))
+        """Each sentence as it will be spoken, to ``out``; the first one spoken takes ``first_text``."""
+        for sentence in sentences:
+            text = speakable(sentence)
+            if not text:
+                continue
+            if not reply.planned and reply.speech_end_at is not None:
+                self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
+            self.emit(ev.AgentText(turn=reply.turn, text=text))
+            reply.planned.append(text)
+            await out.send((text, self._style))
 
     async def _render(self, reply: _Reply, sentences: anyio.abc.ObjectReceiveStream[tuple[str, VoiceStyle | None]]) -> None:
         first = True
@@ -809,18 +830,6 @@ class Call:
                 pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
                 if pcm.size:
                     await self._playout.add_sentence(reply.audio, text, pcm)
-
-    async def _say_fallback(self, turn: int, speech_end: float) -> None:
-        reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
-        self._reply = reply
-        tx, rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](1)
-        async with tx:
-            self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
-            await tx.send((self.options.fallback_line, self._style))
-        await self._render(reply, rx)
-        await self._playout.drained(reply.audio)
-        await self._until_played()
-        self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
 
     async def _until_played(self) -> None:
         """Wait until the caller has (by our estimate) heard everything sent."""
