@@ -164,7 +164,7 @@ class CallClient:
     async def hangup(self) -> None:
         """End the call; nothing to do if the connection has already closed (the call is over)."""
         try:
-            await self.send_event(ev.Hangup())
+            await self.send_event(ev.HangupRequest())
         except websockets.ConnectionClosed:
             pass
 

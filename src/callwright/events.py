@@ -65,7 +65,8 @@ class Dtmf(_Event):
     digit: str
 
 
-class Hangup(_Event):
+# Wire type "hangup"; the class is named apart from the agent's act that ends a call (agent.base.Hangup).
+class HangupRequest(_Event):
     """Either side ends the call."""
 
     type: Literal["hangup"] = "hangup"
@@ -393,17 +394,17 @@ class SafetyFlag(_Event):
 
 
 ClientEvent = Annotated[
-    CallStart | PlaybackMark | CallerText | Dtmf | Hangup, Field(discriminator="type")
+    CallStart | PlaybackMark | CallerText | Dtmf | HangupRequest, Field(discriminator="type")
 ]
 ServerEvent = Annotated[
-    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup
+    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | HangupRequest
     | CallerIdentified | IntentRecognized | ToolCalled | ToolProgress | ToolResult | EmotionEstimated | StyleChosen
     | FormField | TurnPatience | KnowledgeCited | Transfer | JobQueued | MessageSent | MemoryUpdated
     | Misheard | SafetyFlag,
     Field(discriminator="type"),
 ]
 Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations)
-    CallStart, PlaybackMark, CallerText, Dtmf, Hangup, CallStarted, SpeechStarted, SpeechStopped,
+    CallStart, PlaybackMark, CallerText, Dtmf, HangupRequest, CallStarted, SpeechStarted, SpeechStopped,
     TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
     Latency, ErrorEvent, CallEnded, CallerIdentified, IntentRecognized, ToolCalled, ToolProgress, ToolResult,
     EmotionEstimated, StyleChosen, FormField, TurnPatience, KnowledgeCited, Transfer, JobQueued, MessageSent,
@@ -415,7 +416,7 @@ _server = TypeAdapter(ServerEvent)
 MAX_TEXT_FRAME = 64 * 1024
 
 
-def parse_client_event(raw: str | bytes) -> CallStart | PlaybackMark | CallerText | Dtmf | Hangup:
+def parse_client_event(raw: str | bytes) -> CallStart | PlaybackMark | CallerText | Dtmf | HangupRequest:
     """Parse one JSON text frame from a client, or raise :class:`ProtocolError` saying what is wrong."""
     if len(raw) > MAX_TEXT_FRAME:
         raise ProtocolError(
@@ -458,4 +459,4 @@ def json_schema() -> dict[str, Any]:
     }
 
 
-_CLIENT_TYPES = {m.model_fields["type"].default for m in (CallStart, PlaybackMark, CallerText, Dtmf, Hangup)}
+_CLIENT_TYPES = {m.model_fields["type"].default for m in (CallStart, PlaybackMark, CallerText, Dtmf, HangupRequest)}
