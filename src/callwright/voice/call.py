@@ -41,9 +41,9 @@ from .echo import EchoReference, echo_ratio
 from .endpointing import Discarded, Endpointer, Onset, Resume, Segment, Stop, TurnTaking
 from .playback import Playout, TurnAudio
 
-BACKCHANNELS = frozenset(
-    "mm mhm mmhmm mm-hmm uh-huh uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split()
-)
+# A listener's acknowledgements, as words(normalise(...)) cuts them ("mm-hmm" is "mm", "hmm"). Not a shared list: the
+# agent's stop words (intents, knowledge) and pleasantries (emotion) hold "no", "please", "thanks", which interrupt.
+BACKCHANNELS = frozenset("mm mhm mmhmm uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split())
 # A hum, however the recogniser spells it: "mm-hmm" comes back as "M. M. M.", "Mmm", "Hm-hm", "Uhh".
 _HUM = re.compile(r"[mh]+|u+h+|a+h+|o+h+|u+m+|e+r*m+")
 
