@@ -1,4 +1,5 @@
-"""A client for the native protocol: what ``callwright call``, the tests and the simulator use.
+"""A client for the native protocol: what ``callwright call``, the caller's end of a live call in
+:mod:`callwright.testing.voice`, the end-to-end tests and the benchmarks use.
 
 :class:`CallClient` streams caller audio in real time (20 ms frames on a schedule), receives the
 agent's audio and events, honours ``audio.clear`` like a real player would, echoes marks, and can
@@ -164,7 +165,7 @@ class CallClient:
     async def hangup(self) -> None:
         """End the call; nothing to do if the connection has already closed (the call is over)."""
         try:
-            await self.send_event(ev.Hangup())
+            await self.send_event(ev.HangupRequest())
         except websockets.ConnectionClosed:
             pass
 

@@ -65,7 +65,8 @@ class Dtmf(_Event):
     digit: str
 
 
-class Hangup(_Event):
+# Wire type "hangup"; the class is named apart from the agent's act that ends a call (agent.base.Hangup).
+class HangupRequest(_Event):
     """Either side ends the call."""
 
     type: Literal["hangup"] = "hangup"
@@ -73,11 +74,18 @@ class Hangup(_Event):
 
 
 # ---------------------------------------------------------------- server -> client / trace
+Transport = Literal["websocket", "twilio", "local"]  # how the call reached the server
+TurnSource = Literal["speech", "text", "dtmf", "web"]  # how a caller turn arrived (web: a form link's value)
+EndReason = Literal[
+    "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
+]
+
+
 class CallStarted(_Event):
     """The call is live: the formats both sides agreed, and the limits that will end it."""
 
     type: Literal["call.started"] = "call.started"
-    transport: Literal["websocket", "twilio", "local"]
+    transport: Transport
     input_sample_rate: int
     output_sample_rate: int
     agent: str
@@ -119,7 +127,7 @@ class TranscriptFinal(_Event):
     confidence: float | None = None
     audio_start_ms: float
     audio_end_ms: float
-    source: Literal["speech", "text", "dtmf", "web"] = "speech"
+    source: TurnSource = "speech"
 
 
 class AgentText(_Event):
@@ -201,9 +209,7 @@ class CallEnded(_Event):
     call fell behind (the oldest go first); more than a few means the machine is overloaded."""
 
     type: Literal["call.ended"] = "call.ended"
-    reason: Literal[
-        "hangup", "agent_hangup", "transfer", "client_gone", "idle_timeout", "max_duration", "error", "shutdown"
-    ]
+    reason: EndReason
     duration_ms: float
     dropped_frames: int = 0
 
@@ -388,17 +394,17 @@ class SafetyFlag(_Event):
 
 
 ClientEvent = Annotated[
-    CallStart | PlaybackMark | CallerText | Dtmf | Hangup, Field(discriminator="type")
+    CallStart | PlaybackMark | CallerText | Dtmf | HangupRequest, Field(discriminator="type")
 ]
 ServerEvent = Annotated[
-    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | Hangup
+    CallStarted | SpeechStarted | SpeechStopped | TranscriptPartial | TranscriptFinal | AgentText | AgentTurn | BargeIn | Clear | SpeechIgnored | PlaybackMark | Latency | ErrorEvent | CallEnded | HangupRequest
     | CallerIdentified | IntentRecognized | ToolCalled | ToolProgress | ToolResult | EmotionEstimated | StyleChosen
     | FormField | TurnPatience | KnowledgeCited | Transfer | JobQueued | MessageSent | MemoryUpdated
     | Misheard | SafetyFlag,
     Field(discriminator="type"),
 ]
 Event = Union[  # noqa: UP007 (a plain alias used at run time and in annotations)
-    CallStart, PlaybackMark, CallerText, Dtmf, Hangup, CallStarted, SpeechStarted, SpeechStopped,
+    CallStart, PlaybackMark, CallerText, Dtmf, HangupRequest, CallStarted, SpeechStarted, SpeechStopped,
     TranscriptPartial, TranscriptFinal, AgentText, AgentTurn, BargeIn, Clear, SpeechIgnored,
     Latency, ErrorEvent, CallEnded, CallerIdentified, IntentRecognized, ToolCalled, ToolProgress, ToolResult,
     EmotionEstimated, StyleChosen, FormField, TurnPatience, KnowledgeCited, Transfer, JobQueued, MessageSent,
@@ -410,7 +416,7 @@ _server = TypeAdapter(ServerEvent)
 MAX_TEXT_FRAME = 64 * 1024
 
 
-def parse_client_event(raw: str | bytes) -> CallStart | PlaybackMark | CallerText | Dtmf | Hangup:
+def parse_client_event(raw: str | bytes) -> CallStart | PlaybackMark | CallerText | Dtmf | HangupRequest:
     """Parse one JSON text frame from a client, or raise :class:`ProtocolError` saying what is wrong."""
     if len(raw) > MAX_TEXT_FRAME:
         raise ProtocolError(
@@ -453,4 +459,4 @@ def json_schema() -> dict[str, Any]:
     }
 
 
-_CLIENT_TYPES = {m.model_fields["type"].default for m in (CallStart, PlaybackMark, CallerText, Dtmf, Hangup)}
+_CLIENT_TYPES = {m.model_fields["type"].default for m in (CallStart, PlaybackMark, CallerText, Dtmf, HangupRequest)}

@@ -108,6 +108,10 @@ from callwright.agent.shaping import (
         ("* tea;\n* coffee.", "tea and coffee"),
         ("Pick 1) small, 2) medium, or 3) large.", "Pick small, medium, or large."),
         ("Steps: (1) call (2) pay (3) go. Then rest.", "Steps: call, pay, and go. Then rest."),
+        (  # "a.m." inside the last item does not end the list's sentence
+            "Open 1) weekdays 9 a.m. to 5 p.m., or 2) Saturdays 10 a.m. to 2 p.m. Call us!",
+            "Open weekdays nine a.m. to five p.m. or Saturdays ten a.m. to two p.m. Call us!",
+        ),
         # what it did before
         ("**Great** news 🎉 see [our page](https://x.example) for\n- more", "Great news see our page for more"),
         ("Visit https://example.com/a1 now", "Visit the link now"),

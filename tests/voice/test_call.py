@@ -165,6 +165,27 @@ async def test_retryable_failure_is_retried_and_recorded() -> None:
         assert [x.retryable for x in c.events(ev.ErrorEvent)] == [True]
 
 
+async def test_a_wrong_value_for_an_event_field_fails_at_the_caller_and_the_call_goes_on() -> None:
+    """Transport, end reason and turn source are Literal fields of the call's events: a value that is
+    none of them raises where it is passed, before the call changes, not when the event is built
+    (for the end reason that was inside run()'s shielded cleanup, and the call ended with no
+    call.ended)."""
+    with pytest.raises(ValueError, match=r"^Call: transport 'sip' is not one of: websocket, twilio, local$"):
+        Call(Recorder([]), engines([]), MemoryIO(), transport="sip")  # type: ignore[arg-type]
+    async with LocalCall(Recorder(["Sure thing."]), engines([]), clock=SteppedClock()) as c:
+        with pytest.raises(ValueError, match=r"^Call.hangup: reason 'caller' is not one of: hangup, agent_hangup, "):
+            c.call.hangup("caller")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^Call.push_text: source 'sms' is not one of: speech, text, dtmf, web$"):
+            c.call.push_text("what are your hours", source="sms")  # type: ignore[arg-type]
+        assert c.call.end_reason is None and not c.call.ending
+        c.call.push_text("what are your hours", source="dtmf")
+        turn = await c.wait_for(lambda e: isinstance(e, ev.AgentTurn) and e.turn == 1)
+        assert turn.text == "Sure thing." and c.events(ev.TranscriptFinal)[0].source == "dtmf"
+        c.call.hangup("max_duration")
+        ended = await c.wait_ended()
+    assert ended.reason == "max_duration" and c.events(ev.CallEnded) == [ended]
+
+
 async def test_agent_hangup_and_idle_timeout_end_the_call() -> None:
     async with LocalCall(Recorder(["Bye now."]), engines(["bye"]), clock=SteppedClock()) as c:
         await c.speak(np.concatenate([tone(0.5), silence(0.8)]))

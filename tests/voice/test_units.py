@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
 import numpy as np
+import pytest
 
+from callwright.clock import SteppedClock
 from callwright.engines.fakes import EnergyVad
 from callwright.testing import silence, tone
 from callwright.voice.echo import EchoReference, echo_ratio
@@ -68,6 +71,42 @@ async def test_playout_says_what_was_heard() -> None:
     assert stopped.planned_text == "One two three four. Five six."
     p.acknowledge("3:2:24000")  # a mark for a turn that is no longer current changes nothing
     assert p.current is None
+
+
+async def test_every_task_waiting_on_the_playout_is_woken() -> None:
+    """Two tasks wait for a turn to drain while a third waits for room in the buffer: each frame that
+    leaves wakes all of them, and each returns at its exact time on the virtual clock (none is left
+    waiting on an event that was replaced under it)."""
+    clock = SteppedClock()
+    p = Playout(16000)
+    turn = p.begin_turn(1)
+    await p.add_sentence(turn, "One.", np.ones(3200, dtype=np.int16))  # ten 20 ms frames
+    done: dict[str, float] = {}
+
+    async def drained(name: str) -> None:
+        await p.drained(turn)
+        done[name] = clock.now()
+
+    async def more() -> None:  # 0.1 s of room: it waits until five frames have left
+        await p.add_sentence(turn, "Two.", np.ones(3200, dtype=np.int16), max_buffer_s=0.1)
+        done["two queued"] = clock.now()
+
+    async def play() -> None:  # the consumer: one frame every 20 ms
+        while True:
+            _, audio, chunk, _ = await p.next_frame()
+            await clock.sleep_until(clock.now() + 0.02)
+            p.record_sent(audio, chunk.size, clock.now())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drained, "a")
+        tg.start_soon(drained, "b")
+        tg.start_soon(more)
+        tg.start_soon(play)
+        await clock.advance(1.0)
+        tg.cancel_scope.cancel()
+    # the fifth frame leaves at 0.08 s; the twentieth, the turn's last, at 0.38 s
+    assert done == pytest.approx({"two queued": 0.08, "a": 0.38, "b": 0.38})
+    assert turn.sent == 6400 and not p.speaking(1.0)
 
 
 async def test_a_stopped_turn_never_queues_again() -> None:

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from .base import Act, Agent, Context, Hangup, Say, TransferCall, Turn
+from .text import normalise, words
 
-_WORD = re.compile(r"[a-z0-9']+")
 
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+def _words(text: str) -> list[str]:
+    """The words of a turn or a rule's phrase, read as the rest of the agent layer reads them."""
+    return words(normalise(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Rule:
     transfer_to: str | None = None  # hand the call to this number (E.164) after the reply
 
     def matches(self, said: set[str]) -> bool:
-        return any(all(w in said for w in words(phrase)) for phrase in self.when)
+        return any(all(w in said for w in _words(phrase)) for phrase in self.when)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class ScriptedAgent(Agent):
         return self.greeting_text
 
     async def respond(self, turn: Turn, context: Context) -> AsyncIterator[Act]:
-        said = set(words(turn.text))
+        said = set(_words(turn.text))
         rule = next((r for r in self.rules if r.matches(said)), None)
         reply = rule.reply if rule else self.fallback
         number = re.search(r"\b(\d[\d ]{2,})\b", turn.text)

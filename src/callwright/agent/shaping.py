@@ -187,7 +187,6 @@ def say_list(items: Sequence[str], conjunction: str = "and") -> str:
 
 _LIST_LINE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+(.*\S)\s*$")
 _INLINE_MARK = re.compile(r"(?:(?<=\s)|^)\(?(\d{1,2})\)\s+")
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _HAS_VALUE = re.compile(r"[\d$€£#%]")
 _DATE_WORD = (r"on|by|until|till|through|from|before|after|due|monday|tuesday|wednesday|thursday|friday|saturday"
               r"|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun")  # fmt: skip
@@ -268,8 +267,8 @@ def _inline_list(text: str) -> str:
     if len(run) < 2:
         return text
     tail = text[run[-1].end() :]
-    end = _SENTENCE_END.search(tail)
-    cut = run[-1].end() + (end.start() if end else len(tail))
+    last = split_sentences(tail)[:1]  # the last item ends with its sentence ("at 9 a.m. tomorrow" goes on)
+    cut = run[-1].end() + (len(last[0].rstrip(".!?…")) if last else len(tail))
     pieces = [text[a.end() : b.start()] for a, b in itertools.pairwise(run)] + [text[run[-1].end() : cut]]
     conjunction = "or" if re.search(r"\bor\s*$", pieces[-2]) else "and"
     items = [re.sub(r"(?:[,;]|\s+(?:and|or))*\s*$", "", p.strip()) for p in pieces]

@@ -32,6 +32,7 @@ import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .. import events as ev
+from ..agent.shaping import split_sentences
 from ..agent.text import normalise
 from ..yamlfile import load_model
 
@@ -270,8 +271,8 @@ def _norm(text: str) -> str:
 
 
 def _first_sentence(text: str) -> str:
-    parts = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)
-    return parts[0] if parts else ""
+    """The first sentence as the one splitter (shaping) cuts it: "At 9 a.m. tomorrow, yes." is one."""
+    return next(iter(split_sentences(text)), "")
 
 
 def _tool_matches(expect: str | ToolExpect, called: ev.ToolCalled) -> bool:

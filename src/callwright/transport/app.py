@@ -118,7 +118,7 @@ class VoiceServer:
         return len(self.calls) < self.settings.max_calls
 
     def new_call(
-        self, io: CallIO, *, caller: str | None, transport: str, agent: str | None = None, metadata: dict[str, str] | None = None
+        self, io: CallIO, *, caller: str | None, transport: ev.Transport, agent: str | None = None, metadata: dict[str, str] | None = None
     ) -> Call:
         """A call of the agent named ``agent`` (``None``: the one served); a name the server does not
         serve raises :class:`~callwright.errors.ConfigError` from the agent factory."""

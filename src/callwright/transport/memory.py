@@ -1,4 +1,5 @@
-"""An in-process transport: what a call sends is collected in lists. For tests and the simulator."""
+"""An in-process transport: what a call sends is collected in lists. Under :class:`~callwright.testing.LocalCall`
+and :class:`~callwright.testing.TextCall` (``callwright chat``, conversation suites, tests)."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ async def serve_native(ws: WebSocket, server: CallHost) -> None:
                     call.push_text(event.text)
                 elif isinstance(event, ev.Dtmf):
                     call.push_text(event.digit, source="dtmf")
-                elif isinstance(event, ev.Hangup):
+                elif isinstance(event, ev.HangupRequest):
                     call.hangup("hangup")
                     return
                 else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -20,7 +20,7 @@ Item = bytes | str
 SERVER_STOPPING = 1012  # the close code the ASGI server (uvicorn) uses for open WebSockets when it stops
 
 
-def gone(message: Mapping[str, Any]) -> str:
+def gone(message: Mapping[str, Any]) -> Literal["shutdown", "client_gone"]:
     """Why a WebSocket call ended on a ``websocket.disconnect``: the server stopping, or the client leaving."""
     return "shutdown" if message.get("code") == SERVER_STOPPING else "client_gone"
 

@@ -27,8 +27,8 @@ from .links import LinkClaims, LinkExpired, LinkInvalid
 
 if TYPE_CHECKING:
     from ..voice.call import Call
-    from .app import VoiceServer
     from .bus import CallBus
+    from .host import LinkHost
 
 log = logging.getLogger("callwright.webform")
 MAX_VALUE_CHARS = 500
@@ -151,7 +151,7 @@ def _used_key(claims: LinkClaims) -> str:
     return f"link-used:{claims.token_id}"
 
 
-async def _claims(server: VoiceServer, token: str) -> LinkClaims | HTMLResponse:
+async def _claims(server: LinkHost, token: str) -> LinkClaims | HTMLResponse:
     try:
         claims = server.links.read(token)
     except LinkExpired:
@@ -163,12 +163,12 @@ async def _claims(server: VoiceServer, token: str) -> LinkClaims | HTMLResponse:
     return claims
 
 
-async def show(request: Request, server: VoiceServer) -> Response:
+async def show(request: Request, server: LinkHost) -> Response:
     claims = await _claims(server, request.path_params["token"])
     return claims if isinstance(claims, Response) else form_page(claims)
 
 
-async def submit(request: Request, server: VoiceServer) -> Response:
+async def submit(request: Request, server: LinkHost) -> Response:
     claims = await _claims(server, request.path_params["token"])
     if isinstance(claims, Response):
         return claims

@@ -19,18 +19,18 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, get_args, runtime_checkable
 
 import anyio
 import numpy as np
 from anyio.abc import TaskGroup
 
 from .. import events as ev
-from ..agent.base import Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
-from ..agent.scripted import words
+from ..agent.base import Act, Agent, Context, Hangup, Listen, Say, Style, TransferCall, Turn
 from ..agent.shaping import SentenceSplitter, speakable
+from ..agent.text import normalise, words
 from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
 from ..clock import Clock, MonotonicClock
@@ -41,9 +41,9 @@ from .echo import EchoReference, echo_ratio
 from .endpointing import Discarded, Endpointer, Onset, Resume, Segment, Stop, TurnTaking
 from .playback import Playout, TurnAudio
 
-BACKCHANNELS = frozenset(
-    "mm mhm mmhmm mm-hmm uh-huh uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split()
-)
+# A listener's acknowledgements, as words(normalise(...)) cuts them ("mm-hmm" is "mm", "hmm"). Not a shared list: the
+# agent's stop words (intents, knowledge) and pleasantries (emotion) hold "no", "please", "thanks", which interrupt.
+BACKCHANNELS = frozenset("mm mhm mmhmm uhhuh uh huh hmm hm okay ok yeah yep yes right sure aha ah oh i see got it alright".split())
 # A hum, however the recogniser spells it: "mm-hmm" comes back as "M. M. M.", "Mmm", "Hm-hm", "Uhh".
 _HUM = re.compile(r"[mh]+|u+h+|a+h+|o+h+|u+m+|e+r*m+")
 
@@ -127,6 +127,16 @@ class SupportsTransfer(Protocol):
 
 EventSink = Callable[[ev.Event], None]
 log = logging.getLogger("callwright.call")
+_TRANSPORTS = get_args(ev.Transport)
+_TURN_SOURCES = get_args(ev.TurnSource)
+_END_REASONS = get_args(ev.EndReason)
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    """A value for a ``Literal`` event field, checked where it enters the call: a wrong one fails
+    in the caller's hands, not later when an event is built from it."""
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of: {', '.join(allowed)}")
 
 
 def _as_engine_error(exc: Exception, engine: str) -> CallwrightError:
@@ -155,7 +165,7 @@ class _Heard:
 @dataclass(frozen=True, slots=True)
 class _Typed:
     text: str
-    source: str = "text"
+    source: ev.TurnSource = "text"
     at: float = 0.0  # clock time it arrived: latency is measured from here
     data: dict[str, str] | None = None
     confidence: float = 1.0  # typed text is certain; a test may say how sure a recogniser would have been
@@ -164,6 +174,11 @@ class _Typed:
 @dataclass(frozen=True, slots=True)
 class _Greeting:
     text: str
+
+
+async def _said(text: str) -> AsyncIterator[Act]:
+    """The greeting as an agent's acts: it is composed like any reply."""
+    yield Say(text)
 
 
 @dataclass(slots=True)
@@ -188,10 +203,11 @@ class Call:
         clock: Clock | None = None,
         call_id: str | None = None,
         caller: str | None = None,
-        transport: str = "websocket",
+        transport: ev.Transport = "websocket",
         sinks: Sequence[EventSink] = (),
         metadata: Mapping[str, str] | None = None,
     ) -> None:
+        _check(transport, _TRANSPORTS, "Call: transport")
         self.id = call_id or uuid.uuid4().hex[:16]
         self.agent = agent
         self.engines = engines
@@ -206,7 +222,7 @@ class Call:
         self.transfer_summary = ""  # the whisper for the person who takes the call
         self._style: VoiceStyle | None = None
         self.sinks = list(sinks)
-        self.end_reason: str | None = None
+        self.end_reason: ev.EndReason | None = None
         self.dropped_frames = 0
         self.events: list[ev.Event] = []  # the call's own trace, in order
 
@@ -256,12 +272,14 @@ class Call:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-    def push_text(self, text: str, source: str = "text", *, confidence: float = 1.0) -> None:
+    def push_text(self, text: str, source: ev.TurnSource = "text", *, confidence: float = 1.0) -> None:
         """A caller turn that arrived as text (typed, or DTMF digits).
 
         ``confidence`` stands in for a recogniser's: tests of what an agent does with a turn it may
-        have misheard type the turn with the confidence speech would have had.
+        have misheard type the turn with the confidence speech would have had. A ``source`` that is
+        not a :data:`~callwright.events.TurnSource` raises ``ValueError`` here.
         """
+        _check(source, _TURN_SOURCES, "Call.push_text: source")
         self._last_activity = self.clock.now()
         try:
             self._turns_tx.send_nowait(_Typed(text, source, self.clock.now(), confidence=confidence))
@@ -287,8 +305,13 @@ class Call:
         if reply.speech_end_at is not None and self._playout.current is reply.audio:
             self._latency(reply.turn, "voice_to_voice", self.clock.now(), reply.speech_end_at)
 
-    def hangup(self, reason: str = "hangup") -> None:
-        """End the call. Safe to call from anywhere, any number of times."""
+    def hangup(self, reason: ev.EndReason = "hangup") -> None:
+        """End the call. Safe to call from anywhere, any number of times.
+
+        ``reason`` becomes ``call.ended``'s; one that is not an :data:`~callwright.events.EndReason`
+        raises ``ValueError`` here, before anything changes (the call goes on).
+        """
+        _check(reason, _END_REASONS, "Call.hangup: reason")
         if self.end_reason is None:
             self.end_reason = reason
         if self._tg is not None:
@@ -317,7 +340,7 @@ class Call:
         self.emit(
             ev.CallStarted(
                 greeting=bool(self.agent.greeting(self.context)),
-                transport=self.transport,  # type: ignore[arg-type]
+                transport=self.transport,
                 input_sample_rate=self.io.input_rate,
                 output_sample_rate=self.io.output_rate,
                 agent=self.agent.name,
@@ -357,7 +380,7 @@ class Call:
                 self._record_cut_reply()
                 with anyio.move_on_after(2):  # real time: a connection that will not close must not hold the call
                     await self.agent.aclose()
-                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)  # type: ignore[arg-type]
+                ended = ev.CallEnded(reason=self.end_reason or "hangup", duration_ms=round(self.elapsed_ms, 3), dropped_frames=self.dropped_frames)
                 recorded = self.emit(ended)
         assert isinstance(recorded, ev.CallEnded)
         return recorded
@@ -539,7 +562,7 @@ class Call:
         confidence: float | None = None
         try:
             result = await self._stt.transcribe(audio, LISTEN_RATE)
-            said, confidence = words(result.text), result.confidence
+            said, confidence = words(normalise(result.text)), result.confidence  # counted as the agent reads the turn
         except Exception as exc:
             self._record_error(_as_engine_error(exc, self._stt.name), "barge_in")
             said = ["?"] * bi.min_words  # cannot tell: side with the caller, who is clearly talking
@@ -667,7 +690,7 @@ class Call:
                 self._pending_user_text = ""
             self.emit(
                 ev.TranscriptFinal(
-                    turn=self._turn_index, text=text, confidence=item.confidence, audio_start_ms=0, audio_end_ms=0, source=item.source  # type: ignore[arg-type]
+                    turn=self._turn_index, text=text, confidence=item.confidence, audio_start_ms=0, audio_end_ms=0, source=item.source
                 )
             )
             return Turn(self._turn_index, text, item.confidence, item.source, self.caller, data=dict(item.data or {}))
@@ -701,8 +724,7 @@ class Call:
         speech_end = item.speech_end_at if isinstance(item, _Heard) else item.at if isinstance(item, _Typed) else None
         if turn.source != "greeting":
             self.context.add_user(turn.text)
-        reply = _Reply(turn.index, self._playout.begin_turn(turn.index), speech_end)
-        self._reply = reply
+        reply = self._begin_reply(turn.index, speech_end)
         sentences_tx, sentences_rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](8)
         try:
             async with anyio.create_task_group() as tg:
@@ -711,6 +733,27 @@ class Call:
                 await self._render(reply, sentences_rx)
         finally:
             self.context.tasks = None
+        await self._finish_reply(reply)
+
+    async def _say_fallback(self, turn: int, speech_end: float) -> None:
+        reply = self._begin_reply(turn, speech_end)
+        tx, rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](1)
+        async with tx:
+            self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
+            await tx.send((self.options.fallback_line, self._style))
+        await self._render(reply, rx)
+        await self._finish_reply(reply)
+
+    def _begin_reply(self, turn: int, speech_end: float | None) -> _Reply:
+        reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
+        self._reply = reply
+        return reply
+
+    async def _finish_reply(self, reply: _Reply) -> None:
+        """Wait until the whole reply has left and (by our estimate) played, then record it as heard.
+
+        A barge-in cancels the reply before this returns; the reply is then recorded as cut.
+        """
         await self._playout.drained(reply.audio)
         await self._until_played()
         self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
@@ -722,55 +765,51 @@ class Call:
         reply: _Reply,
         out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]],
     ) -> None:
+        """Send the reply's sentences to ``out`` as the agent writes them; its other acts take effect as they come."""
         splitter = SentenceSplitter()
-        first = True
+        acts = _said(item.text) if isinstance(item, _Greeting) else self.agent.respond(turn, self.context)
         async with out:
             try:
-                if isinstance(item, _Greeting):
-                    pieces = splitter.feed(item.text + " ")
-                    for sentence in pieces:
-                        await self._hand_over(reply, sentence, out, first)
-                        first = False
-                else:
-                    async for act in self.agent.respond(turn, self.context):
-                        if isinstance(act, Say):
-                            for sentence in splitter.feed(act.text):
-                                await self._hand_over(reply, sentence, out, first)
-                                first = False
-                        elif isinstance(act, Hangup):
-                            self._hangup_after = act.reason
-                        elif isinstance(act, Style):
-                            for sentence in splitter.flush():  # what was written before the change keeps the old style
-                                await self._hand_over(reply, sentence, out, first)
-                                first = False
-                            self._style = act.voice
-                        elif isinstance(act, Listen):
-                            self._endpointer.patience = max(0.5, min(act.patience, 4.0))
-                            self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
-                        elif isinstance(act, TransferCall):
-                            self.transfer_to, self.transfer_summary = act.to, act.summary
-                            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
-                            self._hangup_after = "transfer"
+                async for act in acts:
+                    if isinstance(act, Say):
+                        await self._hand_over(reply, splitter.feed(act.text), out)
+                    elif isinstance(act, Style):
+                        await self._hand_over(reply, splitter.flush(), out)  # what was written before the change keeps the old style
+                        self._style = act.voice
+                    else:
+                        self._take(act)
             except Exception as exc:  # the agent is user code: any failure becomes a spoken fallback
                 self._record_error(_as_agent_error(exc, self.agent.name), "agent")
                 splitter.flush()
-                await self._hand_over(reply, self.options.fallback_line, out, first)
+                await self._hand_over(reply, [self.options.fallback_line], out)
                 return
-            for sentence in splitter.flush():
-                await self._hand_over(reply, sentence, out, first)
-                first = False
+            await self._hand_over(reply, splitter.flush(), out)
+
+    def _take(self, act: Hangup | Listen | TransferCall) -> None:
+        """An act that changes what the call does next, not what it says."""
+        if isinstance(act, Hangup):
+            self._hangup_after = act.reason
+        elif isinstance(act, Listen):
+            self._endpointer.patience = max(0.5, min(act.patience, 4.0))
+            self.emit(ev.TurnPatience(patience=self._endpointer.patience, reason=act.reason))
+        elif isinstance(act, TransferCall):
+            self.transfer_to, self.transfer_summary = act.to, act.summary
+            self.emit(ev.Transfer(to=act.to, reason=act.reason, summary=act.summary))
+            self._hangup_after = "transfer"
 
     async def _hand_over(
-        self, reply: _Reply, sentence: str, out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]], first: bool
+        self, reply: _Reply, sentences: list[str], out: anyio.abc.ObjectSendStream[tuple[str, VoiceStyle | None]]
     ) -> None:
-        text = speakable(sentence)
-        if not text:
-            return
-        if first and reply.speech_end_at is not None:
-            self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
-        self.emit(ev.AgentText(turn=reply.turn, text=text))
-        reply.planned.append(text)
-        await out.send((text, self._style))
+        """Each sentence as it will be spoken, to ``out``; the first one spoken takes ``first_text``."""
+        for sentence in sentences:
+            text = speakable(sentence)
+            if not text:
+                continue
+            if not reply.planned and reply.speech_end_at is not None:
+                self._latency(reply.turn, "first_text", self.clock.now(), reply.speech_end_at)
+            self.emit(ev.AgentText(turn=reply.turn, text=text))
+            reply.planned.append(text)
+            await out.send((text, self._style))
 
     async def _render(self, reply: _Reply, sentences: anyio.abc.ObjectReceiveStream[tuple[str, VoiceStyle | None]]) -> None:
         first = True
@@ -791,18 +830,6 @@ class Call:
                 pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
                 if pcm.size:
                     await self._playout.add_sentence(reply.audio, text, pcm)
-
-    async def _say_fallback(self, turn: int, speech_end: float) -> None:
-        reply = _Reply(turn, self._playout.begin_turn(turn), speech_end)
-        self._reply = reply
-        tx, rx = anyio.create_memory_object_stream[tuple[str, VoiceStyle | None]](1)
-        async with tx:
-            self.emit(ev.AgentText(turn=turn, text=self.options.fallback_line))
-            await tx.send((self.options.fallback_line, self._style))
-        await self._render(reply, rx)
-        await self._playout.drained(reply.audio)
-        await self._until_played()
-        self._record_reply(reply, reply.audio.planned_text, interrupted=False, audio_ms=reply.audio.sent * 1000 / self.io.output_rate)
 
     async def _until_played(self) -> None:
         """Wait until the caller has (by our estimate) heard everything sent."""

@@ -66,7 +66,20 @@ class Stopped:
     planned_text: str
 
 
+def _notify(event: anyio.Event) -> anyio.Event:
+    """Wake every task waiting on ``event``; the event the next waiters are to wait on."""
+    event.set()
+    return anyio.Event()
+
+
 class Playout:
+    """The agent's queued audio, released frame by frame by one consumer (:meth:`next_frame`).
+
+    Any number of tasks may wait on it (:meth:`add_sentence` for room, :meth:`drained` for a turn to
+    leave): each change sets the event every waiter holds and puts a fresh one in its place, so no
+    waiter can miss a wake-up by waiting on an event that was replaced under it.
+    """
+
     def __init__(self, sample_rate: int, frame_ms: int = 20, lead_ms: int = 60) -> None:
         self.sample_rate = sample_rate
         self.frame = sample_rate * frame_ms // 1000
@@ -74,8 +87,8 @@ class Playout:
         self.lead = sample_rate * lead_ms // 1000
         self._queue: deque[tuple[TurnAudio, Pcm, str | None]] = deque()
         self._queued_samples = 0
-        self._wake = anyio.Event()
-        self._space = anyio.Event()
+        self._wake = anyio.Event()  # set when audio is queued
+        self._space = anyio.Event()  # set when audio leaves the queue or is dropped
         self._generation = 0
         self.current: TurnAudio | None = None
         self.frames_sent = 0
@@ -89,7 +102,6 @@ class Playout:
     async def add_sentence(self, audio: TurnAudio, text: str, pcm: Pcm, *, max_buffer_s: float = 8.0) -> None:
         """Queue one sentence's audio. Waits (backpressure) while more than ``max_buffer_s`` is queued."""
         while self._queued_samples > max_buffer_s * self.sample_rate and audio is self.current:
-            self._space = anyio.Event()
             await self._space.wait()
         if audio is not self.current:
             return  # the turn was stopped (barge-in) while this sentence waited: it must never play
@@ -104,7 +116,7 @@ class Playout:
             last = i + self.frame >= pcm.size
             self._queue.append((audio, chunk, mark if last else None))
             self._queued_samples += chunk.size
-        self._wake.set()
+        self._wake = _notify(self._wake)
 
     def speaking(self, now: float) -> bool:
         """True while agent audio is queued, or sent but (by our estimate) still playing at the client."""
@@ -113,17 +125,15 @@ class Playout:
     async def drained(self, audio: TurnAudio) -> None:
         """Return when every sample of ``audio`` has been released to the transport."""
         while any(item[0] is audio for item in self._queue):
-            self._space = anyio.Event()
             await self._space.wait()
 
     # ---------------------------------------------------------------- consumer side
     async def next_frame(self) -> tuple[int, TurnAudio, Pcm, str | None]:
         while not self._queue:
-            self._wake = anyio.Event()
             await self._wake.wait()
         audio, chunk, mark = self._queue.popleft()
         self._queued_samples -= chunk.size
-        self._space.set()
+        self._space = _notify(self._space)
         return self._generation, audio, chunk, mark
 
     def is_current(self, generation: int) -> bool:
@@ -158,7 +168,7 @@ class Playout:
         self._queue.clear()
         self._queued_samples = 0
         self._busy_until = 0.0
-        self._space.set()
+        self._space = _notify(self._space)
         cur = self.current
         self.current = None
         if cur is None:
