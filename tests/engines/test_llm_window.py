@@ -15,6 +15,7 @@ from callwright.engines.base import Message, ToolCallRequest
 from callwright.engines.llm.openai_compat import OpenAICompatibleLlm
 from callwright.engines.llm.window import SHORTENED, ContextTooSmall, Window, estimate, fit
 from callwright.errors import EngineError
+from loopback_http import Request, Response
 
 REFUSAL = (
     "This model's maximum context length is 2048 tokens. However, you requested 2112 tokens "
@@ -122,16 +123,15 @@ class Refusing(Canned):
         super().__init__(200, json.dumps(answer).encode())
         self.refusal = json.dumps({"error": {"message": REFUSAL, "type": "invalid_request_error"}}).encode()
 
-    async def _handle(self, stream):  # type: ignore[no-untyped-def]
+    async def _answer(self, request: Request) -> Response:
         if not self.requests:
             status, body = self.status, self.body
             self.status, self.body = 400, self.refusal
             try:
-                await super()._handle(stream)
+                return await super()._answer(request)
             finally:
                 self.status, self.body = status, body
-        else:
-            await super()._handle(stream)
+        return await super()._answer(request)
 
 
 async def test_a_refused_prompt_is_fitted_to_the_window_the_server_names_and_sent_again() -> None:
