@@ -23,6 +23,9 @@ from .spec import IntentSpec
 from .text import normalise, stems, words
 
 OUT_OF_SCOPE = "out_of_scope"
+# Words that say nothing about which request it is: function words, the words of asking ("want",
+# "buy", "order") and counts. Wider than the documents' stop words (knowledge._STOPWORDS), where
+# "order" and "delivery" are what a passage is about.
 _STOP = frozenset(
     "a an the i i'm im me my we you your is are was be to of for and or on in at it its it's this that "
     "please can could would will do does did have has had any some just like want need get there here "

@@ -497,6 +497,8 @@ def _index_text(passage: Passage) -> str:
     return f"{passage.section.replace(' > ', '. ')}. {passage.text}" if passage.section else passage.text
 
 
+# English function words, left out of keyword matching against the documents. Not the intent matcher's
+# list (intents._STOP), which also drops the words of asking ("want", "buy", "order") and counts.
 _STOPWORDS = frozenset(
     """a about above after again all also am an and any anything are as at be because been before being below
     between both but by can could did do does doing don done down during each few for from further get gets
