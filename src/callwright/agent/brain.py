@@ -38,6 +38,7 @@ from .values import FieldKind
 if TYPE_CHECKING:
     from .app import AgentApp
     from .dialogue import Dialogue
+    from .knowledge import Answer
     from .spec import FormSpec, IntentSpec
     from .state import Reading
 
@@ -103,13 +104,21 @@ class EmbeddedBrain:
             return
         knowledge = self.app.knowledge
         question = question_part(reading.resolved)
+        found: dict[str, Answer] = {}
+
+        async def search(query: str) -> Answer:  # each query is searched once per turn, however many checks ask
+            assert knowledge is not None
+            if query not in found:
+                found[query] = await knowledge.asearch(query)
+            return found[query]
+
         named = self._named(best.intent, reading, dialogue) if best is not None and knowledge is not None else []
         if knowledge is not None and any(knowledge.is_topic(thing) for thing in named):
             best = None  # "how much is delivery?": a thing the documents are about, not a product
         if best is not None and knowledge is not None and asks_property(reading.resolved) and self._looks_up(best.intent):
             # "is your gluten free bread safe for a coeliac?" asks what the documents say of it, not
             # whether a store has some
-            if (await knowledge.asearch(question)).confident:
+            if (await search(question)).confident:
                 best = None
         if best is not None and best.score < reading.strong and knowledge is not None:
             # A weak intent match may be a question the documents answer ("is there a minimum order?");
@@ -117,7 +126,7 @@ class EmbeddedBrain:
             # the documents must answer clearly better than just enough.
             # The same when the turn gives the intent a value ("her shopping hasn't come, the number is
             # 4567"): documents cannot use the number; the request can.
-            answer = await knowledge.asearch(question)
+            answer = await search(question)
             bar = knowledge.min_score + (THING_MARGIN if named or best.score > raw.get(best.intent, best.score) else DOCS_MARGIN)
             # "I want to check on a delivery" asks for something to be done: only a passage that clearly
             # answers it (well above the bar, or well ahead of the next) takes the turn from the request
@@ -129,7 +138,7 @@ class EmbeddedBrain:
             if knowledge is not None and asks_agent_to_act(reading.resolved):
                 # "can you move my surgeon's appointment?": nothing here does that; a passage that only
                 # shares its words ("next month", "away") must not be read out as if it answered
-                answer = await knowledge.asearch(question)
+                answer = await search(question)
                 scores = [h.score for h in answer.hits]
                 ahead = len(scores) > 1 and scores[0] - scores[1] >= AHEAD
                 if answer.hits and knowledge.names_rarely(answer.hits[0].passage, question) and (answer.confident or ahead):

@@ -499,13 +499,14 @@ def asks_agent_to_act(text: str) -> bool:
     return bool(_ASKS_AGENT_TO_ACT.match(normalise(text, digits=False)))
 
 
+_OPENER = r"^(?:(?:and|but|so|also|oh|um|just|please|quick question|one thing|one more thing|i want to ask)[\s,]+)*"
 _PROPERTY = re.compile(
-    r"^(?:(?:and|but|so|also|oh|um|just|quick question)[\s,]+)*(?:is|are|does|do|did|was|were|will|would|can)\s+"
+    _OPENER + r"(?:is|are|does|do|did|was|were|will|would|can)\s+"
     r"(?:your|the|these|those|this|that|it|they|any of your|all your)\b(?!\s+(?:possible|ok to|alright to))"
     # what the business takes or does: "do you take EBT cards?", "do you accept cheques?", "do you do refunds?"
-    r"|^(?:(?:and|but|so|also|oh|um|just|quick question|one thing|one more thing)[\s,]+)*(?:do|does|will|would|can) "
+    r"|" + _OPENER + r"(?:do|does|will|would|can) "
     r"(?:you|you guys|you lot|you folks|they) (?:take|accept|allow|offer|do|deliver|charge|give|refund|price match)\b"
-    r"|^(?:(?:and|but|so|also|oh|um|just|please|i want to ask)[\s,]+)*(?:can|could|may|do) (?:i|we) (?:pay|tip|use)\b"
+    r"|" + _OPENER + r"(?:can|could|may|do) (?:i|we) (?:pay|tip|use)\b"
 )
 
 
