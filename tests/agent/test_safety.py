@@ -183,7 +183,9 @@ def test_every_warning_sign_of_the_documents_raises_a_flag(recovery: SafetyRules
         ("I ain't been able to pee since they took it out", "urgent:cannot_pass_urine"),
         ("my husband went down in the kitchen and he's not answering me", "emergency:collapse"),
         ("she's on the floor and won't wake up", "emergency:collapse"),
-        ("I feel really ill today", "urgent:fever"),  # "ill" stays ill (it was once read as "i'll")
+        ("I feel really ill today", "urgent:fever"),
+        # heard by the recogniser in a real call as "I can't be at all, and my belly is bursting"
+        ("since the cafeter came out, I can't be at all, and my belly is bursting", "urgent:cannot_pass_urine"),  # "ill" stays ill (it was once read as "i'll")
     ],
 )
 def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: SafetyRules, said: str, expected: str) -> None:
