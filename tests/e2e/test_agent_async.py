@@ -143,7 +143,9 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
         await up(first)
         async with CallClient(first.ws, caller=SAM) as client:
             greeting = await client.wait_for(agent_turn(0), timeout=TURN_S)
-            await client.speak(caller_says("I'd like to order two oat milk"))
+            # "three", not "two": the recogniser once heard "two oat milk" as "to go to milk" (a homophone
+            # this test is not about), and the agent rightly asked how many.
+            await client.speak(caller_says("I'd like to order three oat milk"))
             await client.silence(1.2)
             heard = await client.wait_for(lambda e: isinstance(e, ev.TranscriptFinal), timeout=TURN_S)
             asked = await client.wait_for(agent_turn(heard.turn), timeout=TURN_S)
@@ -154,7 +156,7 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
             assert said is not None, heard.text
             product = f"{said.group(1).lower()} milk"
             confirm = await typed(client, ADDRESS, heard.turn + 1)
-            assert confirm == f"So that's two {product}, delivered to twelve Oak Street, Springfield. Shall I place the order?"
+            assert confirm == f"So that's three {product}, delivered to twelve Oak Street, Springfield. Shall I place the order?"
             await client.send_event(ev.CallerText(text="yes"))
             queued = await client.wait_for(lambda e: isinstance(e, ev.JobQueued), timeout=TURN_S)
             announced = await client.wait_for(
@@ -167,7 +169,7 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
         (called,) = events(client, ev.ToolCalled)
         (result,) = events(client, ev.ToolResult)
         assert called.background and called.name == "place_order"
-        assert called.arguments["quantity"] == 2 and called.arguments["address"] == ADDRESS
+        assert called.arguments["quantity"] == 3 and called.arguments["address"] == ADDRESS
         assert queued.job_id == called.idempotency_key and queued.notify == SAM and queued.name == "place_order"
         assert result.status == "queued" and result.result == {"job_id": queued.job_id}
         said = [e.text for e in events(client, ev.AgentText) if e.turn == announced.turn]
@@ -219,10 +221,10 @@ async def test_a_background_purchase_survives_hang_up_and_crash_and_texts_once(
     (sms,) = messages
     assert sms.dedupe_key == f"job:{job.id}" and sms.body == job.result and sms.to == SAM
     assert sms.body == (
-        f"Callwright Market: your order number 1, 2 {product}, is confirmed and will be delivered to "
+        f"Callwright Market: your order number 1, 3 {product}, is confirmed and will be delivered to "
         "12 Oak Street, Springfield within the hour."
     )
-    assert shop_orders(data) == [(job.id, SAM, product, 2, ADDRESS)]
+    assert shop_orders(data) == [(job.id, SAM, product, 3, ADDRESS)]
     # What staff see with the command line.
     outbox = await anyio.run_process([str(CALLWRIGHT), "outbox", "--store-url", backend.store_url, "--to", SAM])
     lines = outbox.stdout.decode().splitlines()
