@@ -41,7 +41,7 @@ run: $(STAMP)
 	$(BIN)/callwright run --agent examples/agents/order-desk
 
 test: $(STAMP) $(SMOLLM)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25  # the slowest tests, to keep CI near 25 minutes
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
