@@ -94,6 +94,7 @@ def test_estimates_explain_themselves() -> None:
 
 def test_negation_is_read_but_never_hides_an_emergency() -> None:
     tracker = EmotionTracker()
+    assert tracker.estimate("no chest pain or nothing like that, no fever, i'm doing fine").label == "neutral"
     assert tracker.estimate("I'm not worried about it.").cues == ()
     assert tracker.estimate("I can't stop worrying about it.").label == "anxious"
     assert tracker.estimate("I don't think it's ridiculous.").cues == ()
@@ -282,6 +283,9 @@ def test_emergency_words_escalate_at_once() -> None:
         ("He collapsed and he isn't breathing.", True),
         ("The wound is bleeding and it won't stop.", True),
         ("I'm not bleeding, I just have a question.", True),  # a negated emergency still counts, to be safe
+        # ...but not one plainly denied with "no" (held-out-10: the denial got "Let's get you help right away")
+        ("no chest pain or nothing like that no fever i'm fine, when can i get in the bath", False),
+        ("Without any bleeding since Monday, can I go swimming?", False),
     ],
 )
 def test_only_a_happening_emergency_escalates(said: str, emergency: bool) -> None:

@@ -137,6 +137,14 @@ def test_the_question_part_drops_denials_and_feelings_but_keeps_what_is_describe
     assert question_part("I'm really scared, there's a bit of pink in my bag, is something wrong") == (
         "there's a bit of pink in my bag is something wrong"
     )
+    # a recogniser writes no commas: the question starts after "I want to know", unless it points back
+    assert question_part("no chest pain nothing like that no fever i just wanna know when i can get in the tub") == (
+        "when i can get in the tub"
+    )
+    assert question_part("we got home tuesday and i was wondering how long the bruising lasts") == "how long the bruising lasts"
+    assert question_part("my scar is a bit pink and i wanted to know is that normal") == (
+        "my scar is a bit pink and i wanted to know is that normal"
+    )
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,10 @@ def test_the_highest_level_wins_and_its_advice_is_given() -> None:
         "I'm not talking to a robot, get someone on the line",
         "can ye no just hand me on tae one of yer staff",
         "can I have a real human",
+        # a callback turned down in the same breath is no callback (held-out-10)
+        "no forget the callback just let me talk to a real person right now",
+        "never mind the appointment, get me a human",
+        "I don't want a ring back, I want to speak to somebody",
     ],
 )
 def test_requests_for_a_person(said: str) -> None:
@@ -124,6 +128,7 @@ def test_requests_for_a_person(said: str) -> None:
     "said",
     [
         "can a nurse ring me tomorrow",
+        "I want a nurse to call me back, not a transfer",
         "I'd like to book a call with a nurse",
         "I need someone to call me back",
         "I don't want to talk to a person",
@@ -186,6 +191,10 @@ def test_every_warning_sign_of_the_documents_raises_a_flag(recovery: SafetyRules
         ("I feel really ill today", "urgent:fever"),
         # heard by the recogniser in a real call as "I can't be at all, and my belly is bursting"
         ("since the cafeter came out, I can't be at all, and my belly is bursting", "urgent:cannot_pass_urine"),  # "ill" stays ill (it was once read as "i'll")
+        # a catheter that came out by itself, as people say it (Irish "after coming out" is "has just come out")
+        ("the catheter's after coming out on me", "urgent:catheter_out"),
+        ("I rolled over and the tube slid right out", "urgent:catheter_out"),
+        ("the whole catheter came out in the bed, balloon and all", "urgent:catheter_out"),
     ],
 )
 def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: SafetyRules, said: str, expected: str) -> None:

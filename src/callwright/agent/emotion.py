@@ -256,13 +256,21 @@ _TALK_WORDS = re.compile(
 )
 
 
+# A trouble denied is not a feeling: "no chest pain or nothing like that, no fever, I'm fine"
+_DENIALS = re.compile(
+    r"\b(?:no|without|not any|haven't got any|don't have any)\s+(?:\w+\s+){0,2}?(?:pain|pains|fever|temperature|bleeding|"
+    r"swelling|sickness|problems?|trouble|issues?|worries|complaints?|symptoms?)\b(?:\s+(?:or|and)\s+(?:nothing|anything)\s+like\s+that)?",
+    re.I,
+)
+
+
 def _vader(text: str) -> float:
     global _analyzer
     if _analyzer is None:  # 45 ms to load the lexicon, once per process
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         _analyzer = SentimentIntensityAnalyzer()
-    text = _TALK_WORDS.sub(" ", _VOCATIVE.sub(r"\g<before> ", text))
+    text = _TALK_WORDS.sub(" ", _VOCATIVE.sub(r"\g<before> ", _DENIALS.sub(" ", text)))
     return float(_analyzer.polarity_scores(text)["compound"]) if text.strip() else 0.0
 
 
@@ -291,18 +299,22 @@ def _negated(text: str, start: int) -> bool:
 
 
 def _find(pattern: re.Pattern[str], text: str, kind: str) -> list[str]:
-    """``kind:phrase`` for each match; emergencies count even when negated, to be safe, but not when
-    the clause asks about the sign or tells the caller's history ("what if I notice bleeding",
-    "I had a stroke two years ago")."""
+    """``kind:phrase`` for each match; an emergency does not count when the clause asks about the
+    sign, tells the caller's history ("what if I notice bleeding", "I had a stroke two years ago")
+    or denies it outright ("no chest pain or anything like that"). Safety rules decide escalation on
+    their own (:mod:`.safety`); this is the caller's state, for the tone of the reply."""
     found = []
     for match in pattern.finditer(text):
         if kind == "emergency":
-            if _not_happening(_clause_at(text, match.start())):
+            if _not_happening(_clause_at(text, match.start())) or _DENIED.search(text[: match.start()]):
                 continue
         elif _negated(text, match.start()):
             continue
         found.append(f"{kind}:{match.group(0)}")
     return found
+
+
+_DENIED = re.compile(r"\b(?:no|without|never had|not had|haven't had|hasn't had|no sign of|free of)\s+(?:\w+\s+)?$")
 
 
 def _clause_at(text: str, at: int) -> str:

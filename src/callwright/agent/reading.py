@@ -237,9 +237,23 @@ def question_part(text: str) -> str:
     ("I'm really scared") and lead-ins ("I just wanted to know") removed; what the caller
     describes stays, because "is that normal?" means nothing without it."""
     s = normalise(text, digits=False)
+    asked = _ASKED_AFTER.search(s)
+    if asked is not None and len(asked.group("question").split()) >= 3 and not _POINTS_BACK.match(asked.group("question")):
+        # "no chest pain or nothing like that no fever i'm fine i just wanna know when i can get in the
+        # bath": a recogniser writes no commas; what comes after "I want to know" is the question
+        s = asked.group("question")
     parts = [c for c in clauses(s) if not _DENIAL.match(c) and not _FEELING.match(c) and not _ASIDE.match(c)]
     parts = parts or clauses(s) or [s]
     return " ".join(_LEAD_IN.sub("", c) for c in parts).strip() or text
+
+
+_POINTS_BACK = re.compile(r"^(?:(?:is|was|does|do|should|can|will) )?(?:that|it|this|those|these|they)\b")  # "is that normal?" needs what came before
+# A lead-in in the middle of a turn: the question follows it ("... anyway what i wanted to ask was ...")
+_ASKED_AFTER = re.compile(
+    r"(?:\w+\W+){3,}?(?:i (?:just |only |really )?(?:wanted|want|wanna|would like|'d like|need|needed) (?:to )?"
+    r"(?:know|ask|check)(?: (?:if|whether))?|i was (?:just )?wondering(?: if| whether)?|"
+    r"(?:my|the) question (?:is|was)|what i (?:wanted|want|wanna|meant) to (?:ask|know) (?:is|was))\s+(?P<question>.+)$"
+)
 
 
 _NOT_THIS_BUT = re.compile(r"\bnot\s+(?P<wrong>[^,.;]+?)\s*(?:,|\bbut\b|\bit's\b|\bits\b)\s*(?P<right>.+)$", re.I)

@@ -53,7 +53,7 @@ ASKING_ABOUT = re.compile(
 # removed before the rules are matched a second time, so a rule written plainly still holds.
 _HEDGES = re.compile(
     r"\b(?:seems? to|seem(?:ed|s)?|really|quite|just|even|kind of|kinda|sort of|sorta|a bit|a little|proper(?:ly)?|"
-    r"actually|like|totally|fully|honestly|still|um+|uh+|er+m?)\s+"
+    r"actually|like|totally|fully|honestly|still|right|um+|uh+|er+m?)\s+"
 )
 _HARDLY = re.compile(r"\bcan (?:barely|hardly|scarcely)\b")  # "I can hardly breathe" is "I can't breathe"
 
@@ -220,12 +220,18 @@ _CALLBACK = re.compile(
     r"next week|text me)\b"
 )
 _ADVICE_QUESTION = re.compile(r"\b(?:should|do|would) i (?:speak|talk)\b|\bwhen (?:should|do) i\b")
+# A callback turned down is no callback: "no forget the callback, just let me talk to a real person"
+_NO_CALLBACK = re.compile(
+    r"\b(?:forget|cancel|scrap|skip|drop|never ?mind|not|no|don't want|do not want|instead of|rather than|"
+    r"no more|enough of)(?: about)? (?:the |a |that |this |your |any )?(?:call ?back|booking|appointment|ring ?back)s?\b"
+)
 
 
 def wants_person(text: str) -> list[str] | None:
     """The words of a request to talk to a person now, or None (a callback request is not one)."""
     s = normalise(text, digits=False)
-    for clause in clauses(s) or [s]:
+    for whole in clauses(s) or [s]:
+        clause = _NO_CALLBACK.sub(" ", whole)
         if _CALLBACK.search(clause) or _ADVICE_QUESTION.search(clause):
             continue
         for pattern in _PERSON:
