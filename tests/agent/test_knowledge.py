@@ -449,3 +449,27 @@ def test_an_everyday_word_the_documents_head_a_section_with_is_not_expanded() ->
 
     assert "bathing" in expand("when am I allowed to shower")  # without documents: expanded
     assert expand("when am I allowed to shower", named=lambda words: words == "shower") == "when am I allowed to shower"
+
+
+# ------------------------------------------------------------------ what the question asks, and which heading it names
+def test_a_heading_that_answers_the_kind_of_question_wins_a_near_tie() -> None:
+    """Two sections on one subject: "when" finds "When to ...", "how do I" finds "How to ..." (held-out-10)."""
+    kb = Knowledge([
+        Passage("guide", "How to plant tulips", "Dig a hole twice as deep as the bulb and set it pointed end up."),
+        Passage("guide", "When to plant tulips", "Plant the bulbs in autumn, once the soil has cooled."),
+    ])
+    assert kb.search("tulip bulbs, when should I put them in").hits[0].passage.section == "When to plant tulips"
+    assert kb.search("how do I put tulip bulbs in").hits[0].passage.section == "How to plant tulips"
+
+
+def test_an_everyday_word_for_a_heading_word_points_to_its_section(knowledge: dict[str, Knowledge]) -> None:
+    """What else a caller says around "beers" ("alcohol" heads one section) does not drown it."""
+    kb = knowledge["recovery-line"]
+    answer = kb.search("would a few pints down the pub on saturday be alright")
+    assert answer.confident and answer.hits[0].passage.section.endswith("Tea, coffee and alcohol")
+
+
+def test_of_a_heading_with_two_subjects_the_sentence_about_the_one_asked_is_said(knowledge: dict[str, Knowledge]) -> None:
+    kb = knowledge["recovery-line"]
+    said = kb.spoken_answer(kb.search("what about flying then"))
+    assert "before you fly" in said

@@ -9,6 +9,7 @@ import pytest
 
 from callwright.agent.reading import (
     asking_clause,
+    asks_capabilities,
     drop_negated,
     farewell,
     find_values,
@@ -20,6 +21,7 @@ from callwright.agent.reading import (
     question_part,
     questions,
     resolve_references,
+    small_talk,
     strip_fillers,
     yes_no,
 )
@@ -205,7 +207,7 @@ def test_a_reason_is_taken_only_after_about() -> None:
 @pytest.mark.parametrize(
     ("said", "plain"),
     [
-        ("y'all got any bread", "you got any bread"),
+        ("y'all got any bread", "do you have any bread"),
         ("I'm gonna need it, cuz I dunno", "i'm going to need it, because i don't know"),
         ("lemme think, I wanna order", "let me think, i want to order"),
         ("dont worry, i ain't in a rush", "don't worry, i isn't in a rush"),
@@ -284,3 +286,36 @@ def test_an_identifier_is_not_a_quantity() -> None:
 )
 def test_a_farewell_in_any_state(said: str, leaving: bool) -> None:
     assert farewell(said) is leaving
+
+
+@pytest.mark.parametrize(
+    ("said", "rest"),
+    [
+        ("morning, how are you keeping today", ""),
+        ("hello there, hope you're well", ""),
+        ("evening love, did you have a good holiday", ""),
+        ("how's your day going, I need to change my delivery address", "i need to change my delivery address"),
+        ("hiya how was the bank holiday anyway is the shop open on sunday", "is the shop open on sunday"),
+        ("where's my order", None),
+        ("are you ok with me paying cash", None),  # "are you ok with" asks something
+        ("how are you going to get it here by five", None),
+    ],
+)
+def test_small_talk_is_set_aside_and_what_else_was_said_is_kept(said: str, rest: str | None) -> None:
+    assert small_talk(said) == rest
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("first time calling, what exactly can you help me with", True),
+        ("so what is this number for", True),
+        ("what sort of things can I ask you about", True),
+        ("what else can you do for me then", True),
+        ("what can you do about my missing bread", False),  # asks for something to be done
+        ("what can I do about the swelling", False),
+        ("what do you do with returned items", False),
+    ],
+)
+def test_a_caller_asking_what_the_agent_can_do(said: str, asks: bool) -> None:
+    assert asks_capabilities(said) is asks

@@ -120,3 +120,34 @@ async def test_returning_patient_is_asked_about_the_booking(agent_for: Callable[
     async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
         greeting = await c.greeting()
     assert "Hello Robert" in greeting
+
+
+async def test_accepting_the_offer_of_a_nurse_call_books_one_rather_than_transferring(agent_for: Callable[[str], Any]) -> None:
+    """The offer says "book a call with a nurse" (``escalation.offer_mode: booking``): a yes books it."""
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        offered = await c.say("what time does the football start tonight")
+        reply = await c.say("yes please")
+        transfers = c.events(ev.Transfer)
+    assert offered.endswith("I can book a call with a nurse if you like.")
+    assert reply.startswith("When would you like the nurse to call you?") and transfers == []
+
+
+async def test_small_talk_is_answered_and_what_can_you_do_is_said(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        chat = await c.say("morning, how are you keeping")
+        can = await c.say("what is this line for exactly")
+    assert chat == "I'm well, thanks for asking. How can I help?"
+    assert can.startswith("I can help with recovery questions after prostate surgery and booking a nurse call.")
+
+
+async def test_the_second_of_two_answers_is_said_again_when_asked_for(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        both = await c.say("when can I have a bath and when can I go back to the gym")
+        again = await c.say("sorry, what was the second part again")
+        first = await c.say("and the first one?")
+    assert "soaking" in both and "exercise" in both.lower()
+    assert "soaking" not in again and again.strip() in both
+    assert "soaking" in first and first.strip() in both

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import events as ev
 from .base import Act, Hangup, Say, Turn
@@ -23,6 +23,7 @@ from .values import Parsed
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
+    from .escalation import Mode
     from .state import Brain, Reading, Task
 
 
@@ -70,10 +71,11 @@ async def answer(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: 
             async for act in d.new_request(turn, reading, brain):
                 yield act
         elif yes.value is True and (yes.clear or q.kind == "confirm_person"):
-            async for act in d.escalate(turn, "the caller accepted a person"):
+            mode = q.value if q.value in ("transfer", "booking") else None  # the way the offer said
+            async for act in d.escalate(turn, "the caller accepted a person", mode=cast("Mode | None", mode)):
                 yield act
         elif yes.value is True:  # a bare "ok": ask once more, plainly
-            yield d.ask(Question("confirm_person", d.spec.escalation.confirm or d.replies["confirm_person"]))
+            yield d.ask(Question("confirm_person", d.spec.escalation.confirm or d.replies["confirm_person"], value=q.value))
         elif yes.ack or yes.value is False:
             yield d.ask(Question("anything_else", d.replies["anything_else"]))
         else:

@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 SCOPE_MARGIN = 0.1  # an out-of-scope match this far under the intent threshold still counts, if no document answers
 SCOPE_LEAD = 0.15  # ... and when it leads every request by this much, the documents must answer by SCOPE_DOCS_MARGIN more
 SCOPE_DOCS_MARGIN = 0.08
+_ORDINAL_REFERENCE = re.compile(
+    r"\b(?:the )?(first|second|third|last) (?:thing|part|bit|one|question|answer|point)"
+    r"(?: (?:you (?:said|told me|mentioned|were saying|just said)|about))?\b"
+)
 _FOLLOW_UP = re.compile(r"^(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if)\b")
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
@@ -83,6 +87,7 @@ class Dialogue:
         self.referent: str | None = None  # the thing last talked about ("oat milk")
         self.asked = ""  # the question the documents last answered, for a follow-up ("and the night one?")
         self.answered: Passage | None = None  # and the passage that answered it
+        self.said: list[tuple[int, Answer]] = []  # the answers given, by turn, for "the second thing you said"
         self.misses = 0  # turns in a row not understood
         self.escalated = False
         self.link_tasks: dict[tuple[str, str], Task] = {}  # (form, field) -> the task waiting for that link
@@ -434,7 +439,7 @@ class Dialogue:
             yield Say(fill(self.replies["link_no_phone"], {"label": label}) + " ")
             self.task = None
             if self.escalation.possible:
-                yield self.ask(Question("offer_person", self.spec.escalation.offer))
+                yield self.ask(Question("offer_person", self.spec.escalation.offer, value=self.spec.escalation.offer_mode))
             return
         business = self.spec.description or self.spec.name
         token = links.make(self.context.call_id, form.name, name, spec.type, label, business=business)
@@ -599,6 +604,11 @@ class Dialogue:
     # ------------------------------------------------------------------ documents, scope, not knowing
     async def answer_from_documents(self, turn: Turn, question: str) -> AsyncIterator[Act]:
         knowledge = self.app.knowledge
+        meant = self._said_before(question)
+        if meant is not None:  # "sorry, the second thing you said, how many weeks again?"
+            async for act in self.answer_found(turn, meant, again=True):
+                yield act
+            return
         if knowledge is not None:
             follow_up = ""
             if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 10:
@@ -639,18 +649,35 @@ class Dialogue:
             self.answered = answer.hits[0].passage if answer.confident else None
             self.emit(ev.KnowledgeCited(turn=turn.index, query=question, confident=answer.confident, passages=answer.cite()))
             if answer.confident:
+                self.said.append((turn.index, answer))
                 yield Say(knowledge.spoken_answer(answer) + " ")
                 self.memory.done.append(f"asked: {turn.text}")
                 return
         async for act in self.dont_know(turn):
             yield act
 
-    async def answer_found(self, turn: Turn, answer: Answer) -> AsyncIterator[Act]:
-        """Say a confident answer the documents gave (one of the questions of a turn)."""
+    def _said_before(self, question: str) -> Answer | None:
+        """The answer an ordinal points to ("the second thing you said", "the first bit"), among
+        those of the last turn that gave more than one; None when the turn points to none."""
+        pointed = _ORDINAL_REFERENCE.search(normalise(question, digits=False))
+        if pointed is None or not self.said:
+            return None
+        last = self.said[-1][0]
+        answers = [a for index, a in self.said if index == last]
+        if len(answers) < 2:
+            return None
+        index = {"first": 0, "second": 1, "third": 2}.get(pointed.group(1), len(answers) - 1)  # or "the last"
+        return answers[index] if index < len(answers) else None
+
+    async def answer_found(self, turn: Turn, answer: Answer, *, again: bool = False) -> AsyncIterator[Act]:
+        """Say a confident answer the documents gave (one of the questions of a turn); ``again``: one
+        said before, which keeps its place among the answers an ordinal points to."""
         knowledge = self.app.knowledge
         assert knowledge is not None
         self.emit(ev.KnowledgeCited(turn=turn.index, query=answer.query, confident=True, passages=answer.cite()))
         yield Say(knowledge.spoken_answer(answer) + " ")
+        if not again:
+            self.said.append((turn.index, answer))
         self.asked = answer.query
         self.answered = answer.hits[0].passage
         self.memory.done.append(f"asked: {answer.query}")
@@ -670,7 +697,7 @@ class Dialogue:
         """Says it does not know (or, ``line="cant_do"``, that it cannot do that), then offers a person."""
         yield Say(self.replies[line] + " ")
         if self.escalation.possible:
-            yield self.ask(Question("offer_person", self.spec.escalation.offer))
+            yield self.ask(Question("offer_person", self.spec.escalation.offer, value=self.spec.escalation.offer_mode))
 
     # ------------------------------------------------------------------ a person takes over
     async def escalate(self, turn: Turn, reason: str, mode: Mode | None = None, reading: Reading | None = None) -> AsyncIterator[Act]:

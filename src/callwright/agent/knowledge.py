@@ -54,6 +54,8 @@ BM25_HALF = 4.0  # a BM25 score of this much earns half of the keyword share
 MIN_SCORE = 0.33
 HEADING_WEIGHT = 0.1  # a section whose heading holds every word of the query scores this much more
 MEANT_WEIGHT = 0.05  # ... and one whose heading holds every document word the caller's everyday words stand for
+POINTED_MARGIN = 0.06  # how far under min_score a section the caller's everyday word points to may be, and still answer
+KIND_WEIGHT = 0.03  # ... and one whose heading answers the kind of question asked ("When to start" for "when")
 SENTENCE_TERM_WEIGHT = 0.1  # each word of the query a sentence holds (and most of its passage does not) adds this
 _ASKS_HOW = re.compile(r"\b(?:how (?:do|should|can|would|am|are|do you) (?:i|we)(?: supposed to| meant to)?|how to|what's the best way to)\b(?! (?:know|tell))")
 _ASKS_WHEN = re.compile(r"\b(?:how long|how soon|how many (?:days|weeks|months|hours)|when (?:can|will|should|do|does|is|am)|until when|for long)\b")
@@ -129,6 +131,7 @@ class Knowledge:
         self._bm25.index([_terms(_index_text(p)) for p in self.passages], show_progress=False)
         self._vocabulary: dict[str, int] = self._bm25.vocab_dict
         self._headings = [frozenset(_terms(p.section.rsplit(" > ", 1)[-1])) for p in self.passages]
+        self._heading_asks = [asked_kind(p.section.rsplit(" > ", 1)[-1], heading=True) for p in self.passages]
         # in how many passages each word is: a word in few of them ("Christmas") points at a sentence
         self._passages_with: Counter[str] = Counter(t for p in self.passages for t in set(_terms(p.text)))
 
@@ -189,10 +192,20 @@ class Knowledge:
         # a heading that holds all of it and a word of the caller's own besides ("leaking" + "after the
         # catheter comes out": "Leaking urine after the catheter comes out") is the section meant
         whole = np.array([1.0 if meant and meant <= h and ((own - meant) & h or len(meant) >= 3) else 0.0 for h in self._headings])
-        scores = np.minimum(1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * (headed + whole))
+        # "when should I start the exercises": of two sections on them, the one headed "When to start"
+        kind = asked_kind(query)
+        answers_kind = np.array([1.0 if kind is not None and k == kind else 0.0 for k in self._heading_asks])
+        scores = np.minimum(
+            1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * (headed + whole) + KIND_WEIGHT * answers_kind
+        )
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
-        return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score)
+        # "can I have a couple of beers watching the cricket": the everyday word stands for a document
+        # word ("alcohol") that heads one section only, and that section is first; the rest of the
+        # turn ("watching the cricket") only dilutes the score
+        sections = {self.passages[i].section for i in np.flatnonzero(headed == 1.0)}
+        meant_here = len(sections) == 1 and hits[0].passage.section in sections and hits[0].score >= self.min_score - POINTED_MARGIN
+        return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score or meant_here)
 
     def heading_names(self, passage: Passage, words: str) -> bool:
         """Whether the passage's own heading holds a word of ``words`` ("How long a refund takes" for
@@ -242,8 +255,14 @@ class Knowledge:
         # A sentence that names what was asked about, where the passage's other sentences do not
         # ("can I go swimming": the one sentence about swimming, not the opening about sport).
         # The caller's own words count, not the document words added for them, nor the heading's
-        # (what the whole section is about).
-        asked = set(_terms(answer.query)) - set(_terms(passage.section))
+        # (what the whole section is about); but of a heading that names two subjects ("Travelling
+        # and flying"), the one sentence about the one asked ("and flying?") is meant.
+        said = set(_terms(answer.query))
+        asked = said - set(_terms(passage.section))
+        heading = passage.section.rsplit(" > ", 1)[-1]
+        if " and " in heading.lower():
+            in_sentences = [set(_terms(s)) for s in sentences]
+            asked |= {t for t in said & set(_terms(heading)) if sum(t in n for n in in_sentences) == 1}
         named = [asked & set(_terms(s)) for s in sentences]
         common = {t for t in asked if sum(t in n for n in named) > len(sentences) / 2}
         similarity = similarity + SENTENCE_TERM_WEIGHT * np.array([len(n - common) for n in named])
@@ -318,6 +337,27 @@ def _read_pdf(path: Path, doc: str) -> Iterable[Passage]:
     for number, text in enumerate(pages, start=1):
         for chunk in _chunks(_paragraphs(text)):
             yield Passage(doc, f"page {number}", chunk)
+
+
+# The kind of question asked, and the kind a heading answers: when, how long, how much, how (to), where, who.
+_KINDS = (
+    ("how long", r"\bhow long\b(?! (?:until|till|before))", r"^how long\b"),
+    ("how much", r"\bhow (?:much|many)\b", r"^how (?:much|many)\b"),
+    ("when", r"\bwhen\b|\bhow soon\b|\bhow long (?:until|till|before)\b|\bwhat (?:time|day)\b", r"^when\b"),
+    ("how", r"\bhow (?:do|does|should|can|could|would|to|am|are|is|you|i|we)\b", r"^how (?:to|do|you)\b"),
+    ("where", r"\bwhere\b", r"^where\b"),
+    ("who", r"\bwho\b", r"^who\b"),
+)
+
+
+def asked_kind(text: str, *, heading: bool = False) -> str | None:
+    """The first kind of question ``text`` asks ("when can I drive": "when"), or, for a heading, the
+    kind it answers ("When to start the exercises": "when")."""
+    s = text.lower()
+    for name, asks, answers in _KINDS:
+        if re.search(answers if heading else asks, s):
+            return name
+    return None
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -140,6 +140,68 @@ def farewell(text: str) -> bool:
     return not re.search(r"[a-z0-9]", rest)
 
 
+# ------------------------------------------------------------------ small talk, and "what can you do?"
+_SMALL_TALK = re.compile(
+    r"\b(?:how (?:are|r) (?:you|ya|things|we)(?: (?:doing|keeping|getting on|today|this morning|this afternoon))*"
+    r"(?!\s+(?:going|gonna|planning|able|supposed|meant|to|it|that|this|with|for|about|on)\b)|"
+    r"how(?:'s| is| has) (?:it going|things|life|everything|your day|your morning|your week|your weekend)(?: (?:going|been|treating you))?|"
+    r"how (?:was|were) (?:your|the|ur) (?:long )?(?:weekend|holiday|holidays|day|week|break|christmas|thanksgiving|easter|bank holiday)|"
+    r"did (?:you|ya) (?:have|get|enjoy) (?:a |the |your )?(?:nice |good |lovely |great |decent |relaxing )?"
+    r"(?:long )?(?:weekend|holiday|holidays|day off|break|time off)|"
+    r"hope (?:you(?:'re| are)|you've been|ya) (?:well|ok|okay|keeping well|good|having a (?:good|nice) (?:day|week|one))|"
+    r"(?:you|ya|u) (?:alright|all right|ok|okay|well)(?! (?:with|to|if|for)\b)|how do you do|how you doing|how ya doing|"
+    r"what's up|wassup|how(?:'s| is) the weather|(?:lovely|nice|horrible|awful|terrible|miserable|grim|glorious) "
+    r"(?:weather|day) (?:today|out there|isn't it|innit|eh)?)\b"
+)
+# What may stand beside small talk and still leave nothing to answer: greetings, names and fillers.
+_CHAT_WORDS = re.compile(
+    r"\b(?:hi|hiya|hello|hey|hey there|hi there|good (?:morning|afternoon|evening)|g'day|morning|afternoon|evening|"
+    r"hen|love|dear|mate|pal|darling|hun|sir|madam|ma'am|man|bro|there|ha|haha|lol|oh|ah|um|uh|er|so|well|anyway|"
+    r"anyways|yeah|yes|ok|okay|right|then|thanks|thank you|honestly|and|just|lovely|great|nice|good|fine|cheers|"
+    r"i'm|im|i am|well thanks|good thanks|fine thanks|not bad|cannae complain|can't complain|yourself|you|and you|"
+    r"by the way|btw|the|a)\b"
+)
+
+
+def small_talk(text: str) -> str | None:
+    """What is left of a turn once its small talk is set aside ("g'day how was your long weekend
+    anyway i'm after some sourdough": "anyway i'm after some sourdough"; "" when it was nothing but
+    small talk), or None when the turn has none."""
+    s = normalise(text, digits=False)
+    if not _SMALL_TALK.search(s):
+        return None
+    rest = " ".join(_SMALL_TALK.sub(" ", s).split()).strip(" ,.;!?")
+    if not re.search(r"[a-z0-9]", _CHAT_WORDS.sub(" ", rest)):
+        return ""
+    while (lead := _CHAT_WORDS.match(rest)) is not None and lead.group() not in ("the", "a", "you", "i'm", "i am", "im") and lead.end() < len(rest):
+        # "hiya anyway is the shop open": the greeting and the "anyway" go too
+        rest = rest[lead.end() :].lstrip(" ,.;!?")
+    return rest
+
+
+_CAPABILITIES = re.compile(
+    r"\bwhat (?:(?:else|exactly|all) )?(?:can|do|could|will) (?:you|ya|u|this line|this service|this number) "
+    r"(?:(?:actually|even|exactly|really) )?(?:do|help (?:me |us )?with|help with|handle|deal with|sort out|sort)\b|"
+    r"\bwhat (?:(?:else|sort of things?|kind of things?) )?(?:can|could|should) i (?:ask|call) (?:you )?(?:about|for)\b|"
+    r"\bwhat (?:is|'s) this (?:line|number|service) (?:for|about)\b|\bwhat (?:are|is) (?:you|this) (?:for|able to do)\b|"
+    r"\bwhat (?:services|options) (?:do|have) you\b|\bhow (?:does|do) this (?:work|line work|service work)\b"
+)
+
+
+def asks_capabilities(text: str) -> bool:
+    """The caller asks what the agent can do ("i've never rung before, what can you actually do?")."""
+    s = normalise(text, digits=False)
+    asked = _CAPABILITIES.search(s)
+    # "what can you do about my late order?" asks for something to be done, not what the agent does
+    return asked is not None and not re.search(r"[a-z0-9]", _AFTER_CAPABILITIES.sub(" ", s[asked.end() :]))
+
+
+_AFTER_CAPABILITIES = re.compile(
+    r"\b(?:for me|for us|for people|here|exactly|then|actually|please|love|mate|dear|then|like|on this line|on here|"
+    r"over the phone|by phone|anyway|and what can't you|and what you can't|and what not)\b"
+)
+
+
 # ------------------------------------------------------------------ yes, no, ok
 _ACK = re.compile(
     r"^(?:(?:ok(?:ay)?|alright|all right|right|thanks|thank you|cheers|got it|i see|great|cool|fine|lovely|grand|brilliant|"
@@ -187,7 +249,8 @@ _CORRECTION = re.compile(
 _QUESTION_START = re.compile(
     r"^(?:(?:and|but|so|oh|wait|sorry|also|um|uh|er|erm|quick question|one more thing|actually|hey|hang on|hold on|"
     r"by the way|before that|before i forget|while i remember|while i think of it|one other thing|another thing|just|ok|okay|right|"
-    r"well|then|mate|love|listen|look)[\s,]+)*"
+    r"well|then|mate|love|listen|look|hi|hiya|hello|hey there|hi there|g'day|good morning|good afternoon|good evening|"
+    r"morning|afternoon|evening|please|excuse me|ah|hmm|yeah|yes|no|ha|lovely|right then)[\s,]+)*"
     r"(?:what|what's|whats|when|where|where's|how|how's|why|which|who|whose|is|are|am|do|does|did|can|could|will|would|"
     r"should|shall|have|has|any|is there|are there|may|might|must)\b"
 )

@@ -50,6 +50,9 @@ REPLIES = {
     "no_escalation": "I'm sorry, I can't connect you to a person on this line.",
     "confirm_person": "Just to check: shall I put you through to a person now?",
     "not_repeating": "Sorry, I haven't said anything yet. How can I help?",
+    "small_talk": "I'm well, thanks for asking. How can I help?",
+    "small_talk_pending": "I'm well, thanks for asking.",  # followed by the question still open
+    "capabilities": "I can help with {does}. What would you like to do?",
 }
 
 # Which placeholders each built-in line may use (the rest take none).
@@ -63,6 +66,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "saved_value": frozenset({"label", "value"}),
     "back_to": frozenset({"question"}),
     "goodbye": frozenset({"name"}),
+    "capabilities": frozenset({"does"}),
 }
 CALLER_VALUES = frozenset({"name", "phone"})  # filled in every intent template
 

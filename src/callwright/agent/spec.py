@@ -101,6 +101,9 @@ class EscalationSpec(_Spec):
     booking_reply: str = "I've booked that for you, and I'll text you the details."
     booking_sms: str | None = "Your call with our team is booked: {result}"
     offer: str = "I can connect you to a person if you like."
+    # what a caller who accepts the offer gets: the way the offer says ("I can book a call with a
+    # nurse": booking); default: a transfer when transfer_to is set, else a booking
+    offer_mode: Literal["transfer", "booking"] | None = None
     confirm: str | None = None  # asked when the offer gets a bare "ok"; default: the confirm_person line
 
 

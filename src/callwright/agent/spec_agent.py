@@ -19,6 +19,7 @@ it: the embedded brain and the LLM brain are swapped without touching anything a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,7 +30,7 @@ from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
-from .reading import farewell, is_question, meta_request, yes_no
+from .reading import asks_capabilities, farewell, is_question, meta_request, small_talk, yes_no
 from .replies import fill
 from .safety import SafetyGuard
 from .state import Brain, Question
@@ -149,11 +150,29 @@ class SpecAgent(Agent):
             async for act in d.goodbye(turn):
                 yield act
             return
+        chat = small_talk(turn.text) if spoken else None
+        if chat == "":  # "hiya, you alright? did you have a nice weekend?": answered, and back to business
+            pending = f" {d.question.text}" if d.question is not None else ""
+            yield Say(self.app.replies["small_talk_pending" if pending else "small_talk"] + pending)
+            return
+        if chat is not None:  # "g'day, how was your weekend, anyway I'm after some sourdough": the request
+            turn = replace(turn, text=chat)
+        if spoken and d.question is None and asks_capabilities(turn.text):
+            yield Say(self._capabilities())
+            return
         prefix = decision.prefix if decision is not None else ""
         if prefix and self._label == "upset" and is_question(turn.text):
             prefix = ""  # a question with a sad word in it ("allergic", "broken") is not a grievance to soothe
         async for act in d.respond(turn, self.brain, prefix=prefix):
             yield act
+
+    def _capabilities(self) -> str:
+        """"What can you do?": the agent's own list of what it is for (``scope.does``)."""
+        does = self.spec.scope.does
+        if not does:
+            return self.app.replies["recall_no"]
+        listed = does[0] if len(does) == 1 else f"{', '.join(does[:-1])} and {does[-1]}"
+        return fill(self.app.replies["capabilities"], {"does": listed})
 
     async def _meta(self, meta: str) -> AsyncIterator[Act]:
         if meta == "wait":

@@ -55,6 +55,19 @@ _PHRASES = {  # regional phrases with one plain meaning, said as more than one w
     # Scots "no" before a participle is "not": "the bag's no had a drop", "it's no working"
     r"\b(\w+)'s no (had|been|got|come|came|drained|filled|done|moved|stopped|working|draining|filling)\b": r"\1 has not \2",
     r"\b(?:is|it's) no (working|right|draining|filling|stopping)\b": r"is not \1",
+    # Scots "wee" before a noun is "little" ("my wee granddaughter", "a wee bit"); urine stays urine
+    # ("my wee is dark", "the wee bag", "having a wee")
+    r"\b(a|my|the|your|his|her|our|their|this|that|wee) wee (?!(?:is|was|has|had|smells?|smelt|looks?|looked|seems?|"
+    r"keeps?|comes?|came|goes|went|burns?|stings?|bags?|samples?|tests?|infections?|pot|bottle|jug|colou?r|smell|"
+    r"stream|flow|tube|pipe|and|or|in|into|on|at|for|to|from|when|but|now|then|though|please|if|so|after|before|"
+    r"since|because|every|all|again|hurts?|hurting|pains?|painful|sore|feels?|felt|yet|today|tonight|earlier|"
+    r"lately|there|here|first|last|more|less|it|a|the|my|this|that|these|those|just|once|twice|ok|okay|fine|"
+    r"normally|properly)\b)(?=[a-z])": r"\1 little ",
+    # "I'm after some sourdough" (UK, Irish, Australian) is looking for it; "you got any?" asks if there is some
+    r"\b(i'm|i am|we're|we are) after (some|a|an|any|the)\b": r"\1 looking for \2",
+    r"(?<!do )\b(?:you|ya) got any\b": "do you have any",
+    # Jamaican patois: "wah me fi do", "when me fi start dem"
+    r"\b(?:me|mi) fi\b": "should i", r"\bwah\b": "what", r"\bdem\b": "them", r"\bting\b": "thing",
 }
 _PHRASE = re.compile("|".join(f"(?:{p})" for p in _PHRASES))
 _SPOKEN_WORD = re.compile(r"[a-z']+")
