@@ -28,7 +28,7 @@ def band_levels(audio: Pcm | np.ndarray, rate: int) -> dict[str, float]:
 
 def test_the_phone_band_is_300_to_3400_hz_at_8_khz() -> None:
     """White noise down a lossless line: the output is 8 kHz, and what lay outside the telephone band is
-    at least 30 dB (below 200 Hz) and 20 dB (3.6-3.9 kHz) weaker than what lay inside, where it was flat."""
+    at least 30 dB weaker (below 200 Hz and at 3.6-3.9 kHz) than what lay inside, where it was flat."""
     noise = np.random.default_rng(0).standard_normal(16000 * 10) * 0.05
     before = band_levels(noise, 16000)
     assert abs(before["below 200 Hz"]) < 0.5 and abs(before["3.6-3.9 kHz"]) < 0.5
@@ -37,8 +37,8 @@ def test_the_phone_band_is_300_to_3400_hz_at_8_khz() -> None:
     assert (delivery.packets, delivery.lost, delivery.late) == (500, 0, 0)
     after = band_levels(heard, 8000)
     assert after["below 200 Hz"] < -30, after
-    assert after["3.6-3.9 kHz"] < -20, after
-    assert after["in band"] == pytest.approx(before["in band"], abs=0.5)  # inside: passed as it was
+    assert after["3.6-3.9 kHz"] < -30, after
+    assert after["in band"] == pytest.approx(before["in band"], abs=1.0)  # inside: passed (within the ripple)
 
 
 def test_the_output_is_mu_law_as_sent() -> None:
