@@ -30,11 +30,12 @@ from pydantic import BaseModel, ConfigDict
 from ..audio.pcm import Pcm, from_float, to_float
 from ..audio.resample import resample
 from ..errors import ConfigError
-from . import sounds
 from .channel import PHONE_RATE, phone_line
 from .environment import Burst, Environment, Phone
 from .levels import Audio, active_mask, active_power, to_db
 from .room import impulse_response, reverberate
+from .sounds import burst as burst_clip
+from .sounds import noise as noise_bed
 
 RATE = 16000
 FULL_SCALE = 32767.0 / 32768.0  # the loudest sample PCM16 can hold
@@ -116,7 +117,7 @@ def render(
 
     noise = np.zeros(voice.size)
     if environment.noise is not None:
-        noise = sounds.noise(environment.noise.kind, voice.size, noise_rng)
+        noise = noise_bed(environment.noise.kind, voice.size, noise_rng)
         mask = active_mask(voice, RATE) if reference_dbfs is None else np.ones(voice.size, dtype=np.bool_)
         noise_power = float(np.mean(noise[mask] ** 2))
         noise *= np.sqrt(speech_power / noise_power / 10.0 ** (environment.noise.snr_db / 10.0))
@@ -172,7 +173,7 @@ def _bursts(
     for burst in bursts:
         count = int(rng.poisson(burst.rate_per_min * seconds / 60.0))
         for start in np.sort(rng.uniform(0.0, seconds, count)):
-            clip = sounds.burst(burst.kind, rng)
+            clip = burst_clip(burst.kind, rng)
             clip = clip * np.sqrt(speech_power * 10.0 ** (burst.level_db / 10.0) / active_power(clip, RATE))
             first = int(start * RATE)
             piece = clip[: samples - first]
