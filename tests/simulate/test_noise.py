@@ -100,6 +100,7 @@ def test_input_at_another_rate_or_as_float_is_taken(speech: Pcm) -> None:
         render(np.zeros(16000, dtype=np.int16), 16000, environment, seed=1)
     quiet = render(np.zeros(16000, dtype=np.int16), 16000, environment, seed=1, reference_dbfs=-30.0)
     assert 10 * np.log10(np.mean((quiet.audio / 32767.0) ** 2)) == pytest.approx(-40.0, abs=0.1)
+    assert quiet.report.speech_dbfs == pytest.approx(-30.0) and quiet.report.snr_db_measured == pytest.approx(10.0, abs=0.05)
 
 
 @pytest.mark.parametrize("kind", get_args(BurstKind))

@@ -107,20 +107,20 @@ def render(
             "rt60_measured": placement.rt60_measured,
             "distance_m": environment.room.distance,
         }
-    if reference_dbfs is not None:
-        speech_power = 10.0 ** (reference_dbfs / 10.0)
+    if reference_dbfs is not None:  # the level is given: noise power is taken over every sample
+        speech_power, active = 10.0 ** (reference_dbfs / 10.0), np.ones(voice.size, dtype=np.bool_)
     else:
-        speech_power = active_power(voice, RATE)
-        if speech_power == 0.0:
+        active = active_mask(voice, RATE)
+        if not active.any():
             raise ConfigError("render: the speech is silent; pass reference_dbfs to set noise against a level")
+        speech_power = float(np.mean(voice[active] ** 2))
     report["speech_dbfs"] = to_db(speech_power)
 
     noise = np.zeros(voice.size)
     if environment.noise is not None:
         noise = noise_bed(environment.noise.kind, voice.size, noise_rng)
-        mask = active_mask(voice, RATE) if reference_dbfs is None else np.ones(voice.size, dtype=np.bool_)
-        noise_power = float(np.mean(noise[mask] ** 2))
-        noise *= np.sqrt(speech_power / noise_power / 10.0 ** (environment.noise.snr_db / 10.0))
+        snr = 10.0 ** (environment.noise.snr_db / 10.0)
+        noise *= np.sqrt(speech_power / snr / float(np.mean(noise[active] ** 2)))
         report |= {"noise": environment.noise.kind, "snr_db": environment.noise.snr_db}
     bursts, events = _bursts(environment.bursts, voice.size, speech_power, burst_rng)
     report["bursts"] = events
@@ -130,12 +130,9 @@ def render(
     gain = min(1.0, FULL_SCALE / peak) if peak > 0.0 else 1.0
     pcm = from_float((microphone * gain).astype(np.float32))
     report["gain_db"] = 20.0 * np.log10(gain)
-    if environment.noise is not None:
+    if environment.noise is not None:  # measured again: what is left of the 16-bit signal without the rest
         heard_noise = pcm / 32767.0 - (voice + bursts) * gain  # from_float scales by 32767
-        mask = active_mask(voice, RATE) if reference_dbfs is None else np.ones(voice.size, dtype=np.bool_)
-        report["snr_db_measured"] = to_db(float(np.mean((voice[mask] * gain) ** 2))) - to_db(
-            float(np.mean(heard_noise[mask] ** 2))
-        )
+        report["snr_db_measured"] = to_db(speech_power * gain**2) - to_db(float(np.mean(heard_noise[active] ** 2)))
 
     if isinstance(environment.channel, Phone):
         heard, delivery = phone_line(to_float(pcm).astype(np.float64), environment.channel, channel_rng)
