@@ -160,16 +160,17 @@ def coloured(samples: int, exponent: float, rng: np.random.Generator) -> Audio:
     return np.asarray(shaped / max(float(np.std(shaped)), 1e-12), dtype=np.float64)
 
 
-def looped(clips: Sequence[Audio], samples: int, rng: np.random.Generator, crossfade: int = CROSSFADE) -> Audio:
-    """A bed of ``samples``: random clips one after another, each from a random offset to its end,
-    joined with equal-power crossfades of ``crossfade`` samples."""
+def looped(recordings: Sequence[Audio], samples: int, rng: np.random.Generator, crossfade: int = CROSSFADE) -> Audio:
+    """A bed of ``samples``: random recordings one after another, each from a random offset to its end,
+    joined with equal-power crossfades of ``crossfade`` samples (each recording must be longer than
+    four crossfades)."""
     fade_in = np.sin(np.linspace(0.0, np.pi / 2.0, crossfade))
     fade_out = np.cos(np.linspace(0.0, np.pi / 2.0, crossfade))
     pieces: list[Audio] = []
     tail: Audio | None = None  # the last ``crossfade`` samples so far, waiting for the next clip
     covered = 0
     while covered < samples:
-        clip = clips[int(rng.integers(len(clips)))]
+        clip = recordings[int(rng.integers(len(recordings)))]
         start = int(rng.integers(max(1, clip.size - 4 * crossfade)))
         segment = clip[start:]
         if tail is not None:
