@@ -236,6 +236,11 @@ def test_dizziness_then_heavy_bleeding_is_an_emergency(recovery: SafetyRules) ->
         None,
         "emergency:bleeding_after_faint",
     ]
+    # clots as patients describe them, after feeling faint
+    assert screen(recovery, "I've been a bit lightheaded today", "now there's blobs of jelly in the wee bag") == [
+        None,
+        "emergency:bleeding_after_faint",
+    ]
 
 
 def test_the_order_desk_acts_on_an_allergic_reaction(order_desk: SafetyRules) -> None:
