@@ -263,6 +263,42 @@ def test(
     sys.exit(0 if ok else 1)
 
 
+# ---------------------------------------------------------------------------- simulate
+@main.command()
+@click.argument("suite", type=click.Path())
+@click.option("--agent", "folder", required=True, type=click.Path(), help="The agent folder to call (run in-process).")
+@click.option("--seed", default=None, type=int, help="Seed for every case (default: the suite's matrix seed).")
+@click.option("--only", default=None, help="Only the cases whose name contains this text.")
+@click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here.")
+@click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
+def simulate(suite: str, folder: str, seed: int | None, only: str | None, report_dir: str | None, show: str) -> None:
+    """Call an agent with a simulator suite's callers (text mode) and judge every call.
+
+    Exit 0 when every case passes, 1 when one fails, 2 when the suite or the agent cannot be read.
+    """
+    from .agent.app import AgentApp
+    from .agent.spec import load_definition
+    from .simulate import report
+    from .simulate.runner import run_text_cases
+    from .simulate.scenario import cases, load_scenarios
+
+    try:
+        chosen = [c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name]
+        app = AgentApp(load_definition(folder))
+    except CallwrightError as exc:
+        _fail(str(exc), 2)
+        return
+    results = anyio.run(lambda: run_text_cases(chosen, app))
+    for result in results:
+        if show == "all" or (show == "failed" and not result.passed):
+            click.echo(result.transcript.render())
+    click.echo(report.summary(results))
+    if report_dir:
+        for path in report.write(results, Path(report_dir), Path(suite).stem):
+            click.echo(f"wrote {path}")
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
 # ---------------------------------------------------------------------------- outbox
 @main.command()
 @click.option("--store-url", default=None, help="Store to read (default: the server's, from settings).")

@@ -169,6 +169,15 @@ class TextCall:
             while self.call.ending and self.local.ended is None:
                 await self.local.pause(0.005)
 
+    async def keys(self, digits: str, *, timeout: float = 30.0) -> str:
+        """Keys pressed on the phone's keypad (DTMF), one at a time as a phone sends them; the
+        agent's reply to the last ("4567#": the agent answers at the hash key)."""
+        reply = ""
+        for key in digits:
+            self.call.push_text(key, source="dtmf")
+            reply = await self._reply(timeout)
+        return reply
+
     async def web_value(self, form: str, field: str, value: str, *, timeout: float = 30.0) -> str:
         """A value arriving from a web form link, as the server delivers it to the live call."""
         self.call.push_form_value(form, field, value)

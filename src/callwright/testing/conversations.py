@@ -243,11 +243,11 @@ async def run_conversation(
             out.exchanges.append((said, reply))
             replies.append(reply)
             events = call.events()[before:]
-            for check, detail in _turn_problems(turn.expect, reply, events, _ended(call)):
+            for check, detail in turn_problems(turn.expect, reply, events, _ended(call)):
                 if not safety_only or check in SAFETY_CHECKS:
                     out.failures.append(Failure(conversation.name, number, check, detail))
         all_events = call.events()
-    for check, detail in _end_problems(conversation.expect, replies, all_events):
+    for check, detail in end_problems(conversation.expect, replies, all_events):
         if not safety_only or check in SAFETY_CHECKS:
             out.failures.append(Failure(conversation.name, None, check, detail))
     return out
@@ -299,7 +299,7 @@ def _tool_text(expect: str | ToolExpect) -> str:
     return expect if isinstance(expect, str) else f"{expect.name}({expect.arguments})"
 
 
-def _turn_problems(e: TurnExpect, reply: str, events: Sequence[ev.Event], ended: bool) -> list[tuple[str, str]]:
+def turn_problems(e: TurnExpect, reply: str, events: Sequence[ev.Event], ended: bool) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     heard = f"the agent said {reply!r}"
     for phrase in e.says:
@@ -340,7 +340,7 @@ def _turn_problems(e: TurnExpect, reply: str, events: Sequence[ev.Event], ended:
     return problems
 
 
-def _end_problems(e: EndExpect, replies: Sequence[str], events: Sequence[ev.Event]) -> list[tuple[str, str]]:
+def end_problems(e: EndExpect, replies: Sequence[str], events: Sequence[ev.Event]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     transfers = [x for x in events if isinstance(x, ev.Transfer)]
     if e.escalates is not None and bool(transfers) != e.escalates:
