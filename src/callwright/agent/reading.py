@@ -153,7 +153,8 @@ _AMBIGUOUS = re.compile(
 _STRONG_YES = re.compile(
     r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
     r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please|"
-    r"that's it|that's the one|spot on|bang on|go for it|you got it|go on then|go on|aye|righto|sure thing)\b"
+    r"that's it|that's the one|spot on|bang on|go for it|you got it|go on then|go on|aye|righto|sure thing|"
+    r"yeh|yah|yas|yass|yessir|ja|yebo|haan|opo)\b"
 )
 
 
