@@ -365,3 +365,70 @@ def test_happy_callers_get_no_canned_cheer() -> None:
 @pytest.mark.parametrize("said", ["I'm scared", "I'm frightened something is wrong", "I'm terrified it's infected"])
 def test_fear_is_anxiety(said: str) -> None:
     assert EmotionTracker().estimate(said).label == "anxious"
+
+
+# Anger at the line, said without the classic words: what the line is worth asked as a question, a wait
+# told by its length, the line blamed as "you lot", an angry word after a "no" that answers. Written
+# for these tests, not taken from the suites.
+@pytest.mark.parametrize(
+    "said",
+    [
+        "no, this is hopeless, I'm fed up",
+        "what's the point of ringing you if nobody ever answers",
+        "why do I even bother calling this number",
+        "I've waited two days for you people to ring me back",
+        "nah I'm sick of waiting, what are you even for",
+        "honestly what good are you, nobody has phoned me",
+        "nope, I've had enough",
+    ],
+)
+def test_anger_at_the_line(said: str) -> None:
+    assert EmotionTracker().estimate(said).label == "angry"
+
+
+def test_two_angry_turns_about_a_callback_hand_over() -> None:
+    tracker, policy = EmotionTracker(), StylePolicy(StylePolicyOptions(escalate_after_angry_turns=2, allow_upbeat=False))
+    first = policy.choose(tracker.estimate("nobody phoned me back yesterday like they promised, what is even the point"))
+    second = policy.choose(tracker.estimate("no, I've had enough, I've been waiting two days for you lot"))
+    assert (first.escalate, second.escalate) == (False, True)
+
+
+# The same words about the caller's own situation are frustration, not anger at the line: the caller is
+# upset (calm voice, "I'm sorry to hear that"), the question is answered, and it never counts towards
+# handing over, however many turns it lasts.
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm fed up of being stuck indoors",
+        "honestly I'm sick of this leg bag",
+        "I've had enough of these pads, they rub",
+        "I'm annoyed with myself for forgetting the exercises",
+        "my wife's fed up with me moping about the house",
+    ],
+)
+def test_frustration_with_the_situation_is_not_anger(said: str) -> None:
+    estimate = EmotionTracker().estimate(said)
+    assert estimate.label == "upset" and any(cue.startswith("frustration:") for cue in estimate.cues), estimate
+
+
+def test_frustration_never_hands_over() -> None:
+    tracker, policy = EmotionTracker(), StylePolicy(StylePolicyOptions(escalate_after_angry_turns=2, allow_upbeat=False))
+    decisions = [
+        policy.choose(tracker.estimate(said))
+        for said in ("I'm fed up of being stuck indoors", "I'm sick of this catheter too", "had enough of the leaking")
+    ]
+    assert [d.style for d in decisions] == ["calm"] * 3 and not any(d.escalate for d in decisions)
+    assert decisions[0].prefix == "I'm sorry about that."
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "do you lot do home visits",
+        "what's the point of the pelvic floor exercises",
+        "you guys were great last time",
+        "I'm not angry, I just want to know",
+    ],
+)
+def test_not_anger(said: str) -> None:
+    assert EmotionTracker().estimate(said).label != "angry"

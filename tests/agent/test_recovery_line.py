@@ -3,6 +3,7 @@ one booking, careful emotional style, memory across calls, escalation of medical
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
@@ -151,3 +152,38 @@ async def test_the_second_of_two_answers_is_said_again_when_asked_for(agent_for:
     assert "soaking" in both and "exercise" in both.lower()
     assert "soaking" not in again and again.strip() in both
     assert "soaking" in first and first.strip() in both
+
+
+async def _booking_replies(agent_for: Callable[[str], Any], services: Any, said: list[str]) -> list[str]:
+    """The replies to ``said`` in one call, on Tuesday, December 1st, 2026, 10 a.m. on the line's clock."""
+    services.now = lambda: dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # 10:00 in America/Chicago
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        return [await c.say(s) for s in said]
+
+
+async def test_the_time_in_a_booking_request_is_read_back(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(
+        agent_for, services, ["hiya, could a nurse give me a ring on monday at quarter past two", "yes"]
+    )
+    assert replies[0] == "I heard Monday, December seventh at two fifteen p.m. Is that right?"
+    assert "what would you like to talk about" in replies[1].lower()
+
+
+async def test_hours_and_minutes_are_a_time_not_a_day(agent_for: Callable[[str], Any], services: Any) -> None:
+    """Friday is the 4th: "eleven thirty" is the time, never the 11th."""
+    replies = await _booking_replies(agent_for, services, ["I need a nurse to call me", "friday, eleven thirty if possible"])
+    assert replies[1] == "I heard Friday, December fourth at eleven thirty a.m. Is that right?"
+
+
+async def test_a_new_time_with_a_reason_against_the_old_keeps_the_day(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(
+        agent_for,
+        services,
+        [
+            "book me in for a call from the nurse tomorrow at ten",
+            "ah no can we say twelve thirty, ten's a bit early for me, I'll still be in bed",
+        ],
+    )
+    assert replies[0] == "I heard tomorrow, Wednesday, December second at ten a.m. Is that right?"
+    assert replies[1] == "I heard tomorrow, Wednesday, December second at twelve thirty p.m. Is that right?"

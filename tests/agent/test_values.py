@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from callwright.agent.reading import yes_no
 from callwright.agent.values import FieldKind, Parsed, parse_value, words_to_digits
 from callwright.errors import ConfigError
 
@@ -254,3 +255,32 @@ def test_an_unknown_kind_is_a_clear_error() -> None:
 )
 def test_recogniser_homophones_and_commas_inside_digit_strings(heard: str, digits: str) -> None:
     assert words_to_digits(heard) == digits
+
+
+# A term of address said with a yes or a no ("yes ma'am", "nah mate") is part of the answer, in any
+# English; so are the ways of saying yes in other Englishes. Written for this test, not from the suites.
+@pytest.mark.parametrize(
+    ("said", "value"),
+    [
+        ("yes ma'am", True),
+        ("yeah man", True),
+        ("aye hen", True),
+        ("yep boss", True),
+        ("yes auntie", True),
+        ("yeah bro, that's right", True),
+        ("correct sir", True),
+        ("sure thing pal", True),
+        ("haan ji", True),
+        ("ja", True),
+        ("yebo", True),
+        ("opo", True),
+        ("nah mate", False),
+        ("no ma'am", False),
+        ("nope, sorry love", False),
+    ],
+)
+def test_yes_and_no_with_a_term_of_address(said: str, value: bool) -> None:
+    parsed = parse("yes_no", said)
+    assert parsed is not None and (parsed.value, parsed.certainty) == (value, 1.0)
+    heard = yes_no(said)
+    assert (heard.value, heard.clear) == (value, True)

@@ -10,16 +10,18 @@ to the question, and only otherwise asks again.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import events as ev
 from .base import Act, Hangup, Say, Turn
+from .dates import say_date, say_day, say_time, turns_down, without_turned_down
 from .reading import is_correction
 from .state import Question
-from .text import clauses, normalise
-from .values import Parsed
+from .text import normalise
+from .values import Parsed, datetime_text, parse_value, read_datetime
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
@@ -103,13 +105,16 @@ async def answer_value(d: Dialogue, q: Question, turn: Turn, reading: Reading, b
         return
     kind = d.kind(task, q.name)
     if kind == "datetime" and q.value:  # the day was given before; this answers "what time?"
-        when = _part_of_datetime(reading.text, q.value, d.now(), d.spec.identity.region)
+        when = _part_of_datetime(without_turned_down(reading.text), q.value, d.now(), d.spec.identity.region)
         if when is not None:
             d.apply_found(task, turn, {q.name: when})
             async for act in d.advance(turn):
                 yield act
             return
     found = d.find(task, reading, missing_only=True, whole=q.name)
+    if kind == "datetime" and turns_down(reading.text):  # "eleven, nine's too early": what they want, not what they turn down
+        wanted = parse_value("datetime", without_turned_down(reading.text), now=d.now(), region=d.spec.identity.region)
+        found = found | ({q.name: wanted} if wanted is not None else {})
     mine = found.get(q.name)
     # A question is a side request unless it plainly holds the value: "how much is delivery by the
     # way" is not an address on "Way", while "is it 12 Baker Street?" is one. Any words can be a
@@ -181,10 +186,11 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
             yield act
         return
     correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
-    if q.value and d.kind(task, q.name) == "datetime" and (correction is None or _REJECTED.search(normalise(reading.text, digits=False))):
-        # "can we make it friday instead, same time, thursday's no good": the day or time it changes,
-        # read from what the caller wants, not from what they turn down
-        correction = _part_of_datetime(_without_rejected(reading.text), q.value, d.now(), d.spec.identity.region) or correction
+    if q.value and d.kind(task, q.name) == "datetime":
+        # "can we make it friday instead, same time, thursday's no good", "make it eleven, nine is a bit
+        # early": the day or the time it changes (the other is kept), read from what the caller wants,
+        # not from what they turn down
+        correction = _part_of_datetime(without_turned_down(reading.text), q.value, d.now(), d.spec.identity.region) or correction
     if correction is not None and correction.text == q.value:
         correction = None
     if yes.value is True and correction is None:
@@ -335,11 +341,6 @@ _UNSURE = re.compile(r"\b(?:not sure|don't know|do not know|no idea|not certain|
 def _day_only(text: str, now: Any, region: str) -> tuple[str, str] | None:
     """A day without a time ("Monday morning"): a provisional date and time (the part of the day's
     usual hour), and the question for the time ("What time on Monday, December 7th?")."""
-    import datetime as dt
-
-    from .dates import say_date
-    from .values import datetime_text, parse_value
-
     day = parse_value("date", text, now=now, region=region)
     if day is None:
         return None
@@ -349,32 +350,22 @@ def _day_only(text: str, now: Any, region: str) -> tuple[str, str] | None:
     return datetime_text(provisional), f"What time on {say_date(day.value)}?"
 
 
-_REJECTED = re.compile(
-    r"\b(?:no good|doesn't work|does not work|won't work|isn't good|is not good|not good|isn't great|no use|is out|"
-    r"can't do|cannot do|can't make|cannot make)\b|^not\b"
+# An hour said alone ("make it eleven"), not a count ("one more thing", "two questions")
+_BARE_HOUR = re.compile(
+    r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b(?=\s*(?:$|[,.;!?]|(?:please|instead|then|for|if|is|would|will|works|suits|"
+    r"o'?clock|oclock|am|pm|ish|sharp|and|or|in|on|at|today|tomorrow|tonight|that|thanks|ok|okay|yeah|i|we)\b))"
 )
-
-
-def _without_rejected(text: str) -> str:
-    """The turn without its clauses that turn something down ("thursday's no good", "not the morning")."""
-    kept = [c for c in clauses(normalise(text, digits=False)) if not _REJECTED.search(c)]
-    return ", ".join(kept) or text
 
 
 def _part_of_datetime(text: str, previous: str, now: Any, region: str) -> Parsed | None:
     """"No, I said eleven" to "Saturday at ten": the new time on the day heard before (or the new day at its time)."""
-    import datetime as dt
-
-    from .dates import say_day, say_time
-    from .values import datetime_text, parse_value, read_datetime
-
     before = read_datetime(previous)
     if before is None:
         return None
     clock = parse_value("time", text, now=now, region=region)
     day = parse_value("date", text, now=now, region=region)
     if clock is None and day is None:
-        bare = re.search(r"\b(1[0-2]|[1-9])(?:[:.]([0-5]\d))?\b", normalise(text))
+        bare = _BARE_HOUR.search(normalise(text))
         if bare is None or (len(text.split()) > 6 and not is_correction(text)):
             return None  # in a long turn a bare "one" is a pronoun ("if there's one there"), not an hour
         hour = int(bare.group(1))  # "eleven": the hour nearest the one heard before (10 a.m. -> 11 a.m.)

@@ -95,7 +95,11 @@ _TIMES = (
     re.compile(r"\b(?P<h>\d{1,2})\s*oclock\b"),
     re.compile(r"\b(?:at|around|about|by|before|after|until|till)\s+(?P<h>\d{1,2})\b" + _NOT_A_TIME),
 )
-_PART_OF_DAY = re.compile(r"\b(?:in the (?P<am>morning)|(?P<pm>afternoon|evening|tonight|night))\b")
+# "morning" alone may be a greeting ("morning, can you ring me at 4"); after a day it is a part of one
+_PART_OF_DAY = re.compile(
+    r"\b(?:(?:in the|tomorrow|today|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?P<am>morning)|"
+    r"(?P<pm>afternoon|evening|tonight|night))\b"
+)
 _FILLER = {"um", "uh", "er", "hmm", "maybe", "say", "let's", "lets", "how", "about", "make", "it", "please", "ok",
            "okay", "so", "like", "i", "think", "probably", "the", "at", "around", "yeah", "for"}  # fmt: skip
 _YEAR_PAIR = re.compile(
@@ -170,8 +174,10 @@ def find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] 
             return clock[0], 0.85 if clock[1] else 1.0, m.span()
     if whole:  # the whole answer is a time: "three", "um, four thirty"
         kept = " ".join(t for t in re.split(r"[\s,.!?]+", s) if t and t not in _FILLER)
-        if m := re.fullmatch(r"(\d{1,2})(?: ([0-5]\d))?", kept):
-            clock = _clock(int(m.group(1)), int(m.group(2) or 0), part_ap)
+        # "eleven thirty" on its own is written as a code ("1130") by text.normalise: an hour and minutes here
+        if m := re.fullmatch(r"(\d{1,2})(?: ([0-5]\d))?|(1[0-2]|[1-9])([0-5]\d)", kept):
+            said_hour, said_minute = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            clock = _clock(int(said_hour), int(said_minute or 0), part_ap)
             if clock is not None:
                 return clock[0], 0.7, (0, len(s))
     return None
@@ -239,3 +245,50 @@ def find_date(s: str, today: dt.date, region: str) -> tuple[dt.date, float] | No
         if parsed is not None:
             return parsed.date(), 0.8
     return None
+
+
+# --- days and times turned down -----------------------------------------------------------------
+
+_WEEKDAY_WORDS = "|".join(_WEEKDAY_NUMBERS)
+# a day or a time as prepare() writes it: "9", "11 30", "9 oclock", "half past 9", "the morning", "monday's"
+_WHEN_SAID = (
+    r"(?:(?:half past|quarter past|quarter to)\s+\d{1,2}|\d{1,2}(?:[:.\s][0-5]\d)?(?:\s*(?:am|pm|oclock))?|noon|midday|"
+    r"(?:first thing in the |the |in the )?(?:morning|afternoon|evening)s?|tonight|today|tomorrow|the weekend|"
+    rf"(?:this |next |on )?(?:{_WEEKDAY_WORDS})s?(?: (?:morning|afternoon|evening))?)"
+)
+# what makes it no good: "is a little early for me", "'s no good", "doesn't suit me", "would be too late"
+_TURNED_DOWN = (
+    r"(?:(?:is|'s|was|would be|will be|might be|seems|sounds|feels)\s+)?(?:(?:a|way|far|much)\s+)?"
+    r"(?:(?:bit|little|tad|touch|wee|lil)\s+)?(?:(?:too|rather|quite|very|really|kind of|kinda|pretty|so)\s+)?"
+    r"(?:early|late|soon|no good|not good|not great|bad|awkward|difficult|tricky|inconvenient|not convenient|no use|out|"
+    r"(?:doesn't|does not|don't|do not|won't|will not|wouldn't|would not|isn't going to|can't) (?:suit|work|do)(?: (?:me|us))?)"
+    r"(?: for (?:me|us|him|her|them|my \w+))?"
+)
+_REJECTED_WHEN = re.compile(
+    rf"\b{_WHEN_SAID}\s*{_TURNED_DOWN}\b"
+    rf"|\b(?:not|never)\s+(?:at\s+|on\s+)?{_WHEN_SAID}\b"
+    r"|\b(?:i|we|he|she)?\s*(?:can't|cannot|can not|couldn't|won't|will not) (?:do|make|manage|be in|be there|be home|be free|"
+    rf"be around|be up)(?:\s+(?:at|on|in|by))?\s+{_WHEN_SAID}\b"
+)
+# a clause that turns down what it names without saying when ("that's no good", "that doesn't work")
+_REJECTING_CLAUSE = re.compile(
+    r"\b(?:no good|doesn't work|does not work|won't work|isn't good|is not good|not good|isn't great|no use|is out|"
+    r"can't do|cannot do|can't make|cannot make|doesn't suit|does not suit|too early|too late)\b|^not\b"
+)
+_CLAUSE_CUT = re.compile(r"[,;.!?]+\s*|\s+but\s+")
+
+
+def turns_down(text: str) -> bool:
+    """Whether the caller turns a day or a time down: "nine's a bit early for me", "not Thursday",
+    "I can't do Monday", "that's no good"."""
+    s = prepare(text)
+    return bool(_REJECTED_WHEN.search(s) or any(_REJECTING_CLAUSE.search(c) for c in _CLAUSE_CUT.split(s)))
+
+
+def without_turned_down(text: str) -> str:
+    """``text`` prepared, without the days and times it turns down and their reasons: "actually make it
+    eleven nine is little early for me" -> "actually make it 11 for me"; "can we do friday instead,
+    thursday's no good" -> "can we do friday instead". The rest is what the caller wants."""
+    s = _REJECTED_WHEN.sub(" ", prepare(text))
+    kept = [c for c in _CLAUSE_CUT.split(s) if c.strip() and not _REJECTING_CLAUSE.search(c.strip())]
+    return " ".join(", ".join(c.strip() for c in kept).split())

@@ -8,12 +8,23 @@ fired. One :class:`EmotionTracker` per call. The style policy that acts on the e
 vader's score of the text without phone pleasantries ("thanks", "okay", "yes", "hello", "no
 thanks": politeness, not feeling; vader scores "ok" +0.30 and "ok thanks" +0.62), then a small
 lexicon adds what vader misses and what matters on a support line. A cue is ignored when one of
-the three words before it negates it ("I'm not worried").
+the three words before it negates it ("I'm not worried"), but not after a "no" that answers and a new
+subject ("no, I'm fed up").
 
 - *anger* and *profanity* (valence -0.4, arousal +0.3): "ridiculous", "unacceptable", "furious",
-  "fed up", "useless", "third time", "called five times", "waste of time", "damn", ...
+  "fed up", "useless", "third time", "called five times", "waste of time", "damn", ...; asking what
+  the line is worth ("what is even the point of this line", "why do I even bother", "what good are
+  you"; those words are left out of vader's score); and a complaint that blames "you lot" or "you
+  people".
+- *frustration* (valence -0.3): the ambivalent anger words ("fed up", "sick of", "had enough",
+  "annoyed", "angry") with an object that is the caller's own situation, not the line: "fed up of
+  being stuck indoors", "sick of this leg bag", "annoyed with myself". The caller is upset, not
+  angry: a calm reply that answers them, and no count towards handing over. With no object ("I'm
+  fed up") or one that is the line ("fed up with this service", "sick of waiting", "had enough of
+  this"), they stay anger.
 - *complaint* (valence -0.3, arousal +0.1): being let down, told as a fact: "never arrived",
-  "charged twice", "lost my", "nobody called back", "still waiting", "overcharged", ...
+  "charged twice", "lost my", "nobody called back", "still waiting", "been waiting three days",
+  "overcharged", ...
 - *sadness* (valence -0.3): sad words vader scores mildly or not at all: "gutted", "heartbroken",
   "feeling down".
 - *anxiety* (valence -0.25, arousal +0.2): "worried", "scared", "anxious", "is this normal", ...
@@ -165,6 +176,16 @@ def _cues(*patterns: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(patterns) + r")\b")
 
 
+# Asking what the line is worth, which is not a question: "what is even the point of this line", "why
+# do I even bother". Its words are left out of vader's score ("good", "help"): the cue carries the feeling.
+_WORTH_ASKED = (
+    r"what(?:'s| is) even the point|what(?:'s| is) the (?:bloody |actual |flipping )?point (?:of|in) (?:you\b|your|you lot|"
+    r"(?:this|the|your) (?:line|service|helpline|number|place|company)|(?:even )?(?:calling|ringing|phoning|having)\b)|"
+    r"why (?:do|did|should) i (?:even |ever )?bother|what (?:are|is) you (?:lot |people )?(?:even )?(?:for|good for)|"
+    r"what good are you|(?:you're|you are|you've been) (?:no|zero|not any) (?:help|use)|"
+    r"(?:is|does) (?:anyone|anybody) (?:there )?(?:even |actually )?(?:listening|care|give a)"
+)
+
 # fmt: off
 _LEXICON: dict[str, re.Pattern[str]] = {
     "anger": _cues(
@@ -176,6 +197,7 @@ _LEXICON: dict[str, re.Pattern[str]] = {
         r"(?:rung|rang|phoned|called|tried) (?:this line |you |this number |here )?(?:two|three|four|five|six|ten|several|so many|\d+) times",
         r"(?:an? |absolute |complete |total |bloody )+joke", r"joke of a", r"having a laugh", r"taking the (?:mick|piss)",
         r"(?:had|have had) enough", r"beyond a joke", r"disgusted", r"livid", r"fuming",
+        _WORTH_ASKED,
     ),
     "profanity": _cues(
         r"damn\w*", r"dammit", r"the hell", r"crap\w*", r"shit\w*", r"bullshit", r"fuck\w*", r"bloody",
@@ -184,8 +206,12 @@ _LEXICON: dict[str, re.Pattern[str]] = {
     "complaint": _cues(  # being let down, which vader scores as neutral facts
         r"never (?:arrived|came|showed up)", r"(?:hasn't|has not|didn't|did not|still not) (?:arrived|come)",
         r"charged (?:me )?twice", r"double charged", r"lost my", r"(?:was|were|got) stolen", r"let down",
-        r"(?:nobody|no one) (?:ever )?(?:called|calls|got back|answers|answered)", r"still waiting",
-        r"overcharged", r"(?:is|are|was|were) missing",
+        r"(?:nobody|no one) (?:has |have |had )?(?:ever )?(?:called|calls|rang|rung|phoned|got back|gets back|got in touch|"
+        r"answers|answered|came)",
+        r"still waiting", r"overcharged", r"(?:is|are|was|were) missing",
+        # a wait told by its length: "I've been waiting three days", "waited all weekend"
+        r"(?:waiting|waited|(?:been|sat|sitting) on hold)(?: on hold| in (?:a|the) queue)? (?:for |on )?(?:over |nearly |almost |more than |about |the )?"
+        r"(?:an?|one|two|three|four|five|six|seven|several|so many|\d+|all) (?:days?|hours?|weeks?|months?|weekend|morning|afternoon)",
     ),
     "sadness": _cues(  # sad words vader scores mildly or not at all
         r"gutted", r"heartbroken", r"(?:feel|feeling|felt) (?:so |really |very )?down",
@@ -210,11 +236,29 @@ _GRIEVANCE = _cues(
     r"another", r"again", r"still", r"hold", r"holding", r"waiting", r"nobody", r"no one", r"never", r"cut off",
     r"disconnected",
 )
+_WORTH_ASKED_CUE = _cues(_WORTH_ASKED)
 _ALWAYS_SARCASTIC = _cues(r"thanks for (?:nothing|wasting my time)")
+# The organisation named as a crowd ("you lot", "you people"): blame when the turn holds a grievance
+# ("I've been waiting three days for you lot"); alone it is only a way of saying "you" ("do you lot
+# deliver on Sundays").
+_BLAME = _cues(r"you lot", r"your lot", r"you people", r"you guys")
+# Words of anger that may be about the caller's own situation instead of the line: "I'm fed up of
+# being stuck indoors", "sick of this catheter", "annoyed with myself" are frustration (upset, not
+# angry); "fed up with this service", "sick of waiting", "had enough of being passed around", and the
+# same words with no object ("I'm fed up"), are anger at the line.
+_AMBIVALENT = re.compile(r"^(?:fed up|sick (?:and tired )?of|(?:had|have had) enough|annoyed|angry)$")
+_OBJECT = re.compile(r"\s*(?:(?:of|with|about|at)\s+)?(?P<object>[^,.;!?]*)")
+_AT_THE_LINE = _cues(
+    r"you", r"your", r"you're", r"line", r"service", r"helpline", r"number", r"company", r"staff", r"people",
+    r"nurses?", r"calls?", r"callbacks?", r"call ?backs?", r"calling", r"ringing", r"phoning", r"hold", r"wait",
+    r"waiting(?! to)", r"delays?", r"runaround", r"nobody", r"no one", r"being (?:ignored|passed|fobbed|kept|messed|cut off|put on)",
+)
+_THE_CALL_ITSELF = re.compile(r"^(?:(?:all )?(?:this|that|it)|everything|the lot)(?: (?:now|already|again|nonsense|rubbish|carry on))?$")
 _PLEASANTRY = re.compile(r"(?<!not )(?<!n't )" + _cues(  # "not okay" is not politeness
     r"no,? thanks?(?: you)?", r"thank you", r"thanks", r"please", r"okay", r"ok", r"yes", r"yeah", r"sure",
     r"alright", r"all right", r"hello", r"hi", r"hey", r"good (?:morning|afternoon|evening)",
     r"(?:i'd|i would|we'd|we would) like",  # a request, not a feeling ("I'd like to order ...")
+    r"honestly", r"to be honest", r"frankly",  # how it is said, not a feeling (vader scores "honestly" +0.46)
 ).pattern)
 # fmt: on
 # A sign the caller asks about, or had long ago, is not happening now (the emergency cue is dropped).
@@ -226,6 +270,8 @@ _HYPOTHETICAL = _cues(
 _HISTORY = _cues(r"(?:years?|months?|weeks?) ago", r"years back", r"last year", r"history of", r"in the past", r"used to")
 _NEGATION = re.compile(r"^(?:not|no|never|without|hardly|\w+n't)\W*$")
 _UNNEGATE = {"stop", "help", "quit"}
+_SUBJECTS = {"i", "i'm", "i've", "i'd", "i'll", "im", "ive", "we", "we're", "we've", "you're", "they", "they're", "he", "he's",
+             "she", "she's", "it's", "this", "that's", "there's"}  # fmt: skip
 
 _analyzer: Any = None
 
@@ -292,10 +338,16 @@ def _syllables(text: str) -> int:
 
 
 def _negated(text: str, start: int) -> bool:
-    """Whether one of the three words before ``start`` negates it ("not worried", but "can't stop worrying")."""
+    """Whether one of the three words before ``start`` negates it ("not worried", but "can't stop
+    worrying"). A "no" that answers, then a subject, is a new clause: "no, I'm fed up" is fed up (but
+    "I don't think it's ridiculous" is not ridiculous)."""
     before = text[:start].split()[-3:]
     negators = [i for i, word in enumerate(before) if _NEGATION.search(word)]
-    return bool(negators) and not _UNNEGATE.intersection(before[negators[-1] + 1 :])
+    if not negators:
+        return False
+    after = [word.strip(",.;:!?") for word in before[negators[-1] + 1 :]]
+    answered = before[negators[-1]].strip(",.;:!?") in ("no", "nah", "nope") and _SUBJECTS.intersection(after)
+    return not (_UNNEGATE.intersection(after) or answered)
 
 
 def _find(pattern: re.Pattern[str], text: str, kind: str) -> list[str]:
@@ -310,11 +362,24 @@ def _find(pattern: re.Pattern[str], text: str, kind: str) -> list[str]:
                 continue
         elif _negated(text, match.start()):
             continue
+        elif kind == "anger" and _AMBIVALENT.match(match.group(0)) and _about_the_situation(text, match):
+            found.append(f"frustration:{match.group(0)}")
+            continue
         found.append(f"{kind}:{match.group(0)}")
     return found
 
 
 _DENIED = re.compile(r"\b(?:no|without|never had|not had|haven't had|hasn't had|no sign of|free of)\s+(?:\w+\s+)?$")
+
+
+def _about_the_situation(text: str, match: re.Match[str]) -> bool:
+    """Whether a word of anger is about the caller's situation, not the line (see ``_AMBIVALENT``)."""
+    after = text[match.end() :]
+    if not match.group(0).endswith("of") and not re.match(r"\s*(?:of|with|about|at)\b", after):
+        return False  # "I'm fed up", "I'm fed up, this is useless": no object, so the call itself
+    found = _OBJECT.match(after)
+    aimed = " ".join((found.group("object") if found else "").split()[:5])
+    return bool(aimed) and not _THE_CALL_ITSELF.match(aimed) and not _AT_THE_LINE.search(aimed)
 
 
 def _clause_at(text: str, at: int) -> str:
@@ -381,10 +446,13 @@ class EmotionTracker:
     def estimate(self, text: str, audio: np.ndarray | None = None, sample_rate: int = 16000) -> Estimate:
         normalised = " ".join(text.lower().replace("’", "'").split())
         words = _vader(text)
-        base = _vader(_PLEASANTRY.sub(" ", _NOT_FEELINGS.sub(" ", normalised)))
+        base = _vader(_PLEASANTRY.sub(" ", _NOT_FEELINGS.sub(" ", _WORTH_ASKED_CUE.sub(" ", normalised))))
         if _asks(normalised) and not _GOOD_NEWS.search(normalised):
             base = min(base, 0.2)  # a question is not good news, however positive its words
         cues = [cue for kind, pattern in _LEXICON.items() for cue in _find(pattern, normalised, kind)]
+        blame = _BLAME.search(normalised)
+        if blame and any(cue.startswith("complaint:") for cue in cues):
+            cues.append(f"anger:{blame.group(0)}")  # let down, and the line is to blame
         sarcastic = _ALWAYS_SARCASTIC.search(normalised)
         if sarcastic is None and _GRIEVANCE.search(normalised):
             sarcastic = _SARCASM.search(normalised)
@@ -394,7 +462,7 @@ class EmotionTracker:
             valence = min(-0.5, -abs(base))
         kinds = {cue.split(":", 1)[0] for cue in cues}
         valence -= 0.4 * bool(kinds & {"anger", "profanity"}) + 0.25 * bool(kinds & {"anxiety", "emergency"})
-        valence -= 0.3 * bool(kinds & {"complaint", "sadness"})
+        valence -= 0.3 * bool(kinds & {"complaint", "sadness", "frustration"})
         arousal = 0.15 + 0.35 * abs(base)
         arousal += 0.3 * bool(kinds & {"anger", "profanity"}) + 0.2 * bool(kinds & {"anxiety", "emergency"})
         arousal += 0.1 * ("complaint" in kinds) + 0.35 * ("emergency" in kinds) + 0.1 * min(text.count("!"), 2)

@@ -23,7 +23,10 @@ Readings that are guesses:
 - "oh" is zero only next to another number word: "four oh one", but "oh okay".
 - A lone "one" after "the", "that", "this", "which" (and the like) is a pronoun, not a number.
 - "for", "to", "won" and "ate" are digits only at the head of, or inside, a run of at least three
-  single digits: recognisers write "four five six seven" as "for five, six, seven".
+  single digits: recognisers write "four five six seven" as "for five, six, seven". Between two
+  digits, "to" and "for" need a run of four: "five to four" is a time, "one to three" a range.
+- With ``clock`` (as :func:`callwright.agent.text.normalise` reads turns), an hour and its minutes
+  next to a word of time are a clock time, "at eleven thirty" -> "at 11:30", not the code "1130".
 """
 
 from __future__ import annotations
@@ -136,7 +139,7 @@ _BELOW_HUNDRED = _UNITS | _TEENS | _TENS
 _ZERO_WORDS = {"oh", "o"}  # zero only next to another number word: "four oh one"
 _PRONOUN_BEFORE_ONE = {"the", "that", "this", "which", "each", "every", "any", "another", "other", "no", "same"}
 _PREPOSITIONS = {"for", "at", "of", "to", "by", "in", "on", "with", "from", "is", "was", "be"}
-_WORD = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"o'?\s?clock\b|[A-Za-z]+", re.IGNORECASE)  # the "o" of "o'clock" is no zero: "nine o'clock"
 _GAP = re.compile(r"[\s-]*")
 _DIGIT_GAP = re.compile(r"[\s,.-]*")  # "five, six, seven": recognisers put commas between digits read out
 # Words a recogniser writes for a digit it heard ("order for five six seven" was "four five six seven").
@@ -229,6 +232,20 @@ def _pronoun(words: Sequence[tuple[str, int, int]], i: int, nxt: str) -> bool:
     return False
 
 
+def _homophone_is_digit(word: str, picked: Sequence[tuple[int, str]], ahead: int) -> bool:
+    """Whether a homophone ("for", "to") is a digit: it makes a run of at least three single digits
+    with those said before it and after it; of four when "to" or "for" stands between digits ("five to
+    four" is a clock time, "one to three" a range, "three for two" a deal)."""
+    behind = 0
+    for value, cls in reversed(picked):
+        if cls not in ("unit", "digit") or value > 9:
+            break
+        behind += 1
+    if not behind:  # at the head of a run, or after a teen or a tens word
+        return ahead >= 2
+    return ahead >= 1 and behind + 1 + ahead >= (4 if word in ("to", "too", "for", "fore") else 3)
+
+
 def spoken_numbers(text: str, *, ordinals: bool = False) -> list[SpokenNumber]:
     """The numbers said in words in ``text``, in order (see :func:`words_to_digits` for the readings)."""
     words = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
@@ -269,7 +286,7 @@ def spoken_numbers(text: str, *, ordinals: bool = False) -> list[SpokenNumber]:
                 fraction = ""
             elif value is not None:
                 picked.append(value)
-            elif word in _HOMOPHONES and digits_ahead(k) >= (1 if picked and picked[-1][1] in ("unit", "digit") else 2):
+            elif word in _HOMOPHONES and _homophone_is_digit(word, picked, digits_ahead(k)):
                 picked.append((_HOMOPHONES[word], "unit"))
             elif word in _ZERO_WORDS and ((picked and picked[-1][1] != "hundred") or _word_value(nxt)):
                 picked.append((0, "digit"))
@@ -301,7 +318,56 @@ def spoken_numbers(text: str, *, ordinals: bool = False) -> list[SpokenNumber]:
     return runs
 
 
-def words_to_digits(text: str, *, ordinals: bool = False, joiner: str = "") -> str:
+# A clock time: an hour (1-12) and its minutes ("eleven thirty", "ten oh five") said next to a word
+# of time, before it ("at", "around", "until", "make it", a day, a part of the day) or after it
+# ("a.m.", "o'clock", "tomorrow", "on Friday", "in the morning").
+_WEEKDAY_WORDS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_CLOCK_BEFORE = frozenset(
+    ["at", "around", "about", "by", "from", "until", "till", "til", "before", "after", "for", "say", "today",
+     "tomorrow", "tonight", "morning", "afternoon", "evening", "night", *_WEEKDAY_WORDS]
+)  # fmt: skip
+_CLOCK_FILLERS = frozenset({"um", "uh", "er", "erm", "like", "maybe", "just", "roughly", "approximately"})
+_CLOCK_AFTER = re.compile(
+    r"[\s,]*(?:[ap]\.?\s?m\b|o'?\s?clock\b|oclock\b|(?:(?:on|this|next|coming|in the|at)\s+)?"
+    rf"(?:today|tomorrow|tonight|morning|afternoon|evening|night|{'|'.join(_WEEKDAY_WORDS)})\b)",
+    re.IGNORECASE,
+)
+# After a clock time said after "at" or a day, what may come next: the end of the clause, or a word
+# that does not go on naming a thing ("at eleven thirty Elm Street" is a house number).
+_CLOCK_NEXT = frozenset(
+    "please if is would will works work suits suit then or and on in this next that thanks thank ok okay yeah "
+    "yes for instead sharp ish latest earliest onwards because cause so but as with maybe be i we she he they "
+    "you it".split()
+)
+
+
+def _clock_time(text: str, run: SpokenNumber) -> str | None:
+    """``run`` as a clock time ("11:30", "9:05") when it is one (see ``_CLOCK_BEFORE``), else None."""
+    groups = run.groups
+    if run.fraction or run.ordinal or not 1 <= groups[0] <= 12:
+        return None
+    if len(groups) == 2 and 10 <= groups[1] <= 59:
+        minute = groups[1]
+    elif len(groups) == 3 and groups[1] == 0 and 1 <= groups[2] <= 9:  # "ten oh five"
+        minute = groups[2]
+    else:
+        return None
+    written = f"{groups[0]}:{minute:02d}"
+    after = text[run.end :]
+    if _CLOCK_AFTER.match(after):
+        return written
+    before = [w.lower() for w in _WORD.findall(text[: run.start])]
+    while before and before[-1] in _CLOCK_FILLERS:
+        before.pop()
+    if not before or not (before[-1] in _CLOCK_BEFORE or before[-2:] == ["make", "it"]):
+        return None
+    following = _WORD.search(after)
+    if following is None or re.search(r"[,.;:!?]", after[: following.start()]):
+        return written  # the clause ends with it
+    return written if following.group().lower() in _CLOCK_NEXT else None
+
+
+def words_to_digits(text: str, *, ordinals: bool = False, joiner: str = "", clock: bool = False) -> str:
     """Rewrite spoken numbers as digits; everything else is left as it was.
 
     ``"four five six seven"`` -> ``"4567"``; ``"forty five sixty seven"`` -> ``"4567"`` (groups said
@@ -309,8 +375,11 @@ def words_to_digits(text: str, *, ordinals: bool = False, joiner: str = "") -> s
     ``"a hundred and five"`` -> ``"105"``; ``"double five"`` -> ``"55"``; ``"four oh one"`` -> ``"401"``
     ("oh" is zero only next to another number word); ``"three point five"`` -> ``"3.5"``. With
     ``ordinals``, ``"the twenty fifth"`` -> ``"the 25th"`` (off by default: "wait a second"). With a
-    ``joiner``, it goes between the groups: ``"twelve ninety nine"`` -> ``"12 99"`` with ``" "``.
+    ``joiner``, it goes between the groups: ``"twelve ninety nine"`` -> ``"12 99"`` with ``" "``. With
+    ``clock``, an hour and its minutes said as a clock time are written as one: ``"friday at eleven
+    thirty"`` -> ``"friday at 11:30"``, not the code ``"1130"``.
     """
     for run in reversed(spoken_numbers(text, ordinals=ordinals)):
-        text = text[: run.start] + run.digits(joiner) + text[run.end :]
+        written = (_clock_time(text, run) if clock else None) or run.digits(joiner)
+        text = text[: run.start] + written + text[run.end :]
     return text

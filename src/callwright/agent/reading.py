@@ -215,7 +215,8 @@ _AMBIGUOUS = re.compile(
 _STRONG_YES = re.compile(
     r"\b(?:yes|yeah|yep|yup|ya|aye|correct|exactly|absolutely|definitely|of course|please do|go ahead|do it|"
     r"that's right|that is right|that's correct|sounds good|that works|that's fine|perfect|sure|certainly|yes please|"
-    r"that's it|that's the one|spot on|bang on|go for it|you got it|go on then|go on|aye|righto|sure thing)\b"
+    r"that's it|that's the one|spot on|bang on|go for it|you got it|go on then|go on|aye|righto|sure thing|"
+    r"yeh|yah|yas|yass|yessir|ja|yebo|haan|opo)\b"
 )
 
 
@@ -250,7 +251,7 @@ _QUESTION_START = re.compile(
     r"^(?:(?:and|but|so|oh|wait|sorry|also|um|uh|er|erm|quick question|one more thing|actually|hey|hang on|hold on|"
     r"by the way|before that|before i forget|while i remember|while i think of it|one other thing|another thing|just|ok|okay|right|"
     r"well|then|mate|love|listen|look|hi|hiya|hello|hey there|hi there|g'day|good morning|good afternoon|good evening|"
-    r"morning|afternoon|evening|please|excuse me|ah|hmm|yeah|yes|no|ha|lovely|right then)[\s,]+)*"
+    r"morning|afternoon|evening|please|excuse me|hmm|ha|lovely|right then)[\s,]+)*"
     r"(?:what|what's|whats|when|where|where's|how|how's|why|which|who|whose|is|are|am|do|does|did|can|could|will|would|"
     r"should|shall|have|has|any|is there|are there|may|might|must)\b"
 )

@@ -85,7 +85,7 @@ def normalise(text: str, *, digits: bool = True) -> str:
         for pattern, plain in _PHRASES.items():
             s = re.sub(pattern, plain, s)
     if digits:
-        s = words_to_digits(s)
+        s = words_to_digits(s, clock=True)
     return s
 
 

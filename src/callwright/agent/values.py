@@ -329,13 +329,25 @@ _YES = ("yes", "yeah", "yep", "yup", "yea", "ya", "sure", "correct", "right", "t
         "all right", "perfect", "fine", "that's fine", "that works", "i do", "do it", "that's it", "that's the one",
         "spot on", "bang on", "go for it", "you got it", "that'll do", "sounds right", "sounds great", "yes it is",
         "go on then", "go on", "go on then", "aye", "yes love", "lovely", "grand", "brilliant", "smashing", "champion",
-        "please", "yes sir", "yes ma'am", "righto", "right you are", "okey dokey", "sure thing", "sure is", "course")  # fmt: skip
+        "please", "righto", "right you are", "okey dokey", "sure thing", "sure is", "course",
+        # spellings and other Englishes: "yeh", "yah", South African "ja" and "yebo", Indian "haan" and "haan ji",
+        # Filipino "opo", Nigerian "yes o", "yessir"
+        "yeh", "yah", "yas", "yass", "ja", "yebo", "haan", "haan ji", "ji haan", "opo", "yes o", "yessir", "yes'm")  # fmt: skip
 _NO = ("no", "nope", "nah", "not quite", "that's wrong", "wrong", "incorrect", "not right", "that's not right",
        "that is not right", "not correct", "negative", "don't", "do not", "not really", "no thanks", "no thank you",
        "i don't think so", "don't think so", "not quite right", "not exactly", "cancel", "never mind", "not that", "that's not it", "not at all",
        "you're alright", "you're all right", "i'm alright", "i'm all right", "i'm good", "i'm fine", "no need", "not now",
        "not for now", "not today", "i'll pass", "no ta", "don't bother", "leave it", "forget it")  # fmt: skip
 _UNSURE = ("not sure", "i'm not sure", "don't know", "i don't know", "maybe", "not yet", "hold on", "wait")
+# Terms of address and courtesies said with an answer ("yes ma'am", "nah mate", "yeah man", "aye hen",
+# "no sorry", "yes thanks"): part of the answer, not other words beside it, so they do not make the
+# reading less certain.
+_COURTESIES = re.compile(
+    r"\b(?:sorry|thanks|thank you|cheers|ta|"
+    r"ma'am|maam|mam|madam|sir|miss|missus|love|luv|dear|darling|hun|hon|honey|pet|hen|duck|chuck|mate|man|"
+    r"bro|bruv|brother|sis|sister|boss|chief|pal|buddy|bud|dude|auntie|aunty|uncle|ji|doc|doctor|nurse|"
+    r"my (?:dear|friend|love|man|brother|sister|g)|young man|young lady)\b"
+)
 _YES_NO = {p: True for p in _YES} | {p: False for p in _NO} | {p: None for p in _UNSURE}
 _YES_NO_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(_YES_NO, key=len, reverse=True)) + r")\b")
 
@@ -349,7 +361,8 @@ def _yes_no(text: str) -> Parsed | None:
         return None
     value = votes.pop() is True
     covered = sum(len(m.group()) for m in matches)
-    certainty = 1.0 if covered * 2 >= len(s.replace(" ", "")) else 0.8
+    said = _COURTESIES.sub(" ", s)
+    certainty = 1.0 if covered * 2 >= len(said.replace(" ", "")) else 0.8
     return Parsed(value, "yes" if value else "no", "yes" if value else "no", certainty)
 
 
