@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import anyio
 import jiwer
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from callwright.agent.emotion import Prosody, measure_prosody
@@ -266,3 +268,19 @@ def test_a_hard_fact_can_be_spoken() -> None:
     drawn: Fact = fact("address", seed=2, hard=True, culture="gb")
     said = speak(drawn.spoken, Voice(engine="espeak", voice="en-gb"), seed=0)
     assert said.text == drawn.spoken and said.duration_s > 1.0
+
+
+# -- docs ----------------------------------------------------------------------------------------------------
+
+
+def test_the_docs_show_a_valid_voice_and_every_accent_and_recording() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
+    block = re.search(r"```yaml\n(persona:.*?)```", docs, re.S)
+    assert block is not None, "docs/simulator.md has no ```yaml persona: example"
+    voice = Voice.model_validate(yaml.safe_load(block.group(1))["persona"]["voice"])
+    assert voice.info.id == "en-gb-scotland" and voice.espeak_variant == "f3"
+    cells = {cell.strip() for line in docs.splitlines() if line.startswith("| ") for cell in line.split("|")}
+    for key in english_accents():
+        assert any(cell.startswith(f"`{key}`") for cell in cells), f"docs/simulator.md: no row for accent {key!r}"
+    for key in recordings():
+        assert key in docs or key.split("-")[0] in docs, f"docs/simulator.md: recording {key!r} not listed"

@@ -51,10 +51,10 @@ NOT_OFFERED = {
 DEFAULT_VOICE = {"espeak": "en-us", "piper": "joe", "hibari": "heart"}
 FEMALE_VARIANT = "f3"  # espeak's base voices are male; a female caller gets this variant unless one is named
 
-# The engines' own pace, in words a minute of speech (pauses included), for ``wpm``. espeak's rate is
-# set in words a minute; the two neural voices were measured here on the caller sentences of
-# caller-material.md §1.1 (41 words).
-NATURAL_WPM = {"espeak": 175.0, "piper": 160.0, "hibari": 175.0, "recording": 1.0}
+# The voices' own pace at rate 1.0, in words a minute of the rendered utterance (pauses between
+# phrases included, as VoiceReport.wpm counts it), for ``wpm``: measured here on the three caller
+# sentences of caller-material.md §1.1 (49 words) with :func:`~.utterance.speak`.
+NATURAL_WPM = {"espeak": 198.0, "piper": 210.0, "hibari": 207.0, "recording": 1.0}
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def offered(engine: str) -> dict[str, VoiceInfo]:
         return HIBARI_VOICES
     if engine == "recording":
         return {
-            key: VoiceInfo("recording", key, rec.speaker, "en-us", None, rec.licence, rec.install)
+            key: VoiceInfo("recording", key, rec.speaker, "en", None, rec.licence, rec.install)
             for key, rec in recordings().items()
         }
     raise ConfigError(f"unknown voice engine {engine!r}; engines: {', '.join(ENGINES)}")
