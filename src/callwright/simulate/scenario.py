@@ -39,7 +39,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -47,8 +47,8 @@ from ..errors import ConfigError
 from ..testing.conversations import Conversation, EndExpect, Turn, TurnExpect
 from ..yamlfile import load_model
 from .environment import Environment
-
-Emotion = Literal["neutral", "angry", "anxious", "sad", "happy", "tired"]
+from .prosody import Emotion
+from .voices import Voice
 
 
 class _Strict(BaseModel):
@@ -63,9 +63,15 @@ class Persona(_Strict):
     phone: str | None = None  # the caller's number as the agent sees it; none: withheld
     language: str = "en"
     emotion: Emotion = "neutral"
-    voice: dict[str, Any] | None = None  # engine, accent, rate, pitch...: validated by the voice module
+    voice: Voice | None = None  # engine, accent, rate, pitch, disfluencies (:mod:`.voices`); its emotion is this one's
     patience_s: float = Field(default=8.0, gt=0)  # how long the caller waits in silence before hanging up
-    disfluency: float = Field(default=0.0, ge=0, le=1)  # share of words with an "um" or a restart before them
+
+    def sounding(self) -> Voice:
+        """The voice as this caller speaks: the persona's emotion, unless the voice sets its own."""
+        voice = self.voice or Voice()
+        if voice.emotion == "neutral" and self.emotion != "neutral":
+            voice = voice.model_copy(update={"emotion": self.emotion})
+        return voice
 
 
 class When(_Strict):
@@ -163,7 +169,7 @@ class Defaults(_Strict):
     environment: Environment | None = None
 
 
-MATRIX_PATHS = ("persona.emotion", "persona.voice", "persona.disfluency", "persona.language",
+MATRIX_PATHS = ("persona.emotion", "persona.voice", "persona.language",
                 "environment.noise", "environment.room", "environment.channel", "environment.bursts", "environment")
 
 
