@@ -51,8 +51,9 @@ class LocalCall:
         rate: int = 16000,
         caller: str | None = None,
         clock: Clock | None = None,
+        io: MemoryIO | None = None,
     ) -> None:
-        self.io = MemoryIO(input_rate=rate, output_rate=rate)
+        self.io = io if io is not None else MemoryIO(input_rate=rate, output_rate=rate)
         self.call = Call(agent, engines, self.io, options=options, caller=caller, transport="local", clock=clock)
         self.clock = self.call.clock
         self._stepped = clock if isinstance(clock, SteppedClock) else None
