@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from callwright import events as ev
 from callwright.testing import TextCall
 
@@ -257,3 +259,42 @@ async def test_returning_caller_is_asked_about_the_open_issue(agent_for: Callabl
     assert "Sam" in greeting and "Are you calling about your order of three avocados from earlier today?" in greeting
     assert who.calls_before == 1
     assert "Your order number" in reply
+
+
+@pytest.mark.parametrize(
+    ("said", "heard"),
+    [
+        ("status of my order please", "What's your order number?"),
+        ("order tracking 7890", "delivered"),
+        ("bread price", "gluten free seeded bread"),
+        ("avocado cost please", "avocados"),
+    ],
+)
+async def test_a_search_box_said_out_loud_goes_to_the_service_it_names(agent_for: Callable[[str], Any], said: str, heard: str) -> None:
+    """"Order status please" is not an order of something called "status", nor "bread price" an order of bread."""
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say(said)
+    assert heard in reply
+    assert "How many" not in reply
+
+
+@pytest.mark.parametrize(
+    ("said", "number", "status"),
+    [
+        ("so anyway is my order coming tonight it's one two three four", "1234", "being packed"),
+        ("anyways is my order turning up this arvo, one two three four", "1234", "being packed"),
+        ("anyhow, has me order left yet, the number's 4567", "4567", "out for delivery"),
+        ("will my groceries be here soon, it's order 4567", "4567", "out for delivery"),
+    ],
+)
+async def test_a_question_about_an_order_with_its_number_checks_that_order(
+    agent_for: Callable[[str], Any], said: str, number: str, status: str
+) -> None:
+    """Asking how an order stands is not ordering, however it opens and however the number is said."""
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        reply = await c.say(said)
+        called = c.events(ev.ToolCalled)
+    assert [(t.name, t.arguments) for t in called] == [("order_status", {"order_number": number})]
+    assert status in reply

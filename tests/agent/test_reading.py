@@ -19,6 +19,7 @@ from callwright.agent.reading import (
     noun_phrase,
     question_part,
     questions,
+    request_part,
     resolve_references,
     strip_fillers,
     yes_no,
@@ -220,6 +221,14 @@ def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
         ("the yoghurt turned up leaking", True),
         ("my shopping came without the butter", True),
         ("what time is it ok to ring you back, please", True),
+        # a search box said out loud asks about the thing it names
+        ("bread prices", True),
+        ("the cost of the salmon please", True),
+        ("order tracking please", True),
+        ("parcel status for 8812", True),
+        # how a thing stands, after a word that turns back to business
+        ("anyways, will the groceries be here by six", True),
+        ("right, has me parcel gone out yet", True),
         # asking for something, however it is put
         ("four bagels to 4 Mill Lane", False),
         ("is it possible to get some yoghurt sent round", False),
@@ -227,10 +236,26 @@ def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
         ("the yoghurt was nice last time, three more please", False),
         ("I'll have the same as last week", False),
         ("do you think you could send two lemons", False),
+        ("three limes please", False),
+        ("have the lemons sent to 9 Oak Road", False),
     ],
 )
 def test_asking_about_or_telling_is_not_asking_for(said: str, not_asked: bool) -> None:
     assert not_a_request(said) is not_asked
+
+
+@pytest.mark.parametrize(
+    ("said", "asked"),
+    [
+        ("milk prices please", "how much is milk please"),
+        ("ok, banana cost", "how much is banana"),
+        ("the price of the bananas", "the price of the bananas"),  # already a question
+        ("what's the bread price", "what's the bread price"),
+        ("I'd like to know the price", "i'd like to know the price"),
+    ],
+)
+def test_a_price_typed_like_a_search_box_is_matched_as_the_question(said: str, asked: str) -> None:
+    assert request_part(said) == asked
 
 
 @pytest.mark.parametrize(

@@ -218,12 +218,20 @@ _CONTENT = re.compile(r"[a-z0-9]{3,}")
 
 def request_part(text: str) -> str:
     """A turn without the acknowledgements before its request ("ok fair enough, who will win the
-    election" -> "who will win the election"), for matching intents."""
+    election" -> "who will win the election"), for matching intents. A price asked the way a search
+    box is typed is the question it stands for ("oat milk price please" -> "how much is oat milk")."""
     s = normalise(text, digits=False)
     parts = clauses(s)
     while len(parts) > 1 and (_ACK.match(parts[0]) or _ASIDE.match(parts[0])):
         parts = parts[1:]
+    parts = [_PRICE_BOX.sub(r"how much is \g<thing>", c) for c in parts]
     return ", ".join(parts) if parts else s
+
+
+_PRICE_BOX = re.compile(
+    r"^(?P<thing>(?:(?!(?:what|what's|how|is|are|do|does|can|could|i|i'm|my|your|and|the)\b)[a-z']+ ){0,3}"
+    r"(?!(?:what|what's|how|is|are|the)\b)[a-z']+) (?:price|prices|cost|costs)(?= please$| then$| thanks$|$)"
+)
 
 
 _ASIDE = re.compile(
@@ -364,7 +372,9 @@ _GENERIC_FRAME = frozenset(
     "those these this one ones same but only what about how hiya morning afternoon evening there please "
     "it's its that's there's here's what's i've we're you're they're let's lemme gonna wanna gotta y'all yall ya "
     "guys folks mate dear oh um uh er erm hmm ah hey as always usual usually again too address details postcode zip "
-    "wondering around approximately much many".split()
+    "wondering around approximately much many "
+    # what is asked of a thing, not a thing: "order status", "any tracking on it"
+    "status tracking update updates prices costs".split()
 )
 _CONTAINERS = frozenset(
     "box boxes loaf loaves bottle bottles pack packs packet packets carton cartons bag bags tin tins can cans jar jars "
@@ -435,10 +445,20 @@ def asking_clause(text: str) -> str | None:
 # for delivering it?") is not asking *for*: a question of that form never places an order or books.
 _ASKS_ABOUT = re.compile(
     r"^(?:(?:and|but|so|also|oh|um|uh|er|well|wait|ok|okay|sorry|actually|quick question|just|hang on|hold on|"
+    r"anyway|anyways|anyhow|right|now|listen|look|"  # "anyway, is my order coming today": back to business, still asking
     r"(?:can|could) you tell me|do you know|i was wondering|i wonder|tell me)[\s,]+)*"
     r"(?:(?:what|what's|whats|when|where|where's|why|which|who|how(?! about)(?! (?:do|can|could) (?:i|we) (?:order|buy|get|book)))\b(?! about)"
     r"|(?:do|does|did|is|are|was|were)\b(?!\s+(?:it|there|you|that)\s+(?:possible|ok|okay|alright|all right|any way|able|think|reckon|mind)\b)"
-    r"(?!\s+(?:you|ya) (?:able|think|reckon|mind|wanna|want)\b))"
+    r"(?!\s+(?:you|ya) (?:able|think|reckon|mind|wanna|want)\b)"
+    # "has my order left yet?", "will the eggs be here today?": how a thing stands
+    r"|(?:has|hasn't|haven't)\s+(?:my|me|our|the|your|his|her|their|it|they)\b|(?:will|won't)\s+(?:my|me|our|the|your|his|her|their)\b)"
+)
+# A search box said out loud asks about a thing, not for it: "order status please", "oat milk price",
+# "delivery times", "the cost of the salmon"
+_ATTRIBUTE = r"(?:price|prices|cost|costs|status|update|updates|tracking|times|hours|fees?|charges?|policy|availability)"
+_ASKS_OF_A_THING = re.compile(
+    rf"^(?:[a-z']+ ){{1,3}}{_ATTRIBUTE}(?: (?:for|of|on) (?:[a-z']+ ){{0,2}}#?\d+| #?\d+)?(?: (?:please|thanks|then))?$"
+    rf"|^(?:the |your )?{_ATTRIBUTE} (?:of|for|on)\b"
 )
 _ASKS_FOR = re.compile(
     r"\b(?:(?:can|could|may|might) (?:i|we)|(?:can|could|would|will) you (?!tell|explain|say|let me know|check if|confirm|know)|"
@@ -464,10 +484,11 @@ def not_a_request(text: str) -> bool:
     """A question about something, or a report of what happened, with no clause that asks for
     something to be done."""
     parts = clauses(normalise(text, digits=False)) or [normalise(text, digits=False)]
-    if any(_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)) for c in parts):
+    if any(not _ASKS_OF_A_THING.match(c) and (_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)))
+           for c in parts):
         return False
     marked = "?" in text  # "y'all delivering on Christmas Day?": a question by its mark, with no question word
-    return marked or any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) for c in parts)
+    return marked or any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) or _ASKS_OF_A_THING.match(c) for c in parts)
 
 
 _AND_ASKS = re.compile(
