@@ -298,3 +298,32 @@ async def test_a_question_about_an_order_with_its_number_checks_that_order(
         called = c.events(ev.ToolCalled)
     assert [(t.name, t.arguments) for t in called] == [("order_status", {"order_number": number})]
     assert status in reply
+
+
+@pytest.mark.parametrize(
+    ("order", "correction", "heard", "placed"),
+    [
+        ("four bananas to 6 oak avenue", "nah mate it's sixteen oak avenue not six", "sixteen Oak Avenue", "16 Oak Avenue"),
+        ("can I get three avocados to five birch court", "dang, birch close not birch court", "five Birch Close", "5 Birch Close"),
+        ("two eggs to 8 mill road please", "argh, not mill road, mill lane", "eight Mill Lane", "8 Mill Lane"),
+    ],
+)
+async def test_a_correction_naming_the_new_part_and_the_old_changes_only_that_part(
+    agent_for: Callable[[str], Any], order: str, correction: str, heard: str, placed: str
+) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        assert (await c.say(order)).endswith("Shall I place the order?")
+        corrected = await c.say(correction)
+        await c.say("yes")
+        called = c.events(ev.ToolCalled)
+    assert f"delivered to {heard}. Shall I place the order?" in corrected
+    assert called[-1].arguments["address"] == placed
+
+
+async def test_a_correction_at_the_read_back_of_a_misheard_address_keeps_the_house_number(agent_for: Callable[[str], Any]) -> None:
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        await c.say("I want two salmon")
+        assert await c.say("seven magnolia street", confidence=0.6) == "I heard seven Magnolia Street. Is that right?"
+        assert await c.say("oh gosh sorry, magnolia lane not magnolia street") == "I heard seven Magnolia Lane. Is that right?"

@@ -19,6 +19,7 @@ from callwright.agent.reading import (
     noun_phrase,
     question_part,
     questions,
+    replaced_part,
     request_part,
     resolve_references,
     strip_fillers,
@@ -95,6 +96,8 @@ def test_short_answers(said: str, value: bool | None, clear: bool, ack: bool) ->
         ("no, I said Tuesday", True),
         ("no, make it salmon instead", True),
         ("not Elm Street, Elm Road", True),
+        ("dang, no, it should be Birch Close", True),  # what the caller exclaims first
+        ("gosh sorry, I meant three", True),
         ("no", False),
         ("yes that's right", False),
         ("I'd like two oat milks", False),
@@ -102,6 +105,25 @@ def test_short_answers(said: str, value: bool | None, clear: bool, ack: bool) ->
 )
 def test_corrections(said: str, correction: bool) -> None:
     assert is_correction(said) is correction
+
+
+@pytest.mark.parametrize(
+    ("said", "values", "replaced"),
+    [
+        ("no, it's 21, not 12", {"address": "12 Baker Street", "quantity": "2"}, ("address", "21 Baker Street")),
+        # the new part said with the words around it, before or after the old part
+        ("ugh sorry, it's twenty one oak avenue, not twenty", {"address": "20 Oak Avenue"}, ("address", "21 oak avenue")),
+        ("whoops, not nine, nineteen cedar road", {"address": "9 Cedar Road", "quantity": "3"}, ("address", "19 cedar road")),
+        ("dang, birch close not birch court", {"address": "5 Birch Court"}, ("address", "5 birch close")),
+        ("my bad it's pine drive not pine road", {"address": "33 Pine Road"}, ("address", "33 pine drive")),
+        ("blimey, no love, it's 3 not 2", {"address": "8 Mill Lane", "quantity": "2"}, ("quantity", "3")),
+        ("I'm not sure", {"address": "8 Mill Lane"}, None),  # nothing heard is turned down
+    ],
+)
+def test_the_part_turned_down_is_replaced_in_the_value_that_held_it(
+    said: str, values: dict[str, str], replaced: tuple[str, str] | None
+) -> None:
+    assert replaced_part(said, values) == replaced
 
 
 def test_the_negated_part_of_a_correction_is_dropped() -> None:

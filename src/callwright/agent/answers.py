@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
 from .base import Act, Hangup, Say, Turn
-from .reading import is_correction
+from .reading import is_correction, replaced_part
 from .state import Question
 from .text import clauses, normalise
-from .values import Parsed
+from .values import Parsed, parse_value
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
@@ -179,6 +179,9 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
             yield act
         return
     correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
+    part = replaced_part(reading.text, {q.name: q.value}) if q.value else None
+    if part is not None:  # "oh gosh, Magnolia Lane, not Magnolia Street": the part turned down, replaced in what was heard
+        correction = parse_value(d.kind(task, q.name), part[1], now=d.now(), region=d.spec.identity.region) or correction
     if q.value and d.kind(task, q.name) == "datetime" and (correction is None or _REJECTED.search(normalise(reading.text, digits=False))):
         # "can we make it friday instead, same time, thursday's no good": the day or time it changes,
         # read from what the caller wants, not from what they turn down

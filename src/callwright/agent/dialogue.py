@@ -237,7 +237,7 @@ class Dialogue:
         """Values the task already had that the turn states anew (a correction): applied, and returned."""
         current = self.values(task) | {k: p.text for k, p in task.pending.items()}
         typed = {k: str(v) for k, v in current.items() if k in self.wanted(task, missing_only=False) and self.kind(task, k) != "text"}
-        part = replaced_part(reading.text, typed) if reading.correction else None
+        part = replaced_part(reading.text, typed)  # "X, not Y" is checked against the values themselves
         if part is not None:  # "no, it's 21, not 12": only the part turned down changes, in the value that had it
             name, text = part
             parsed = parse_value(self.kind(task, name), text, now=self.now(), region=self.spec.identity.region)

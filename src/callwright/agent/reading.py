@@ -194,7 +194,8 @@ _QUESTION_START = re.compile(
 
 
 def is_correction(text: str) -> bool:
-    return bool(_CORRECTION.search(normalise(text, digits=False)))
+    s = normalise(text, digits=False)
+    return bool(_CORRECTION.search(s) or _CORRECTION.search(_EXCLAIM.sub("", s)))
 
 
 def is_question(text: str) -> bool:
@@ -266,13 +267,14 @@ def drop_negated(text: str) -> str:
 def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | None:
     """"No, it's 21, not 12" read against what was heard: the one value that holds "12" as words of
     its own, with "21" in their place ("12 Baker Street" -> "21 Baker Street"), as (name, new text).
-    None when no value, or more than one, holds the part turned down."""
-    s = normalise(text).rstrip(" .!?")
+    None when no value, or more than one, holds the part turned down. The new part may be said with
+    the words around it ("oh shoot, it's fourteen Elm Street, not four": "4 Elm Street" -> "14 Elm Street")."""
+    s = _EXCLAIM.sub("", normalise(text).rstrip(" .!?"))
     match = _NOT_THIS_BUT.search(s) or _THIS_NOT.search(s)
     if match is None:
         return None
-    right = re.sub(rf"\b(?:{_VOCATIVE})\b", " ", strip_fillers(match.group("right").strip(" ,.")))
-    right = " ".join(right.split()).strip(" ,.")
+    right = re.sub(rf"\b(?:{_VOCATIVE})\b", " ", strip_fillers(_EXCLAIM.sub("", match.group("right").strip(" ,."))))
+    right = " ".join(_SAYS_IT_IS.split(right)[-1].split()).strip(" ,.")  # "crap, it's Cedar Avenue": what it is
     wrong = match.group("wrong").strip(" ,.")
     if not right or not wrong or len(right.split()) > 4:
         return None
@@ -283,7 +285,9 @@ def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | Non
     name = holding[0]
     value = str(values[name])
     plain = normalise(value)
-    start = plain.find(wrong.lower())
+    found = part.search(plain)
+    assert found is not None
+    start, end = found.span()
     # "no, I said Oak Road, not street": the words the right part repeats from before the part turned
     # down are replaced with it ("7 Oak Street" -> "7 Oak Road", not "7 Oak Oak Road")
     said = right.lower().split()
@@ -291,7 +295,21 @@ def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | Non
     while len(said) > 1 and before and before[-1] == said[0]:
         start = plain.rfind(before.pop(), 0, start)
         said = said[1:]
-    return name, value[:start] + right + value[plain.find(wrong.lower()) + len(wrong):]
+    # ... and from after it ("14 Elm Street, not 4" -> "14 Elm Street", not "14 Elm Street Elm Street")
+    after = plain[end:].split()
+    kept = next((k for k in range(min(len(after), len(said) - 1), 0, -1) if said[-k:] == after[:k]), 0)
+    for word in after[:kept]:
+        end = plain.index(word, end) + len(word)
+    return name, value[:start] + right + value[end:]
+
+
+# What a caller exclaims before putting it right: "oh shoot", "dang", "my bad"
+_EXCLAIM = re.compile(
+    r"^(?:(?:oh|ah|aw|ugh|argh|shoot|dang|darn|damn|dammit|crap|heck|bugger|bother|shucks|gosh|golly|jeez|geez|blimey|"
+    r"crikey|whoops|oops|dear me|my bad|my mistake|silly me|apologies|sorry about that|so sorry|hmm+|um+|uh+|er+m?)\b[\s,.!-]*)+",
+    re.I,
+)
+_SAYS_IT_IS = re.compile(r"\b(?:it's|its|it is|it should be|should be|i said|i meant|i mean|make it|make that)\b")
 
 
 # ------------------------------------------------------------------ references
@@ -764,7 +782,7 @@ def address_part(text: str) -> str:
     """What an answer to "what's the address?" holds of one: fillers and the negated part dropped, and
     the clauses after it that are not a town or a code ("elm road, elm street's the other side of
     town" -> "elm road"; "baker street, springfield" stays)."""
-    said = strip_fillers(drop_negated(text))
+    said = strip_fillers(_EXCLAIM.sub("", drop_negated(text)))
     first, *rest = [p.strip() for p in said.split(",")]
     kept = [first]
     for part in rest:
