@@ -327,3 +327,22 @@ async def test_a_correction_at_the_read_back_of_a_misheard_address_keeps_the_hou
         await c.say("I want two salmon")
         assert await c.say("seven magnolia street", confidence=0.6) == "I heard seven Magnolia Street. Is that right?"
         assert await c.say("oh gosh sorry, magnolia lane not magnolia street") == "I heard seven Magnolia Lane. Is that right?"
+
+
+async def test_a_follow_up_after_a_product_search_searches_the_thing_it_names(agent_for: Callable[[str], Any]) -> None:
+    """"How about the sourdough then?" is the same look-up for a new thing, not an order; "three of the
+    first one" is the first thing talked about."""
+    async with TextCall(agent_for("order-desk"), caller=STRANGER) as c:
+        await c.greeting()
+        await c.say("have you got any salmon")
+        sourdough = await c.say("how about the sourdough then")
+        avocados = await c.say("and avocados?")
+        delivery = await c.say("and what about delivery")  # what the documents are about: no search
+        searched = [t.arguments["query"] for t in c.events(ev.ToolCalled) if t.name == "search_products"]
+        asked = await c.say("right, I'll take three of the first one")
+    assert "sourdough loaf" in sourdough and "four dollars and ninety-nine cents" in sourdough
+    assert "avocados" in avocados and "How many" not in avocados
+    assert "slot" in delivery or "deliver" in delivery
+    assert searched == ["salmon", "sourdough", "avocados"]
+    assert asked == "What's the delivery address?"
+    assert c.events(ev.IntentRecognized)[-1].slots == {"quantity": "3", "product": "salmon"}

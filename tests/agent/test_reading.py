@@ -153,6 +153,21 @@ def test_references_point_at_what_was_just_talked_about() -> None:
     assert resolve_references("two of those", None) == "two of those"  # nothing to point at
 
 
+@pytest.mark.parametrize(
+    ("said", "resolved"),
+    [
+        ("I'll take three of the first one", "i'll take three salmon"),
+        ("go on then, the second one please", "go on then, sourdough please"),
+        ("two of the latter", "two sourdough"),
+        ("actually the other one", "actually salmon"),  # of two, the one not talked about last
+        ("it's the first time I've rung", "it's the first time i've rung"),  # not a thing talked about
+    ],
+)
+def test_a_thing_is_pointed_at_by_its_place_among_those_talked_about(said: str, resolved: str) -> None:
+    assert resolve_references(said, "sourdough", ["salmon", "sourdough"]) == resolved
+    assert resolve_references("two of the second one", "salmon", ["salmon"]) == "two of the second one"  # only one
+
+
 def test_the_question_part_drops_denials_and_feelings_but_keeps_what_is_described() -> None:
     assert question_part("I don't have a fever or anything, I just wanted to know when I can have a shower") == (
         "when i can have a shower"

@@ -81,6 +81,7 @@ class Dialogue:
         self.task: Task | None = None
         self.question: Question | None = None
         self.referent: str | None = None  # the thing last talked about ("oat milk")
+        self.mentioned: list[str] = []  # the things talked about, in the order they came up ("the second one")
         self.asked = ""  # the question the documents last answered, for a follow-up ("and the night one?")
         self.answered: Passage | None = None  # and the passage that answered it
         self.misses = 0  # turns in a row not understood
@@ -109,7 +110,7 @@ class Dialogue:
         return Say(question.text)
 
     async def read(self, turn: Turn) -> Reading:
-        resolved = resolve_references(turn.text, self.referent)
+        resolved = resolve_references(turn.text, self.referent, self.mentioned)
         intents = await anyio.to_thread.run_sync(self._rank, request_part(resolved))
         u = self.spec.understanding
         return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
@@ -281,6 +282,8 @@ class Dialogue:
                     task.said[name] = parsed.spoken
                 if kind == "text":
                     self.referent = parsed.text
+                    if parsed.text not in self.mentioned:
+                        self.mentioned.append(parsed.text)
                 continue
             assert task.form is not None
             spec = task.form.field(name)

@@ -325,9 +325,28 @@ _REFERENCES = [
 ]
 
 
-def resolve_references(text: str, referent: str | None) -> str:
+# "two of the second one", "the first ones", "the latter": a thing by its place among those talked about
+_ORDINAL = re.compile(
+    r"\b(?:(?P<n>\d+|a couple|a few|some|one|two|three|four|five|six|seven|eight|nine|ten|a dozen) of )?"
+    r"(?:the|that|those) (?:(?P<which>first|second|third|fourth|last|1st|2nd|3rd|4th|other) (?:one|ones|thing|things|kind|item)"
+    r"|(?P<formal>former|latter))\b"
+)
+_PLACES_IN_LIST = {"first": 0, "1st": 0, "former": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1, "latter": -1}
+
+
+def resolve_references(text: str, referent: str | None, mentioned: Sequence[str] = ()) -> str:
     """Put the thing just talked about in place of "those", "it" or "one" ("two of those" ->
-    "2 oat milk"). Unchanged when there is no referent or no reference."""
+    "2 oat milk"), and a thing named by its place among those talked about (``mentioned``, in the
+    order they came up) in place of "the second one" or "the other one". Unchanged when there is no
+    referent or no reference."""
+    found = _ORDINAL.search(normalise(text, digits=False)) if mentioned else None
+    if found is not None:
+        which = found.group("which") or found.group("formal")
+        # "the other one": of two things talked about, the one not talked about last
+        at = _PLACES_IN_LIST.get(which, -2 if len(mentioned) == 2 and referent == mentioned[-1] else len(mentioned))
+        if -len(mentioned) <= at < len(mentioned) and (which in ("last", "latter", "other") or len(mentioned) > 1):
+            thing = " ".join(v for v in (found.group("n"), mentioned[at]) if v)
+            return found.string[: found.start()] + thing + found.string[found.end() :]
     if not referent:
         return text
     s = normalise(text, digits=False)
