@@ -430,6 +430,11 @@ def test_an_agent_adds_its_own_warning_phrases(tmp_path: Path) -> None:
         ("just a wee question about my bike", "exercise", "urine"),  # Scots "wee": small
         ("when can I get behind the wheel", "driving", None),
         ("can I pick my grandson up", "lifting", None),
+        ("the bottle of olive oil was smashed", "damaged item", None),
+        # broken in the caller's home or on them, not in the bag: no refund is asked about
+        ("the gate's bust so could he phone from the road", "call", "damaged item"),
+        ("our lift is broken again, can the driver ring ahead", "call", "damaged item"),
+        ("I've a broken wrist so can they carry it in", "lifting", "damaged item"),
     ],
 )
 def test_everyday_words_add_the_documents_words(said: str, added: str, not_added: str | None) -> None:

@@ -20,6 +20,8 @@ from callwright.agent.reading import (
     noun_phrase,
     question_part,
     questions,
+    replaced_part,
+    request_part,
     resolve_references,
     small_talk,
     strip_fillers,
@@ -96,6 +98,8 @@ def test_short_answers(said: str, value: bool | None, clear: bool, ack: bool) ->
         ("no, I said Tuesday", True),
         ("no, make it salmon instead", True),
         ("not Elm Street, Elm Road", True),
+        ("dang, no, it should be Birch Close", True),  # what the caller exclaims first
+        ("gosh sorry, I meant three", True),
         ("no", False),
         ("yes that's right", False),
         ("I'd like two oat milks", False),
@@ -103,6 +107,25 @@ def test_short_answers(said: str, value: bool | None, clear: bool, ack: bool) ->
 )
 def test_corrections(said: str, correction: bool) -> None:
     assert is_correction(said) is correction
+
+
+@pytest.mark.parametrize(
+    ("said", "values", "replaced"),
+    [
+        ("no, it's 21, not 12", {"address": "12 Baker Street", "quantity": "2"}, ("address", "21 Baker Street")),
+        # the new part said with the words around it, before or after the old part
+        ("ugh sorry, it's twenty one oak avenue, not twenty", {"address": "20 Oak Avenue"}, ("address", "21 oak avenue")),
+        ("whoops, not nine, nineteen cedar road", {"address": "9 Cedar Road", "quantity": "3"}, ("address", "19 cedar road")),
+        ("dang, birch close not birch court", {"address": "5 Birch Court"}, ("address", "5 birch close")),
+        ("my bad it's pine drive not pine road", {"address": "33 Pine Road"}, ("address", "33 pine drive")),
+        ("blimey, no love, it's 3 not 2", {"address": "8 Mill Lane", "quantity": "2"}, ("quantity", "3")),
+        ("I'm not sure", {"address": "8 Mill Lane"}, None),  # nothing heard is turned down
+    ],
+)
+def test_the_part_turned_down_is_replaced_in_the_value_that_held_it(
+    said: str, values: dict[str, str], replaced: tuple[str, str] | None
+) -> None:
+    assert replaced_part(said, values) == replaced
 
 
 def test_the_negated_part_of_a_correction_is_dropped() -> None:
@@ -130,6 +153,21 @@ def test_references_point_at_what_was_just_talked_about() -> None:
     assert resolve_references("how much is it", "fresh salmon") == "how much is fresh salmon"
     assert resolve_references("I'll take it", "sourdough") == "i'll take sourdough"
     assert resolve_references("two of those", None) == "two of those"  # nothing to point at
+
+
+@pytest.mark.parametrize(
+    ("said", "resolved"),
+    [
+        ("I'll take three of the first one", "i'll take three salmon"),
+        ("go on then, the second one please", "go on then, sourdough please"),
+        ("two of the latter", "two sourdough"),
+        ("actually the other one", "actually salmon"),  # of two, the one not talked about last
+        ("it's the first time I've rung", "it's the first time i've rung"),  # not a thing talked about
+    ],
+)
+def test_a_thing_is_pointed_at_by_its_place_among_those_talked_about(said: str, resolved: str) -> None:
+    assert resolve_references(said, "sourdough", ["salmon", "sourdough"]) == resolved
+    assert resolve_references("two of the second one", "salmon", ["salmon"]) == "two of the second one"  # only one
 
 
 def test_the_question_part_drops_denials_and_feelings_but_keeps_what_is_described() -> None:
@@ -230,6 +268,14 @@ def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
         ("the yoghurt turned up leaking", True),
         ("my shopping came without the butter", True),
         ("what time is it ok to ring you back, please", True),
+        # a search box said out loud asks about the thing it names
+        ("bread prices", True),
+        ("the cost of the salmon please", True),
+        ("order tracking please", True),
+        ("parcel status for 8812", True),
+        # how a thing stands, after a word that turns back to business
+        ("anyways, will the groceries be here by six", True),
+        ("right, has me parcel gone out yet", True),
         # asking for something, however it is put
         ("four bagels to 4 Mill Lane", False),
         ("is it possible to get some yoghurt sent round", False),
@@ -237,10 +283,26 @@ def test_spoken_forms_are_read_as_one_spelling(said: str, plain: str) -> None:
         ("the yoghurt was nice last time, three more please", False),
         ("I'll have the same as last week", False),
         ("do you think you could send two lemons", False),
+        ("three limes please", False),
+        ("have the lemons sent to 9 Oak Road", False),
     ],
 )
 def test_asking_about_or_telling_is_not_asking_for(said: str, not_asked: bool) -> None:
     assert not_a_request(said) is not_asked
+
+
+@pytest.mark.parametrize(
+    ("said", "asked"),
+    [
+        ("milk prices please", "how much is milk please"),
+        ("ok, banana cost", "how much is banana"),
+        ("the price of the bananas", "the price of the bananas"),  # already a question
+        ("what's the bread price", "what's the bread price"),
+        ("I'd like to know the price", "i'd like to know the price"),
+    ],
+)
+def test_a_price_typed_like_a_search_box_is_matched_as_the_question(said: str, asked: str) -> None:
+    assert request_part(said) == asked
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .. import events as ev
 from .base import Act, Hangup, Say, Turn
 from .dates import say_date, say_day, say_time, turns_down, without_turned_down
-from .reading import is_correction
+from .reading import is_correction, replaced_part
 from .state import Question
 from .text import normalise
 from .values import Parsed, datetime_text, parse_value, read_datetime
@@ -186,6 +186,9 @@ async def answer_read_back(d: Dialogue, q: Question, turn: Turn, reading: Readin
             yield act
         return
     correction = d.find(task, reading, missing_only=False, whole=q.name if not reading.question else None).get(q.name)
+    part = replaced_part(reading.text, {q.name: q.value}) if q.value else None
+    if part is not None:  # "oh gosh, Magnolia Lane, not Magnolia Street": the part turned down, replaced in what was heard
+        correction = parse_value(d.kind(task, q.name), part[1], now=d.now(), region=d.spec.identity.region) or correction
     if q.value and d.kind(task, q.name) == "datetime":
         # "can we make it friday instead, same time, thursday's no good", "make it eleven, nine is a bit
         # early": the day or the time it changes (the other is kept), read from what the caller wants,

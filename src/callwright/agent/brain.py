@@ -22,17 +22,20 @@ from .base import Act, Turn
 from .intents import OUT_OF_SCOPE, Match
 from .mishearing import AHEAD, clearly_answered
 from .reading import (
+    REQUEST_VERB,
     asking_clause,
     asks_agent_to_act,
     asks_for,
     asks_property,
     find_values,
+    is_question,
     not_a_request,
     question_part,
     questions,
     strip_fillers,
+    thing_named,
 )
-from .text import normalise
+from .text import normalise, words
 from .values import FieldKind
 
 if TYPE_CHECKING:
@@ -184,13 +187,20 @@ class EmbeddedBrain:
         return sorted(weighed, key=lambda m: -m.score)
 
     def _ellipsis(self, reading: Reading, dialogue: Dialogue) -> IntentSpec | None:
-        """"And what about 1234?": the last request again, when the turn gives a new value for it."""
+        """"And what about 1234?": the last request again, when the turn gives a new value for it.
+        "And what about eggs?" after a product search: the same look-up, for the thing now named."""
         last = dialogue.last_intent
         if last is None or not _ELLIPSIS.search(reading.text.lower().strip()):
             return None
         wanted = {k: v for k, v in last.slots.items() if v != "text"}
         found = find_values(reading.resolved, wanted, now=dialogue.now(), region=self.app.spec.identity.region) if wanted else {}
-        return last if found else None
+        if found:
+            return last
+        if not self._looks_up(last.name):
+            return None
+        thing = _only_a_thing(reading.resolved, self.app.matcher.frame_words(last.name))
+        knowledge = self.app.knowledge
+        return last if thing is not None and not (knowledge is not None and knowledge.is_topic(thing)) else None
 
     def _named(self, name: str, reading: Reading, dialogue: Dialogue) -> list[str]:
         """The things the turn names for the intent's free-text slots ("gluten free bread")."""
@@ -241,6 +251,26 @@ class EmbeddedBrain:
 
     def _intent(self, name: str) -> IntentSpec | None:
         return next((i for i in self.app.spec.intents if i.name == name), None)
+
+
+_FOLLOW_UP_OPENER = re.compile(
+    r"^(?:(?:and|so|ok|okay|right|then|also|oh|well|um|uh)[\s,]+)*(?:(?:what|how) about|what of|same for|and|also)\b[\s,]*"
+)
+_NOT_THE_THING = frozenset("the a an some any your them then please too instead as well one ones".split())
+
+
+def _only_a_thing(text: str, frame: set[str]) -> str | None:
+    """The thing a follow-up names when it is all the follow-up says ("and what about eggs?", "how
+    about the brown bread then"); None when it asks or tells anything else ("and do you deliver?",
+    "what about two to 5 Elm Road")."""
+    rest = _FOLLOW_UP_OPENER.sub("", normalise(text, digits=False).strip(" ?.!"))
+    if not rest or is_question(rest) or REQUEST_VERB.search(rest) or re.search(r"\d", normalise(rest)):
+        return None
+    found = thing_named(rest, frame)
+    if found is None:
+        return None
+    said = [w for w in words(rest) if w not in _NOT_THE_THING]
+    return found[0] if said == found[1].split() else None
 
 
 def _evidence(name: str, kind: FieldKind) -> float:

@@ -85,6 +85,7 @@ class Dialogue:
         self.task: Task | None = None
         self.question: Question | None = None
         self.referent: str | None = None  # the thing last talked about ("oat milk")
+        self.mentioned: list[str] = []  # the things talked about, in the order they came up ("the second one")
         self.asked = ""  # the question the documents last answered, for a follow-up ("and the night one?")
         self.answered: Passage | None = None  # and the passage that answered it
         self.said: list[tuple[int, Answer]] = []  # the answers given, by turn, for "the second thing you said"
@@ -114,7 +115,7 @@ class Dialogue:
         return Say(question.text)
 
     async def read(self, turn: Turn) -> Reading:
-        resolved = resolve_references(turn.text, self.referent)
+        resolved = resolve_references(turn.text, self.referent, self.mentioned)
         intents = await anyio.to_thread.run_sync(self._rank, request_part(resolved))
         u = self.spec.understanding
         return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
@@ -242,7 +243,7 @@ class Dialogue:
         """Values the task already had that the turn states anew (a correction): applied, and returned."""
         current = self.values(task) | {k: p.text for k, p in task.pending.items()}
         typed = {k: str(v) for k, v in current.items() if k in self.wanted(task, missing_only=False) and self.kind(task, k) != "text"}
-        part = replaced_part(reading.text, typed) if reading.correction else None
+        part = replaced_part(reading.text, typed)  # "X, not Y" is checked against the values themselves
         if part is not None:  # "no, it's 21, not 12": only the part turned down changes, in the value that had it
             name, text = part
             parsed = parse_value(self.kind(task, name), text, now=self.now(), region=self.spec.identity.region)
@@ -286,6 +287,8 @@ class Dialogue:
                     task.said[name] = parsed.spoken
                 if kind == "text":
                     self.referent = parsed.text
+                    if parsed.text not in self.mentioned:
+                        self.mentioned.append(parsed.text)
                 continue
             assert task.form is not None
             spec = task.form.field(name)

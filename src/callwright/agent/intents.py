@@ -13,6 +13,7 @@ so a ``text`` slot is what is left of the turn without them ("do you have oat mi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -149,12 +150,16 @@ def _mask(text: str, frame: set[str]) -> str:
         return text
     lowered = text.lower()
     at = lowered.rfind(phrase)
-    if at < 0 or not REQUEST_VERB.search(lowered[:at]):  # a thing is named after a word asking for it
+    # a thing is named after a word asking for it; "my order" names the order ("is my order coming")
+    if at < 0 or not any(not _POSSESSED.search(lowered[: m.start()]) for m in REQUEST_VERB.finditer(lowered[:at])):
         return text
     # "can you check my order": "check" is what is asked, not a thing named (the intent's own words follow)
     if content_words(lowered[at + len(phrase) :]) & {_stem(w) for w in frame if w not in _STOP}:
         return text
     return f"{text[:at]}something{text[at + len(phrase):]}"
+
+
+_POSSESSED = re.compile(r"\b(?:my|me|our|your|his|her|their|the|this|that)\s+$")
 
 
 def _frame_words(examples: Sequence[str]) -> set[str]:

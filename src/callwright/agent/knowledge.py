@@ -438,6 +438,8 @@ COLLOQUIAL: dict[str, str] = {
     r"smashed|cracked|broken|squashed|crushed|dented|spilt|spilled|ruined|split(?: open)?|burst(?: open)?|ripped|torn|"
     r"leaked everywhere|all over the bag": "damaged item",
     r"money back|reimburse\w*|refunded": "refund",
+    # a phone call said the British way, or by the phone ("ring me", "phone when he's here", "buzz me")
+    r"(?:ring|rings|phone|phones|buzz|bell) (?:me|us|ahead|first|when|from|on)|rang (?:me|us)": "call",
     r"swap\w*|replace\w*|alternatives?": "substitute",
     r"not in|not home|not there|out when|away when|miss the driver|(?:nobody|no one|no-one)(?:'s| is)? (?:in|home|there|around|at home)|"
     r"(?:not|won't|will not) be (?:in|home|there|around)": "not at home",
@@ -476,13 +478,24 @@ COLLOQUIAL: dict[str, str] = {
     r"(?:reduce|lower|cut) (?:the |my )?(?:risk|chance)": "prevent",
 }
 _COLLOQUIAL = [(re.compile(rf"\b(?:{k})\b"), v) for k, v in COLLOQUIAL.items()]
+# What is broken in the caller's home, or on them, is not a damaged item: "the buzzer's broken, can the
+# driver ring me" asks about the delivery, not a refund
+_FIXTURE = (
+    r"(?:buzzer|door ?bell|bell|intercom|entry ?phone|entry system|gate|lift|elevator|lock|door|letterbox|mailbox|"
+    r"phone|mobile|car|tv|telly|heating|boiler|oven|cooker|leg|arm|wrist|hip|ankle|foot|toe|finger|nose|ribs?)"
+)
+_DAMAGED = r"(?:broken|broke|bust|busted|smashed|cracked|knackered)"
+_NOT_AN_ITEM = re.compile(
+    rf"\b{_FIXTURE}(?:'s|'re| is| was| are| were| has been| have been| got| went| is all)?(?: \w+)? {_DAMAGED}\b"
+    rf"|\b{_DAMAGED} {_FIXTURE}\b"
+)
 
 
 def expand(query: str, *, named: Callable[[str], bool] = lambda words: False) -> str:
     """The query with the document words of its everyday words added ("my wee is pink" + "urine").
     Words that ``named`` says the documents use as a heading of their own ("when can I shower": a
     section is called "Showering") are left as they are: they already find their section."""
-    lowered = query.lower()
+    lowered = _NOT_AN_ITEM.sub(" ", query.lower())
     extra = []
     for pattern, word in _COLLOQUIAL:
         match = pattern.search(lowered)

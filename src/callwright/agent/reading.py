@@ -258,7 +258,8 @@ _QUESTION_START = re.compile(
 
 
 def is_correction(text: str) -> bool:
-    return bool(_CORRECTION.search(normalise(text, digits=False)))
+    s = normalise(text, digits=False)
+    return bool(_CORRECTION.search(s) or _CORRECTION.search(_EXCLAIM.sub("", s)))
 
 
 def is_question(text: str) -> bool:
@@ -282,12 +283,20 @@ _CONTENT = re.compile(r"[a-z0-9]{3,}")
 
 def request_part(text: str) -> str:
     """A turn without the acknowledgements before its request ("ok fair enough, who will win the
-    election" -> "who will win the election"), for matching intents."""
+    election" -> "who will win the election"), for matching intents. A price asked the way a search
+    box is typed is the question it stands for ("oat milk price please" -> "how much is oat milk")."""
     s = normalise(text, digits=False)
     parts = clauses(s)
     while len(parts) > 1 and (_ACK.match(parts[0]) or _ASIDE.match(parts[0])):
         parts = parts[1:]
+    parts = [_PRICE_BOX.sub(r"how much is \g<thing>", c) for c in parts]
     return ", ".join(parts) if parts else s
+
+
+_PRICE_BOX = re.compile(
+    r"^(?P<thing>(?:(?!(?:what|what's|how|is|are|do|does|can|could|i|i'm|my|your|and|the)\b)[a-z']+ ){0,3}"
+    r"(?!(?:what|what's|how|is|are|the)\b)[a-z']+) (?:price|prices|cost|costs)(?= please$| then$| thanks$|$)"
+)
 
 
 _ASIDE = re.compile(
@@ -336,13 +345,14 @@ def drop_negated(text: str) -> str:
 def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | None:
     """"No, it's 21, not 12" read against what was heard: the one value that holds "12" as words of
     its own, with "21" in their place ("12 Baker Street" -> "21 Baker Street"), as (name, new text).
-    None when no value, or more than one, holds the part turned down."""
-    s = normalise(text).rstrip(" .!?")
+    None when no value, or more than one, holds the part turned down. The new part may be said with
+    the words around it ("oh shoot, it's fourteen Elm Street, not four": "4 Elm Street" -> "14 Elm Street")."""
+    s = _EXCLAIM.sub("", normalise(text).rstrip(" .!?"))
     match = _NOT_THIS_BUT.search(s) or _THIS_NOT.search(s)
     if match is None:
         return None
-    right = re.sub(rf"\b(?:{_VOCATIVE})\b", " ", strip_fillers(match.group("right").strip(" ,.")))
-    right = " ".join(right.split()).strip(" ,.")
+    right = re.sub(rf"\b(?:{_VOCATIVE})\b", " ", strip_fillers(_EXCLAIM.sub("", match.group("right").strip(" ,."))))
+    right = " ".join(_SAYS_IT_IS.split(right)[-1].split()).strip(" ,.")  # "crap, it's Cedar Avenue": what it is
     wrong = match.group("wrong").strip(" ,.")
     if not right or not wrong or len(right.split()) > 4:
         return None
@@ -353,7 +363,9 @@ def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | Non
     name = holding[0]
     value = str(values[name])
     plain = normalise(value)
-    start = plain.find(wrong.lower())
+    found = part.search(plain)
+    assert found is not None
+    start, end = found.span()
     # "no, I said Oak Road, not street": the words the right part repeats from before the part turned
     # down are replaced with it ("7 Oak Street" -> "7 Oak Road", not "7 Oak Oak Road")
     said = right.lower().split()
@@ -361,7 +373,21 @@ def replaced_part(text: str, values: Mapping[str, str]) -> tuple[str, str] | Non
     while len(said) > 1 and before and before[-1] == said[0]:
         start = plain.rfind(before.pop(), 0, start)
         said = said[1:]
-    return name, value[:start] + right + value[plain.find(wrong.lower()) + len(wrong):]
+    # ... and from after it ("14 Elm Street, not 4" -> "14 Elm Street", not "14 Elm Street Elm Street")
+    after = plain[end:].split()
+    kept = next((k for k in range(min(len(after), len(said) - 1), 0, -1) if said[-k:] == after[:k]), 0)
+    for word in after[:kept]:
+        end = plain.index(word, end) + len(word)
+    return name, value[:start] + right + value[end:]
+
+
+# What a caller exclaims before putting it right: "oh shoot", "dang", "my bad"
+_EXCLAIM = re.compile(
+    r"^(?:(?:oh|ah|aw|ugh|argh|shoot|dang|darn|damn|dammit|crap|heck|bugger|bother|shucks|gosh|golly|jeez|geez|blimey|"
+    r"crikey|whoops|oops|dear me|my bad|my mistake|silly me|apologies|sorry about that|so sorry|hmm+|um+|uh+|er+m?)\b[\s,.!-]*)+",
+    re.I,
+)
+_SAYS_IT_IS = re.compile(r"\b(?:it's|its|it is|it should be|should be|i said|i meant|i mean|make it|make that)\b")
 
 
 # ------------------------------------------------------------------ references
@@ -377,9 +403,28 @@ _REFERENCES = [
 ]
 
 
-def resolve_references(text: str, referent: str | None) -> str:
+# "two of the second one", "the first ones", "the latter": a thing by its place among those talked about
+_ORDINAL = re.compile(
+    r"\b(?:(?P<n>\d+|a couple|a few|some|one|two|three|four|five|six|seven|eight|nine|ten|a dozen) of )?"
+    r"(?:the|that|those) (?:(?P<which>first|second|third|fourth|last|1st|2nd|3rd|4th|other) (?:one|ones|thing|things|kind|item)"
+    r"|(?P<formal>former|latter))\b"
+)
+_PLACES_IN_LIST = {"first": 0, "1st": 0, "former": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1, "latter": -1}
+
+
+def resolve_references(text: str, referent: str | None, mentioned: Sequence[str] = ()) -> str:
     """Put the thing just talked about in place of "those", "it" or "one" ("two of those" ->
-    "2 oat milk"). Unchanged when there is no referent or no reference."""
+    "2 oat milk"), and a thing named by its place among those talked about (``mentioned``, in the
+    order they came up) in place of "the second one" or "the other one". Unchanged when there is no
+    referent or no reference."""
+    found = _ORDINAL.search(normalise(text, digits=False)) if mentioned else None
+    if found is not None:
+        which = found.group("which") or found.group("formal")
+        # "the other one": of two things talked about, the one not talked about last
+        at = _PLACES_IN_LIST.get(which, -2 if len(mentioned) == 2 and referent == mentioned[-1] else len(mentioned))
+        if -len(mentioned) <= at < len(mentioned) and (which in ("last", "latter", "other") or len(mentioned) > 1):
+            thing = " ".join(v for v in (found.group("n"), mentioned[at]) if v)
+            return found.string[: found.start()] + thing + found.string[found.end() :]
     if not referent:
         return text
     s = normalise(text, digits=False)
@@ -442,7 +487,9 @@ _GENERIC_FRAME = frozenset(
     "those these this one ones same but only what about how hiya morning afternoon evening there please "
     "it's its that's there's here's what's i've we're you're they're let's lemme gonna wanna gotta y'all yall ya "
     "guys folks mate dear oh um uh er erm hmm ah hey as always usual usually again too address details postcode zip "
-    "wondering around approximately much many".split()
+    "wondering around approximately much many "
+    # what is asked of a thing, not a thing: "order status", "any tracking on it"
+    "status tracking update updates prices costs".split()
 )
 _CONTAINERS = frozenset(
     "box boxes loaf loaves bottle bottles pack packs packet packets carton cartons bag bags tin tins can cans jar jars "
@@ -513,10 +560,20 @@ def asking_clause(text: str) -> str | None:
 # for delivering it?") is not asking *for*: a question of that form never places an order or books.
 _ASKS_ABOUT = re.compile(
     r"^(?:(?:and|but|so|also|oh|um|uh|er|well|wait|ok|okay|sorry|actually|quick question|just|hang on|hold on|"
+    r"anyway|anyways|anyhow|right|now|listen|look|"  # "anyway, is my order coming today": back to business, still asking
     r"(?:can|could) you tell me|do you know|i was wondering|i wonder|tell me)[\s,]+)*"
     r"(?:(?:what|what's|whats|when|where|where's|why|which|who|how(?! about)(?! (?:do|can|could) (?:i|we) (?:order|buy|get|book)))\b(?! about)"
     r"|(?:do|does|did|is|are|was|were)\b(?!\s+(?:it|there|you|that)\s+(?:possible|ok|okay|alright|all right|any way|able|think|reckon|mind)\b)"
-    r"(?!\s+(?:you|ya) (?:able|think|reckon|mind|wanna|want)\b))"
+    r"(?!\s+(?:you|ya) (?:able|think|reckon|mind|wanna|want)\b)"
+    # "has my order left yet?", "will the eggs be here today?": how a thing stands
+    r"|(?:has|hasn't|haven't)\s+(?:my|me|our|the|your|his|her|their|it|they)\b|(?:will|won't)\s+(?:my|me|our|the|your|his|her|their)\b)"
+)
+# A search box said out loud asks about a thing, not for it: "order status please", "oat milk price",
+# "delivery times", "the cost of the salmon"
+_ATTRIBUTE = r"(?:price|prices|cost|costs|status|update|updates|tracking|times|hours|fees?|charges?|policy|availability)"
+_ASKS_OF_A_THING = re.compile(
+    rf"^(?:[a-z']+ ){{1,3}}{_ATTRIBUTE}(?: (?:for|of|on) (?:[a-z']+ ){{0,2}}#?\d+| #?\d+)?(?: (?:please|thanks|then))?$"
+    rf"|^(?:the |your )?{_ATTRIBUTE} (?:of|for|on)\b"
 )
 _ASKS_FOR = re.compile(
     r"\b(?:(?:can|could|may|might) (?:i|we)|(?:can|could|would|will) you (?!tell|explain|say|let me know|check if|confirm|know)|"
@@ -542,10 +599,11 @@ def not_a_request(text: str) -> bool:
     """A question about something, or a report of what happened, with no clause that asks for
     something to be done."""
     parts = clauses(normalise(text, digits=False)) or [normalise(text, digits=False)]
-    if any(_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)) for c in parts):
+    if any(not _ASKS_OF_A_THING.match(c) and (_ASKS_FOR.search(c) or (_PLEASE.search(c) and len(c.split()) > 1 and not _ASKS_ABOUT.match(c)))
+           for c in parts):
         return False
     marked = "?" in text  # "y'all delivering on Christmas Day?": a question by its mark, with no question word
-    return marked or any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) for c in parts)
+    return marked or any(_ASKS_ABOUT.match(c) or _REPORTS.search(c) or _ASKS_OF_A_THING.match(c) for c in parts)
 
 
 _AND_ASKS = re.compile(
@@ -821,7 +879,7 @@ def address_part(text: str) -> str:
     """What an answer to "what's the address?" holds of one: fillers and the negated part dropped, and
     the clauses after it that are not a town or a code ("elm road, elm street's the other side of
     town" -> "elm road"; "baker street, springfield" stays)."""
-    said = strip_fillers(drop_negated(text))
+    said = strip_fillers(_EXCLAIM.sub("", drop_negated(text)))
     first, *rest = [p.strip() for p in said.split(",")]
     kept = [first]
     for part in rest:
