@@ -33,7 +33,7 @@ from ..agent.shaping import SentenceSplitter, speakable
 from ..agent.text import normalise, words
 from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock, MonotonicClock, use_clock
 from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector, VoiceStyle
 from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
 from ..errors import AgentError, CallwrightError, EngineError
@@ -336,6 +336,15 @@ class Call:
 
     # ---------------------------------------------------------------- lifecycle
     async def run(self) -> ev.CallEnded:
+        """Run the call until it ends; every task it started has finished when this returns.
+
+        Its clock is the current one for those tasks (:func:`~callwright.clock.use_clock`), so the
+        compute they offload (inference, the agent's ranker) is on it.
+        """
+        with use_clock(self.clock):
+            return await self._run()
+
+    async def _run(self) -> ev.CallEnded:
         o = self.options
         self.emit(
             ev.CallStarted(
