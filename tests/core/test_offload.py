@@ -325,6 +325,16 @@ async def test_a_call_on_a_charging_clock_replies_after_the_endpoint_pause_plus_
                        "first_audio_synth": 890.0, "first_audio_sent": 890.0}  # fmt: skip
 
 
+async def test_a_caller_gone_quiet_mid_turn_is_a_gap_on_the_calls_clock_not_on_real_time() -> None:
+    """A client that stops sending mid-turn (a muted microphone) gets twice the endpoint pause of made-up
+    silence. In fast mode that gap is virtual time: real time spent computing is no gap."""
+    async with LocalCall(Echo(), Engines(FakeStt(["hello"]), FakeTts(), EnergyVad()), clock=SteppedClock()) as c:
+        await c.speak(tone(0.8))  # and then nothing: the last frame arrives at 0.78 s
+        final = await c.wait_for(lambda e: isinstance(e, ev.TranscriptFinal))
+    assert final.t_ms == 780.0 + 2 * 600
+    assert {e.stage: e.ms for e in c.events(ev.Latency)}["endpoint"] == 1200.0
+
+
 class StuckStt:
     """An STT whose inference runs in its :class:`InferenceThread` and blocks until the gate opens."""
 
