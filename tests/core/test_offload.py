@@ -28,6 +28,7 @@ from callwright.testing import LocalCall, silence, tone
 from callwright.voice.call import Engines
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "callwright"
+THREADS = re.compile(r"to_thread\.run_sync\(|from anyio\.to_thread import|asyncio\.to_thread\(|run_in_executor\(")
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -373,9 +374,7 @@ def test_compute_leaves_the_event_loop_only_through_offload() -> None:
     """Direct ``to_thread`` calls would be off a charging clock: the ones left wait on a person, a
     database or a server's own start-up, never on compute inside a call."""
     direct = {
-        str(path.relative_to(SRC))
-        for path in SRC.rglob("*.py")
-        if re.search(r"to_thread\.run_sync\(", path.read_text(encoding="utf-8"))
+        str(path.relative_to(SRC)) for path in SRC.rglob("*.py") if THREADS.search(path.read_text(encoding="utf-8"))
     }
     assert direct == {
         "clock.py",  # offload itself
