@@ -4,6 +4,20 @@ Nothing in Callwright reads the wall clock or sleeps directly: it asks a :class:
 :class:`MonotonicClock` is the real one. :class:`VirtualClock` and :class:`SteppedClock` are virtual,
 so a test or a simulation runs faster than real time and still sees exact, repeatable times.
 A timeout is taken on a clock with :func:`within`.
+
+Compute goes through :func:`offload`: blocking work (an engine's inference, the intent ranker)
+runs in a worker thread, and on a :class:`SteppedClock` made with ``charge_compute`` it costs what
+it costs in real time. The clock waits for it instead of moving on, then charges its duration
+(measured, or modelled) to virtual time, so a call's latencies include its compute while its idle
+waits (pacing, silence, timers) cost nothing.
+
+``offload`` finds the call's clock in a context variable that :class:`~callwright.voice.call.Call`
+sets for its tasks (:func:`use_clock`), not in an argument. Engines are shared by every call (one
+Moonshine serves them all) and their protocols take audio, not a clock; the agent's ranker and
+knowledge search are a few calls below anything that holds one. Passing the clock down would widen
+every engine protocol and every helper on the way, and a call site that forgot it would fall back
+to the real clock without a sound. The context variable reaches every task the call starts, and
+nothing else: work outside a call (a server warming its engines) is on the real clock.
 """
 
 from __future__ import annotations
@@ -11,14 +25,20 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar, final
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar, TypeVarTuple, final
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class Clock(Protocol):
@@ -85,13 +105,43 @@ class SteppedClock:
     it moves on, so a test that drives a call step by step sees exact, repeatable times (a stage that
     took 250 ms took exactly 250 ms). :class:`VirtualClock` is enough for one sleeper; this is the one
     for a call, where several tasks sleep at once, and for a timeout around work that sleeps too.
+
+    Work in threads is off this clock by default: a task waiting on a thread counts as blocked, so
+    time moves on while it computes, and its compute costs no virtual time. With ``charge_compute``
+    it is on the clock (fast mode): while an :func:`offload` runs, time waits for it as it waits for
+    tasks, and when it ends the task that asked goes on at its start plus its cost:
+
+    - ``"measured"``: the real time it took (a fast-mode call's latencies are a real call's);
+    - a number: that many seconds for every offload (a deterministic run);
+    - a function of a :class:`Compute` (what ran, and how long it took): a cost model, e.g. per
+      engine, or per second of audio.
+
+    Idle waits (pacing, silence, endpointing, timeouts) still cost nothing. Offloaded work must not
+    wait on this clock (from its thread, on a task that sleeps on it): time waits for the work.
     """
 
-    def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
+    def __init__(
+        self, start: float = 0.0, wall_start: float = 1_700_000_000.0, *, charge_compute: ChargeCompute = None
+    ) -> None:
         self._now = start
         self._wall_offset = wall_start - start
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
         self._order = itertools.count()
+        self._cost = _cost_model(charge_compute)
+        self._flights: set[_Flight] = set()  # offloads whose result the clock waits for
+        self._flights_lock = threading.Lock()  # an abandoned offload's thread lands its own flight
+        self._landed: anyio.Event | None = None  # set when a flight lands, for a driver waiting on one
+
+    @property
+    def charges_compute(self) -> bool:
+        """Whether :func:`offload` work is on this clock (``charge_compute`` was given)."""
+        return self._cost is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Offloads still computing, that time waits for (always 0 without ``charge_compute``)."""
+        with self._flights_lock:
+            return len(self._flights)
 
     def now(self) -> float:
         return self._now
@@ -116,12 +166,12 @@ class SteppedClock:
     async def advance(self, seconds: float) -> None:
         """Move time ``seconds`` on, waking each sleeper at its deadline; return when all tasks are blocked."""
         target = self._now + seconds
-        await _all_blocked()
+        await self._settle()
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, woken = heapq.heappop(self._sleepers)
             self._now = max(self._now, deadline)
             woken.set()
-            await _all_blocked()
+            await self._settle()
         self._now = target
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -129,21 +179,186 @@ class SteppedClock:
         sleeper's deadline. For a test of one component (a tool, an engine behind its timeout) that
         nothing drives step by step; when ``run`` returns, the clock reads the time ``work`` ended.
 
-        A task waiting on a thread or a socket counts as waiting too, so time may jump while it
-        does: give ``run`` work that waits only on this clock and on other tasks.
+        A task waiting on a socket counts as waiting too, so time may jump while it does; so does
+        one waiting on a thread, unless the thread is an :func:`offload` and this clock charges
+        compute. ``work`` runs with this clock as the current one (:func:`use_clock`).
         """
-        (result,) = await _beside(self._jump, work)  # _jump never cuts the work short
+        with use_clock(self):
+            (result,) = await _beside(self._jump, work)  # _jump never cuts the work short
         return result
 
     async def _jump(self, scope: anyio.CancelScope) -> None:
         while True:
-            await _all_blocked()
+            await self._settle()
             if not self._sleepers:
                 await anyio.sleep(0.001)  # real time: everything waits on something other than this clock
                 continue
             deadline, _, woken = heapq.heappop(self._sleepers)
             self._now = max(self._now, deadline)
             woken.set()
+
+    async def _settle(self) -> None:
+        """Return once every other task waits on something and no offloaded work is computing."""
+        while True:
+            await _all_blocked()
+            with self._flights_lock:
+                if not self._flights:
+                    return
+                abandoned = any(flight.abandoned for flight in self._flights)
+            self._landed = landed = anyio.Event()
+            # Real time: computing is what the clock waits for. A flight its task lands wakes this at
+            # once; an abandoned one lands from its thread, which can wake no task, so it is polled.
+            with anyio.move_on_after(0.002 if abandoned else math.inf):
+                await landed.wait()
+
+    async def _offload(
+        self, func: Callable[..., T], args: tuple[Any, ...], via: Via[T] | None, abandon_on_cancel: bool
+    ) -> T:
+        """:func:`offload` on this clock when it charges compute (see the class docstring)."""
+        assert self._cost is not None
+        started = self._now
+        flight = _Flight()
+        with self._flights_lock:
+            self._flights.add(flight)
+
+        def timed() -> T:
+            with self._flights_lock:
+                if flight.gone:  # its caller went before the thread took it: it never runs (as in anyio)
+                    raise _Gone
+                flight.started = True
+            began = time.perf_counter()  # wall time: the compute's own duration is what fast mode charges
+            try:
+                return via(func, args) if via is not None else func(*args)
+            finally:
+                flight.seconds = time.perf_counter() - began
+                with self._flights_lock:
+                    flight.finished = True
+                    if flight.abandoned:  # nobody waits for its result: it lands itself
+                        self._flights.discard(flight)
+
+        failed: Exception | None = None
+        try:
+            result = await anyio.to_thread.run_sync(timed, abandon_on_cancel=abandon_on_cancel)
+        except Exception as exc:  # the work's own failure: it comes out after its cost, as in real time
+            failed = exc
+        except BaseException:  # cancelled: the thread may still run (abandoned); then it lands itself
+            with self._flights_lock:
+                if flight.finished or not flight.started:
+                    flight.gone = True
+                    self._flights.discard(flight)
+                else:
+                    flight.abandoned = True
+            self._wake_driver()
+            raise
+        with self._flights_lock:
+            self._flights.discard(flight)
+        self._wake_driver()
+        await self.sleep_until(started + self._cost(Compute(func, args, flight.seconds)))
+        if failed is not None:
+            raise failed
+        return result
+
+    def _wake_driver(self) -> None:
+        if self._landed is not None:
+            self._landed.set()
+
+
+ChargeCompute = Literal["measured"] | float | Callable[["Compute"], float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Compute:
+    """One :func:`offload` that has ended, as a cost model sees it: ``func(*args)`` ran for
+    ``seconds`` of real time (in its worker thread, including any wait for the engine's previous
+    inference)."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    seconds: float
+
+
+def _cost_model(charge: ChargeCompute) -> Callable[[Compute], float] | None:
+    if charge is None:
+        return None
+    if charge == "measured":
+        return lambda compute: compute.seconds
+    if isinstance(charge, bool):
+        raise TypeError("SteppedClock: charge_compute takes 'measured', a cost in seconds or a cost model, not True")
+    if isinstance(charge, int | float):
+        if charge < 0 or math.isnan(charge):
+            raise ValueError(f"SteppedClock: charge_compute {charge!r} is not a cost in seconds (0 or more)")
+        fixed = float(charge)
+        return lambda compute: fixed
+    if callable(charge):
+        return charge
+    raise TypeError(f"SteppedClock: charge_compute {charge!r}: say 'measured', a cost in seconds or a cost model")
+
+
+class _Gone(Exception):
+    """Raised in the thread of an offload whose caller went before it started (nobody reads it)."""
+
+
+class _Flight:
+    """An offload a charging clock waits for. Its state is read and written under the clock's lock."""
+
+    __slots__ = ("abandoned", "finished", "gone", "seconds", "started")
+
+    def __init__(self) -> None:
+        self.started = False  # its thread took it
+        self.finished = False  # its thread is done with it
+        self.abandoned = False  # its caller was cancelled while it ran (it goes on)
+        self.gone = False  # its caller was cancelled before it started (it never will)
+        self.seconds = 0.0
+
+
+Via = Callable[[Callable[..., T], tuple[Any, ...]], T]
+
+_current: ContextVar[Clock | None] = ContextVar("callwright_clock", default=None)
+_REAL = MonotonicClock()
+
+
+def current_clock() -> Clock:
+    """The clock of the call this task belongs to (:func:`use_clock`); the real clock outside one."""
+    return _current.get() or _REAL
+
+
+@contextmanager
+def use_clock(clock: Clock) -> Iterator[None]:
+    """Make ``clock`` the current one for this task and the tasks it starts, inside the block.
+
+    :class:`~callwright.voice.call.Call` does this for its tasks, and :meth:`SteppedClock.run` for
+    its work; use it to run a component on a clock outside a call.
+    """
+    token = _current.set(clock)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+async def offload(
+    func: Callable[[*Ts], T], *args: *Ts, abandon_on_cancel: bool = False, via: Via[T] | None = None
+) -> T:
+    """``func(*args)`` in a worker thread, on the current clock: the one way compute leaves the event loop.
+
+    On the real clock (and on a virtual one that does not charge compute) this is
+    ``anyio.to_thread.run_sync(func, *args, abandon_on_cancel=...)``. On a :class:`SteppedClock` with
+    ``charge_compute`` time waits for the thread, and the caller goes on at the time it asked plus the
+    work's cost: compute costs what it costs in real time (or what the cost model says).
+
+    ``abandon_on_cancel`` as in anyio: cancelled while ``func`` runs, return at once and let it
+    finish in the background. A charging clock still waits for it (the thread computes, as it would
+    in a real call), and stops waiting when it ends; its cost is charged to no one. ``via(func,
+    args)``, when given, is what runs in the thread instead of ``func(*args)``, and must call it: a
+    queue in front of the work (:class:`~callwright.engines.inference.InferenceThread`). A cost model
+    still sees ``func``.
+    """
+    clock = _current.get()
+    if isinstance(clock, SteppedClock) and clock.charges_compute:
+        return await clock._offload(func, args, via, abandon_on_cancel)
+    if via is not None:
+        return await anyio.to_thread.run_sync(via, func, args, abandon_on_cancel=abandon_on_cancel)
+    return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=abandon_on_cancel)
 
 
 @final
@@ -170,6 +385,10 @@ async def within(clock: Clock, seconds: float, work: Callable[[], Awaitable[T]])
     """
     if math.isinf(seconds):
         return await work()
+    if type(clock) is MonotonicClock:  # the same, without a task for the alarm (a call takes one per frame mid-turn)
+        with anyio.move_on_after(seconds):
+            return await work()
+        return _TIMED_OUT
     deadline = clock.now() + seconds
 
     async def alarm(scope: anyio.CancelScope) -> None:

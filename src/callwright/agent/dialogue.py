@@ -25,9 +25,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .. import events as ev
+from ..clock import offload
 from . import answers, mishearing
 from .base import Act, Context, Hangup, Listen, Say, TransferCall, Turn
 from .escalation import Escalation, Mode, handover_summary
@@ -116,7 +115,7 @@ class Dialogue:
 
     async def read(self, turn: Turn) -> Reading:
         resolved = resolve_references(turn.text, self.referent, self.mentioned)
-        intents = await anyio.to_thread.run_sync(self._rank, request_part(resolved))
+        intents = await offload(self._rank, request_part(resolved))
         u = self.spec.understanding
         return Reading(turn.text, resolved, intents, yes_no(turn.text), is_correction(turn.text), is_question(turn.text),
                        u.intent_threshold, u.strong_match)

@@ -30,9 +30,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 
+from ..clock import offload
 from ..engines.embed import Embedder, Vectors, shared_embedder
 from ..errors import ConfigError
 from .shaping import split_sentences
@@ -235,7 +235,7 @@ class Knowledge:
 
     async def asearch(self, query: str, k: int = 3) -> Answer:
         """:meth:`search` in a worker thread."""
-        return await anyio.to_thread.run_sync(partial(self.search, query, k))
+        return await offload(partial(self.search, query, k))
 
     def best_sentences(self, answer: Answer, max_sentences: int = 2) -> str:
         """A short, speakable answer: the run of sentences in the top passage that best matches the query.

@@ -22,9 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .. import events as ev
+from ..clock import offload
 from ..engines.base import VoiceStyle
 from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
@@ -185,7 +184,7 @@ class SpecAgent(Agent):
 
     # ------------------------------------------------------------------ emotion and style
     async def _feel(self, turn: Turn) -> StyleDecision:
-        estimate = await anyio.to_thread.run_sync(self.tracker.estimate, turn.text, turn.audio, turn.sample_rate)
+        estimate = await offload(self.tracker.estimate, turn.text, turn.audio, turn.sample_rate)
         self._emit(
             ev.EmotionEstimated(
                 turn=turn.index, label=estimate.label, valence=round(estimate.valence, 3), arousal=round(estimate.arousal, 3),

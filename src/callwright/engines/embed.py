@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
+from ..clock import offload
 from ..errors import ConfigError, EngineError
 
 Vectors = npt.NDArray[np.float32]
@@ -95,7 +95,7 @@ class MiniLmEmbedder:
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         """:meth:`embed` in a worker thread."""
-        return await anyio.to_thread.run_sync(self.embed, list(texts))
+        return await offload(self.embed, list(texts))
 
     def _embed_batch(self, session: Any, token_ids: Sequence[Sequence[int]]) -> Vectors:
         width = max(len(ids) for ids in token_ids)

@@ -5,10 +5,15 @@
 * :class:`EnergyVad` calls a frame speech when it is loud enough.
 
 They take no time of their own: latency in a test comes from the clock and from what you inject.
+``compute_s`` injects compute: each transcription (each sentence synthesised) first keeps a worker
+thread busy that long through :func:`~callwright.clock.offload`, as a model's inference does, so a
+test on a :class:`~callwright.clock.SteppedClock` that charges compute sees it on the clock (a cost
+model can name it: ``Compute.func == stt.infer``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import anyio
@@ -16,8 +21,16 @@ import anyio.lowlevel
 import numpy as np
 
 from ..audio.pcm import rms_dbfs
+from ..clock import offload
 from ..errors import EngineError
 from .base import Pcm, Transcription, VoiceStyle
+
+
+def spin(seconds: float) -> None:
+    """Keep this thread's CPU busy for ``seconds``: a stand-in for a model's inference."""
+    end = time.perf_counter() + seconds  # wall time: spending it is the point
+    while time.perf_counter() < end:
+        pass
 
 
 class FakeStt:
@@ -26,6 +39,7 @@ class FakeStt:
     ``fail_times`` makes the first N calls raise an :class:`EngineError` (``retryable`` as given);
     ``hang`` makes every call wait forever (until cancelled), to exercise timeouts. A script that
     runs out raises a non-retryable :class:`EngineError`. ``calls`` counts every call, failed or not.
+    ``compute_s``: real seconds of compute each call spends in :meth:`infer` (see the module docstring).
     """
 
     def __init__(
@@ -37,9 +51,11 @@ class FakeStt:
         fail_times: int = 0,
         retryable: bool = True,
         hang: bool = False,
+        compute_s: float = 0.0,
         name: str = "fake-stt",
     ) -> None:
         self.name = name
+        self.compute_s = compute_s
         self.script = script if callable(script) else tuple(script)
         self.confidence = confidence
         self.language = language
@@ -54,6 +70,8 @@ class FakeStt:
         await anyio.lowlevel.checkpoint()
         if self.hang:
             await anyio.sleep_forever()
+        if self.compute_s > 0:
+            await offload(self.infer)
         if self.calls <= self.fail_times:
             raise EngineError(
                 f"scripted failure {self.calls} of {self.fail_times}", engine=self.name, retryable=self.retryable
@@ -69,6 +87,10 @@ class FakeStt:
             self._next += 1
         return Transcription(text, self.confidence, self.language)
 
+    def infer(self) -> None:
+        """The transcription's compute: ``compute_s`` seconds of it, in a worker thread."""
+        spin(self.compute_s)
+
 
 class FakeTts:
     """Synthesises a sine tone: ``ms_per_char`` ms of audio per character at rate 1.0, in chunks.
@@ -76,7 +98,8 @@ class FakeTts:
     ``VoiceStyle.rate`` shortens the audio, ``pitch`` scales the tone's frequency. ``fail_times``
     makes the first N calls raise before any audio; ``fail_after_chunks`` makes every call raise
     after that many chunks (a failure in mid-sentence); ``hang`` makes calls wait forever before
-    the first chunk. ``texts`` records what was asked, failed or not.
+    the first chunk. ``texts`` records what was asked, failed or not. ``compute_s``: real seconds
+    of compute before each sentence's first chunk, in :meth:`infer` (see the module docstring).
     """
 
     def __init__(
@@ -91,9 +114,11 @@ class FakeTts:
         retryable: bool = True,
         fail_after_chunks: int | None = None,
         hang: bool = False,
+        compute_s: float = 0.0,
         name: str = "fake-tts",
     ) -> None:
         self.name = name
+        self.compute_s = compute_s
         self.sample_rate = sample_rate
         self.ms_per_char = ms_per_char
         self.chunk_samples = max(1, sample_rate * chunk_ms // 1000)
@@ -121,6 +146,8 @@ class FakeTts:
         await anyio.lowlevel.checkpoint()
         if self.hang:
             await anyio.sleep_forever()
+        if self.compute_s > 0:
+            await offload(self.infer)
         if len(self.texts) <= self.fail_times:
             raise EngineError(
                 f"scripted failure {len(self.texts)} of {self.fail_times}", engine=self.name, retryable=self.retryable
@@ -131,6 +158,10 @@ class FakeTts:
                 raise EngineError(f"scripted failure after {index} chunks", engine=self.name, retryable=self.retryable)
             yield audio[start : start + self.chunk_samples]
             await anyio.lowlevel.checkpoint()
+
+    def infer(self) -> None:
+        """A sentence's compute: ``compute_s`` seconds of it, in a worker thread."""
+        spin(self.compute_s)
 
 
 class EnergyVad:

@@ -18,6 +18,10 @@ its ``limiter`` would not do: on asyncio, anyio releases the limiter as soon as 
 cancelled, while the abandoned thread still runs, so the next request would start a second one. The
 state is guarded by a ``threading.Condition``, not an anyio primitive, because one engine serves
 several event loops (the server's, the warm-up thread's, each test's).
+
+The thread is started by :func:`~callwright.clock.offload`, so on a clock that charges compute (fast
+mode) an inference is on the call's clock: time waits for it, the wait behind the engine's previous
+inference included, and an abandoned one is waited for until it ends.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar, TypeVarTuple
 
-import anyio.to_thread
+from ..clock import offload
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -71,7 +76,7 @@ class InferenceThread:
         """
         request = _Request()
         try:
-            return await anyio.to_thread.run_sync(self._serve, request, func, args, abandon_on_cancel=True)
+            return await offload(func, *args, abandon_on_cancel=True, via=partial(self._serve, request))
         except BaseException:
             with self._turns:
                 request.dropped = True

@@ -20,6 +20,7 @@ import copy
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,7 @@ async def run_voice(
                         said, spoken_end = f"[keys {step.dtmf}]", clock.now()
                     elif step.say is not None:
                         number += 1
-                        utterance = await offload(speak, step.say, voice, seed=case.seed + number)
+                        utterance = await offload(partial(speak, step.say, voice, seed=case.seed + number))
                         pcm, spoken = await offload(_through_line, utterance.pcm, utterance.sample_rate, scenario, case.seed + number)
                         begin = clock.now()
                         caller_track.append((begin, pcm))

@@ -8,9 +8,11 @@ embedded ones for real speech.
 Given a :class:`~callwright.clock.SteppedClock`, the call runs on virtual time: while the test waits
 for an event (or speaks), the helper moves the clock on in small steps, each sleeper waking at its
 own deadline. A tool's filler and timeout then cost no real time, and their times in the events are
-exact relative to one another. Work in threads (the intent ranker) is not on the clock: the steps
-go on while it runs, so absolute times vary a little from run to run. ``timeout`` arguments stay
-real seconds: they bound a test that hangs.
+exact relative to one another. Compute in threads (inference, the intent ranker) is off a default
+``SteppedClock``: the steps go on while it runs, so absolute times vary from run to run. On one made
+with ``charge_compute`` (fast mode) it is on the clock: the steps wait for it and it costs its real
+time, or the modelled cost, so a latency is the silence and timers plus the compute, and with
+modelled costs exact. ``timeout`` arguments stay real seconds: they bound a test that hangs.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ class TextCall:
             reply = await c.say("where is my order 4567")
 
     ``clock=SteppedClock()`` runs it on virtual time (see the module docstring): a tool that takes
-    30 s, or a timeout of 10 s, takes none of the test's.
+    30 s, or a timeout of 10 s, takes none of the test's; ``SteppedClock(charge_compute="measured")``
+    puts the agent's compute (its intent ranker, emotion, document search) in the reply's latency.
     """
 
     def __init__(

@@ -33,7 +33,7 @@ from ..agent.shaping import SentenceSplitter, speakable
 from ..agent.text import normalise, words
 from ..audio.pcm import LISTEN_RATE, Pcm
 from ..audio.resample import Resampler
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock, MonotonicClock, TimedOut, use_clock, within
 from ..engines.base import SpeechToText, TextToSpeech, VoiceActivityDetector, VoiceStyle
 from ..engines.resilient import ResilientStt, ResilientTts, RetryPolicy
 from ..errors import AgentError, CallwrightError, EngineError
@@ -336,6 +336,15 @@ class Call:
 
     # ---------------------------------------------------------------- lifecycle
     async def run(self) -> ev.CallEnded:
+        """Run the call until it ends; every task it started has finished when this returns.
+
+        Its clock is the current one for those tasks (:func:`~callwright.clock.use_clock`), so the
+        compute they offload (inference, the agent's ranker) is on it.
+        """
+        with use_clock(self.clock):
+            return await self._run()
+
+    async def _run(self) -> ev.CallEnded:
         o = self.options
         self.emit(
             ev.CallStarted(
@@ -415,10 +424,11 @@ class Call:
         if not ep.in_speech:
             return await self._audio_rx.receive()
         gap_s = 2 * ep.options.endpoint_silence_ms * ep.patience / 1000
-        # Real time: the transport stopped delivering audio mid-turn (a network gap), so silence is
-        # made up for the endpointer. A call on virtual time pushes its audio and never waits here.
-        with anyio.move_on_after(gap_s):  # real time: a network gap (see above), never call pacing
-            return await self._audio_rx.receive()
+        # The gap is on the call's clock: a caller on virtual time (fast mode) sends its audio on that
+        # time, and the real time its driver spends waiting for compute is no gap in the audio.
+        frame = await within(self.clock, gap_s, self._audio_rx.receive)
+        if not isinstance(frame, TimedOut):
+            return frame
         return np.zeros(int(gap_s * self.io.input_rate), dtype=np.int16), self.clock.now()
 
     async def _hear(self, tg: TaskGroup) -> None:

@@ -16,9 +16,9 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 
+from ...clock import offload
 from ...errors import ConfigError, EngineError
 from ..base import Pcm, VoiceStyle
 
@@ -142,7 +142,7 @@ class EspeakTts:
         style = style or VoiceStyle()
         if not text.strip():
             return
-        pieces = await anyio.to_thread.run_sync(
+        pieces = await offload(
             self._library.synthesize,
             text,
             style.voice or self.voice,
