@@ -271,15 +271,16 @@ def test(
 @click.option("--only", default=None, help="Only the cases whose name contains this text.")
 @click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here.")
 @click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
-def simulate(suite: str, folder: str, seed: int | None, only: str | None, report_dir: str | None, show: str) -> None:
-    """Call an agent with a simulator suite's callers (text mode) and judge every call.
+@click.option("--voice", is_flag=True, help="Voice mode: synthetic speech through each case's line into the agent's speech models, on virtual time.")
+def simulate(suite: str, folder: str, seed: int | None, only: str | None, report_dir: str | None, show: str, voice: bool) -> None:
+    """Call an agent with a simulator suite's callers and judge every call (text mode, or --voice).
 
     Exit 0 when every case passes, 1 when one fails, 2 when the suite or the agent cannot be read.
     """
     from .agent.app import AgentApp
     from .agent.spec import load_definition
     from .simulate import report
-    from .simulate.runner import run_text_cases
+    from .simulate.runner import CaseResult, run_text_cases
     from .simulate.scenario import cases, load_scenarios
 
     try:
@@ -288,7 +289,22 @@ def simulate(suite: str, folder: str, seed: int | None, only: str | None, report
     except CallwrightError as exc:
         _fail(str(exc), 2)
         return
-    results = anyio.run(lambda: run_text_cases(chosen, app))
+
+    async def voiced() -> list[CaseResult]:
+        from .server import build_engines, warm
+        from .simulate.voicecall import run_voice
+
+        engines = build_engines(Settings.load())
+        warm(engines)
+        recordings = Path(report_dir) / "calls" if report_dir else None
+        done: list[CaseResult] = []
+        for number, case in enumerate(chosen, start=1):  # one at a time: each inference costs what it costs alone
+            wav = recordings / f"{number:03d}-{case.seed}.wav" if recordings is not None else None
+            done.append(await run_voice(case, app, engines, recording=wav))
+            click.echo(f"[{number}/{len(chosen)}] {'pass' if done[-1].passed else 'FAIL'}  {case.name}", err=True)
+        return done
+
+    results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app))
     for result in results:
         if show == "all" or (show == "failed" and not result.passed):
             click.echo(result.transcript.render())

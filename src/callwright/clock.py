@@ -27,8 +27,8 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar, TypeVarTuple, final
@@ -359,6 +359,29 @@ async def offload(
     if via is not None:
         return await anyio.to_thread.run_sync(via, func, args, abandon_on_cancel=abandon_on_cancel)
     return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=abandon_on_cancel)
+
+
+@asynccontextmanager
+async def held() -> AsyncIterator[None]:
+    """Around an await on work outside this event loop's tasks that is not compute of ours (a
+    database driver's own thread, such as aiosqlite's): on a charging :class:`SteppedClock` time
+    waits for it, as it waits for :func:`offload`, so a simulated caller's patience or a timeout does
+    not run out while the store answers. Nothing is charged: on loopback it is a few milliseconds of
+    waiting, not computing. Elsewhere it does nothing."""
+    clock = _current.get()
+    if not (isinstance(clock, SteppedClock) and clock.charges_compute):
+        yield
+        return
+    flight = _Flight()
+    flight.started = True
+    with clock._flights_lock:
+        clock._flights.add(flight)
+    try:
+        yield
+    finally:
+        with clock._flights_lock:
+            clock._flights.discard(flight)
+        clock._wake_driver()
 
 
 @final

@@ -180,6 +180,16 @@ async def run_voice(
                         continue
                     result.turns += 1
                     answer = await _answer(call, io, heard_before, persona.patience_s, timeout)
+                    if answer is None and step.say is not None and not _ended(call):
+                        # no answer: a caller says it again, once, as people do on a bad line
+                        number += 1
+                        again = await offload(_through_line, utterance.pcm, utterance.sample_rate, scenario, case.seed + number)
+                        begin = clock.now()
+                        caller_track.append((begin, again[0]))
+                        await call.speak(again[0], frame_ms=FRAME_MS)
+                        spoken_end = begin + again[1]
+                        said = f"{step.say}  [said again after {persona.patience_s:g} s of nothing]"
+                        answer = await _answer(call, io, heard_before, persona.patience_s, timeout)
                     reply = answer.text if answer is not None else ""
                     heard_now = [e.text for e in call.events(ev.TranscriptFinal)[heard_before:]]
                     if step.say is not None:

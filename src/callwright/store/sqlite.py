@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
+from ..clock import held
 from .base import (
     JOB_STATUSES,
     MESSAGE_STATUSES,
@@ -104,13 +105,13 @@ class SqliteStore:
     # plumbing
 
     async def _rows(self, sql: str, *args: Any) -> list[Row]:
-        async with self._lock:
+        async with held(), self._lock:  # aiosqlite works in its own thread: a simulated call's clock waits for it
             return list(await self._db.execute_fetchall(sql, args))
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction; rolled back if the block raises (or is cancelled)."""
-        async with self._lock:
+        async with held(), self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
