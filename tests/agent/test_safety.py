@@ -195,6 +195,12 @@ def test_every_warning_sign_of_the_documents_raises_a_flag(recovery: SafetyRules
         ("the catheter's after coming out on me", "urgent:catheter_out"),
         ("I rolled over and the tube slid right out", "urgent:catheter_out"),
         ("the whole catheter came out in the bed, balloon and all", "urgent:catheter_out"),
+        # held-out-11: a dry bag told in Southern US English, urine not passed since removal
+        ("the leg bag ain't had a drop in it since dinner", "urgent:no_drainage"),
+        ("they took it out this morning and I have not passed any urine since, my bladder is aching", "urgent:cannot_pass_urine"),
+        # a past sign that is back counts: history is not a way out
+        ("I had a clot in my calf last year and now my leg is swollen again", "urgent:calf_clot"),
+        ("my catheter got blocked earlier and it's still not draining", "urgent:no_drainage"),
     ],
 )
 def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: SafetyRules, said: str, expected: str) -> None:
@@ -217,6 +223,12 @@ def test_the_recovery_line_acts_on_warning_signs_in_everyday_words(recovery: Saf
         "I can barely wait to get back on the golf course",
         "my dad phoned but the nurse isn't answering me",
         "it's no bother, I dropped the leaflet on the floor",
+        # what-ifs, someone's history, a problem already put right, the operation's site (held-out-11)
+        "quick what if for you, what should I do if the tube comes out while I'm asleep",
+        "what happens if the bag stops draining overnight",
+        "my brother got a blood clot after his knee op two years ago, how do I stop that happening to me",
+        "the bag was blocked this morning but the nurse came and flushed it, it's draining fine now",
+        "my back's killing me from the hospital bed, they operated on my tummy not my back",
     ],
 )
 def test_the_recovery_line_does_not_raise_flags_on_ordinary_questions(recovery: SafetyRules, said: str) -> None:
@@ -241,6 +253,11 @@ def test_dizziness_then_heavy_bleeding_is_an_emergency(recovery: SafetyRules) ->
         None,
         "emergency:bleeding_after_faint",
     ]
+
+
+def test_an_allergy_in_the_past_is_history_unless_it_is_back(order_desk: SafetyRules) -> None:
+    assert screen(order_desk, "my girl had hives from kiwi a few years ago, she's fine now, do you sell kiwis") == [None]
+    assert screen(order_desk, "he had hives from peanuts as a kid and now his lips are swelling up") == ["emergency:allergic_reaction"]
 
 
 def test_the_order_desk_acts_on_an_allergic_reaction(order_desk: SafetyRules) -> None:

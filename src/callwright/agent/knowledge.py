@@ -448,6 +448,8 @@ COLLOQUIAL: dict[str, str] = {
     r"pay|paying|charged|charge|charges|cost you|costs? extra": "fee",
     r"(?:charge|charges|cost|costs|pay|fee) (?:for|to|of) (?:deliver\w*|bring\w* it|drop\w* (?:it )?off)|delivery (?:charge|cost|fee)s?": "delivery fees",
     r"(?:in|with|by) (?:cash|cheque|check|card|apple pay|google pay)|cash on delivery|cash": "payment methods accept",
+    # "can I pay the driver in cash when he comes": paying, whoever is paid
+    r"pay(?:ing)? (?:\w+ ){0,3}(?:in |with |by )?(?:cash|cheque|check|card)": "payment methods accept payment",
     r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
     r"bloated|swollen belly": "bloating",

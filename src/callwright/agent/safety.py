@@ -47,8 +47,36 @@ ASKING_ABOUT = re.compile(
     r"(?:what|which|how high|how much)\b[^.?!]*\b(?:counts?|classed|considered|classified) as|"
     # plainly hypothetical, never now: "what should I do if she ever has a reaction", "just in case"
     r"if (?:\w+ ){0,5}ever|just in case|in case (?:it|that|this|he|she|they|i|we|my \w+) (?:\w+ )?(?:ever|happens?)|"
-    r"next time (?:it|that|this|he|she|they|i|we)|should (?:it|that|this) ever happen|in the future|were ever to)\b"
+    r"next time (?:it|that|this|he|she|they|i|we)|should (?:it|that|this) ever happen|in the future|were ever to|"
+    # "just a what if: what do I do if the catheter falls out in the night?"
+    r"what (?:do|should|would|shall|can) (?:i|we|he|she|you) do if|what if|what happens if|a what if)\b"
 )
+# History, not now: "my lad had hives off strawberries last summer, he's grand now", "my mate had a clot
+# after his hip op last year". A clause told in the past, long enough ago, with nothing saying it is
+# happening again, reports no sign. Recent pasts ("last night", "this morning", "yesterday") are now.
+_LONG_AGO = re.compile(
+    r"\b(?:last (?:year|summer|winter|spring|autumn|fall|christmas|easter|month)|(?:a|one|two|three|four|five|six|"
+    r"several|a few|some|many|\d+) (?:years?|months?) ago|years ago|back in (?:19|20)\d\d|as a (?:kid|child|baby|boy|girl)|"
+    r"when (?:i|he|she|we|they) (?:was|were) (?:little|young|younger|a kid|a child|a baby|small))\b"
+)
+_TOLD_IN_THE_PAST = re.compile(r"\b(?:had|was|were|got|went|came|did|used to)\b")
+_HAPPENING_AGAIN = re.compile(
+    r"\b(?:again|back|still|today|tonight|right now|at the moment|currently|this (?:morning|afternoon|evening)|and now)\b|"
+    r"\bnow (?:i|he|she|it|they|my|his|her)\b(?!'?s? (?:fine|grand|ok|okay|better|alright|all right|good))"
+    r"(?! (?:just |only )?(?:want|wanted|wanna|need|needed|was wondering|have a question|had a question|would like)\b)"
+)
+# Put right already: "it got blocked this afternoon but the district nurse changed it, it's draining lovely now"
+_RESOLVED = re.compile(
+    r"\b(?:nurse|doctor|gp|they|he|she|we|someone|team) (?:\w+ ){0,3}(?:changed|replaced|unblocked|flushed|sorted|fixed|"
+    r"put (?:in )?a new) (?:it|that|the \w+)\b|\b(?:it's|its|it is|he's|she's|everything's|all) (?:draining|working|flowing|"
+    r"fine|grand|ok|okay|better|sorted|good|alright|all right)(?: \w+)? now\b|\b(?:sorted|fixed|all fine) now\b"
+)
+_RECENTLY = re.compile(r"\b(?:got|was|were|had|went)\b|\b(?:earlier|this (?:morning|afternoon)|yesterday|last night)\b")
+
+
+def _history(clause: str) -> bool:
+    """A sign told as long past ("last summer", "years ago") and not as happening again."""
+    return bool(_LONG_AGO.search(clause) and _TOLD_IN_THE_PAST.search(clause) and not _HAPPENING_AGAIN.search(clause))
 # Hedges callers put inside a symptom ("I can't seem to catch my breath", "it's kind of swollen"):
 # removed before the rules are matched a second time, so a rule written plainly still holds.
 _HEDGES = re.compile(
@@ -255,11 +283,13 @@ class SafetyGuard:
 
     def screen(self, text: str) -> Verdict | None:
         s = normalise(text)
-        parts = [c for c in (thoughts(s) or [s]) if not ASKING_ABOUT.search(c)]
+        parts = [c for c in (thoughts(s) or [s]) if not ASKING_ABOUT.search(c) and not _history(c)]
         parts += [plain for c in parts if (plain := _plain(c)) != c]
+        # a problem the turn says was put right is not one now (an emergency sign always counts)
+        now = [c for c in parts if not _RECENTLY.search(c)] if _RESOLVED.search(s) else parts
         fired: list[tuple[RedFlag, list[str]]] = []
         for flag in self.rules.flags:
-            hit = flag.find(parts)
+            hit = flag.find(parts if flag.level == "emergency" else now)
             if hit is not None:
                 fired.append((flag, hit))
         for flag, hit in fired:  # this turn's cues count for combinations within the turn too

@@ -35,6 +35,15 @@ _CONTRACTIONS = {
     "havenae": "haven't", "huvnae": "haven't", "hasnae": "hasn't", "willnae": "won't", "shouldnae": "shouldn't",
     # Southern US
     "mornin": "morning", "evenin": "evening", "nothin": "nothing", "somethin": "something",
+    # dropped g's, as recognisers write them ("I'm callin' about my order")
+    "callin": "calling", "lookin": "looking", "waitin": "waiting", "tryin": "trying", "askin": "asking",
+    "wonderin": "wondering", "goin": "going", "comin": "coming", "gettin": "getting", "orderin": "ordering",
+    "checkin": "checking", "ringin": "ringing", "phonin": "phoning", "talkin": "talking", "sayin": "saying",
+    "hurtin": "hurting", "bleedin": "bleeding", "throwin": "throwing", "feelin": "feeling", "drainin": "draining",
+    # Boston and other non-rhotic spellings a recogniser writes as heard
+    "ordah": "order", "fathah": "father", "mothah": "mother", "brothah": "brother", "sistah": "sister",
+    "numbah": "number", "watah": "water", "lettah": "letter", "bettah": "better", "aftah": "after",
+    "othah": "other", "dinnah": "dinner", "summah": "summer", "wintah": "winter", "heah": "here", "theah": "there",
 }  # fmt: skip
 _PHRASES = {  # regional phrases with one plain meaning, said as more than one word
     r"\bta-ra\b|\bta ta\b|\bsee ya\b|\bcatch you later\b": "bye",
