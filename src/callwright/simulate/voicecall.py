@@ -134,11 +134,13 @@ async def run_voice(
                 public_url="http://127.0.0.1:8000", data_dir=Path(tmp),
             )
             io = StampedIO(input_rate=RATE, output_rate=RATE, clock=clock)
+            line = await offload(_background, scenario, case.seed)
             caller_track: list[tuple[float, Pcm]] = []
             caller = ScriptedCaller(scenario)
             replies: list[str] = []
             async with LocalCall(own.agent(), engines, clock=clock, caller=scenario.phone, io=io) as call:
                 io.on_mark = call.call.mark_played  # the caller's phone plays what it gets at once
+                call.line = line  # type: ignore[attr-defined]  # what the caller's microphone sends between utterances
                 greeting = await _reply_to(call, io, 0, persona.patience_s, timeout)
                 reply = greeting.text if greeting is not None else ""
                 if reply:
@@ -151,7 +153,7 @@ async def run_voice(
                             failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))
                         break
                     if step.silence_s:
-                        await call.pause(step.silence_s)
+                        await _idle(call, step.silence_s)
                     if step.web is not None:
                         result.skipped.append("web form values (text mode only so far)")
                         continue
@@ -162,7 +164,7 @@ async def run_voice(
                     if step.dtmf is not None:
                         for key in step.dtmf:
                             call.call.push_text(key, source="dtmf")
-                            await call.pause(0.15)
+                            await _idle(call, 0.15)
                         said, spoken_end = f"[keys {step.dtmf}]", clock.now()
                     elif step.say is not None:
                         number += 1
@@ -229,6 +231,43 @@ async def run_voice(
     return result
 
 
+class Line:
+    """The caller's microphone between utterances: the room's noise through the line, looped."""
+
+    def __init__(self, audio: Pcm) -> None:
+        self.audio = audio
+        self.at = 0
+
+    def take(self, samples: int) -> Pcm:
+        if self.audio.size == 0:
+            return np.zeros(samples, dtype=np.int16)
+        out = np.take(self.audio, np.arange(self.at, self.at + samples), mode="wrap")
+        self.at = (self.at + samples) % self.audio.size
+        return out.astype(np.int16)
+
+
+BACKGROUND_S = 3.0
+SPEECH_DBFS = -26.0  # the level the voices speak at (utterance.py): noise between turns is set against it
+
+
+def _background(scenario: Any, seed: int) -> Line:
+    """What the line carries while the caller is quiet: silence, or the case's noise through its line."""
+    silence = np.zeros(int(BACKGROUND_S * RATE), dtype=np.int16)
+    if scenario.environment is None:
+        return Line(silence)
+    rendered = render(silence, RATE, scenario.environment, seed=seed ^ 0x5EED, reference_dbfs=SPEECH_DBFS)
+    audio = rendered.audio if rendered.sample_rate == RATE else resample(rendered.audio, rendered.sample_rate, RATE)
+    return Line(audio.astype(np.int16))
+
+
+async def _idle(call: Any, seconds: float) -> None:
+    """``seconds`` of the caller being quiet: the line keeps sending frames, as a phone does."""
+    samples = int(round(seconds * RATE))
+    step = RATE * FRAME_MS // 1000
+    for start in range(0, samples, step):
+        await call.speak(call.line.take(min(step, samples - start)), frame_ms=FRAME_MS)
+
+
 def _through_line(pcm: Pcm, rate: int, scenario: Any, seed: int) -> tuple[Pcm, float]:
     """The caller's audio as the agent's line delivers it (16 kHz), and how long the voiced part lasts."""
     voiced = pcm.size / rate
@@ -254,8 +293,10 @@ async def _reply_to(call: Any, io: StampedIO, turn: int, patience: float, timeou
                     return done
             elif waited >= patience:
                 return None
-            await call.pause(STEP_S)
-            waited += STEP_S
+            await _idle(call, STEP_S)
+            last = io.last_audio_at()
+            # patience runs out only on silence: a filler or a long answer still being said is no wait
+            waited = 0.0 if last is not None and call.clock.now() - last < QUIET_S else waited + STEP_S
 
 
 async def _answer(call: Any, io: StampedIO, heard_before: int, patience: float, timeout: float) -> ev.AgentTurn | None:
@@ -269,7 +310,7 @@ async def _answer(call: Any, io: StampedIO, heard_before: int, patience: float, 
             finals = call.events(ev.TranscriptFinal)[heard_before:]
             if finals:
                 break
-            await call.pause(STEP_S)
+            await _idle(call, STEP_S)
             waited += STEP_S
         finals = call.events(ev.TranscriptFinal)[heard_before:]
         if not finals:

@@ -166,7 +166,7 @@ class Disfluency(_Block):
 class Voice(_Block):
     """How a synthetic caller sounds (the module docstring shows the YAML shape)."""
 
-    engine: Engine = "espeak"
+    engine: Engine = "hibari"  # Apache-2.0 and natural; espeak-ng (GPL) and Piper are run only when chosen
     voice: str | None = None  # the engine's default when left out; a recording's id for ``recording``
     variant: str | None = None  # espeak only: f1-f5, m1-m8, croak, whisper ... (espeak_variants())
     gender: Gender | None = None
