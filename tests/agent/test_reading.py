@@ -381,3 +381,18 @@ def test_small_talk_is_set_aside_and_what_else_was_said_is_kept(said: str, rest:
 )
 def test_a_caller_asking_what_the_agent_can_do(said: str, asks: bool) -> None:
     assert asks_capabilities(said) is asks
+
+
+@pytest.mark.parametrize(
+    ("said", "address"),
+    [
+        ("it's larch avenue, hold on, let me find the house number", "larch avenue"),
+        ("queen street one sec i'll check the number", "queen street"),
+        ("hill road i can't remember the number", "hill road"),
+        ("baker street, springfield", "baker street, springfield"),  # a town stays
+    ],
+)
+def test_an_address_given_while_still_looking_keeps_only_the_address(said: str, address: str) -> None:
+    from callwright.agent.reading import address_part
+
+    assert address_part(said) == address

@@ -875,11 +875,21 @@ _PLACE_PART = re.compile(r"^[a-z0-9][a-z0-9 .-]*$")
 _NOT_A_PLACE = re.compile(r"^(?:it|it's|its|that|that's|the|this|which|where|i|i'm|you|he|she|they|we|but|because|so|and|just|please)\b")
 
 
+# A caller still looking for the rest of it: what follows is not part of the address.
+_STILL_LOOKING = re.compile(
+    r"[\s,.]+(?:hang on|hold on|wait|one sec(?:ond)?|just a (?:sec|second|minute|moment)|let me (?:just )?(?:check|find|look|get)|"
+    r"i(?:'ll| will)? (?:need to|have to|gotta|got to|just)? ?(?:find|check|look (?:up|for)|get)|"
+    r"i (?:can't|cannot|don't) (?:remember|recall|know) the (?:number|house number|postcode|zip)|what's the number)\b.*$",
+    re.IGNORECASE,
+)
+
+
 def address_part(text: str) -> str:
     """What an answer to "what's the address?" holds of one: fillers and the negated part dropped, and
     the clauses after it that are not a town or a code ("elm road, elm street's the other side of
     town" -> "elm road"; "baker street, springfield" stays)."""
     said = strip_fillers(_EXCLAIM.sub("", drop_negated(text)))
+    said = _STILL_LOOKING.sub("", said)  # "it's birch road hang on i need to find the number"
     first, *rest = [p.strip() for p in said.split(",")]
     kept = [first]
     for part in rest:
