@@ -123,3 +123,50 @@ def test_the_whole_text_is_kept_when_nothing_is_turned_down() -> None:
 )
 def test_to_and_for_between_digits(said: str, written: str) -> None:
     assert normalise(said) == written
+
+
+LATE = dt.datetime(2026, 11, 25, 21, 0)  # a Wednesday night: Thursday is the 26th, Saturday the 28th
+
+
+@pytest.mark.parametrize(
+    ("said", "when"),
+    [
+        # the part of the day said next to the hour settles a.m. or p.m., before or after it
+        ("good evening, could the nurse ring me thursday at eight in the morning", dt.datetime(2026, 11, 26, 8, 0)),
+        ("evening, is friday at eight ok", dt.datetime(2026, 11, 27, 8, 0)),  # a greeting, not the evening
+        ("eight tomorrow morning suits me", dt.datetime(2026, 11, 26, 8, 0)),
+        ("at seven saturday morning", dt.datetime(2026, 11, 28, 7, 0)),
+        ("half eight in the morning on friday", dt.datetime(2026, 11, 27, 8, 30)),
+        ("three in the afternoon on monday", dt.datetime(2026, 11, 30, 15, 0)),
+        ("monday, six in the evening", dt.datetime(2026, 11, 30, 18, 0)),
+        ("friday eleven at night", dt.datetime(2026, 11, 27, 23, 0)),
+        ("thursday at three in the night", dt.datetime(2026, 11, 26, 3, 0)),  # small hours
+        ("thursday morning i'm out, so at five in the afternoon", dt.datetime(2026, 11, 26, 17, 0)),  # the nearer part
+        # "night" and "morning" that are not the part of the day the hour is in
+        ("can she call at eight about my night bag", dt.datetime(2026, 11, 26, 8, 0)),
+        ("i slept badly last night, can she ring at nine", dt.datetime(2026, 11, 26, 9, 0)),
+    ],
+)
+def test_the_part_of_the_day_sets_am_or_pm(said: str, when: dt.datetime) -> None:
+    found = find_values(said, BOOKING, now=LATE)
+    assert found["when"].value == when
+
+
+@pytest.mark.parametrize(
+    ("said", "when"),
+    [
+        # a time named and then moved: the new one, on the old day, in the half of the day that fits
+        ("the nurse has me at nine on thursday, could you push it back to eleven", dt.datetime(2026, 11, 26, 11, 0)),
+        ("she's due at seven thursday evening, can we make it a bit earlier, say five", dt.datetime(2026, 11, 26, 17, 0)),
+        ("she's due at seven thursday evening, make it later, maybe nine", dt.datetime(2026, 11, 26, 21, 0)),
+        ("my call's at two tomorrow, could you change it to four instead", dt.datetime(2026, 11, 25, 16, 0)),
+        ("thursday at 7 in the evening, bring it forward to 6", dt.datetime(2026, 11, 26, 18, 0)),
+        # a day moved keeps the time
+        ("i'm booked for friday at ten, move it to monday", dt.datetime(2026, 11, 30, 10, 0)),
+        # said on its own, the move is the time
+        ("switch it to half past one", dt.datetime(2026, 11, 24, 13, 30)),
+    ],
+)
+def test_a_moved_time_is_the_new_one(said: str, when: dt.datetime) -> None:
+    found = find_values(said, BOOKING, now=NOW)
+    assert found["when"].value == when

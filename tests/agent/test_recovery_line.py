@@ -210,3 +210,29 @@ async def test_follow_ups_and_two_questions_with_a_reason_find_their_own_section
         await c.greeting()
         bag = await c.say("can I use the same night bag again or do I need a fresh bag every night")
     assert "fit a new one each night" in bag
+
+
+async def test_a_time_given_to_the_offer_of_a_nurse_call_books_it_at_that_time(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(
+        agent_for, services, ["what time does the football start tonight", "thursday, half three in the afternoon"]
+    )
+    assert replies[0].endswith("I can book a call with a nurse if you like.")
+    assert replies[1] == "I heard Thursday, December third at three thirty p.m. Is that right?"
+
+
+async def test_a_time_with_a_no_thanks_does_not_take_the_offer(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(
+        agent_for, services, ["what time does the football start tonight", "no ta, the match is tomorrow at nine anyway"]
+    )
+    assert "I heard" not in replies[1] and "nurse to call" not in replies[1]
+
+
+async def test_a_time_corrected_at_the_read_back(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(agent_for, services, ["could the nurse phone me friday at ten", "not quite, half eleven is what I said"])
+    assert replies[0] == "I heard Friday, December fourth at ten a.m. Is that right?"
+    assert replies[1] == "I heard Friday, December fourth at eleven thirty a.m. Is that right?"
+
+
+async def test_a_time_moved_at_the_read_back(agent_for: Callable[[str], Any], services: Any) -> None:
+    replies = await _booking_replies(agent_for, services, ["could the nurse phone me friday at ten", "shift it to one instead"])
+    assert replies[1] == "I heard Friday, December fourth at one p.m. Is that right?"

@@ -68,7 +68,11 @@ async def answer(d: Dialogue, q: Question, turn: Turn, reading: Reading, brain: 
                 yield act
     elif q.kind in ("offer_person", "confirm_person"):
         more = reading.question or (reading.best is not None and len(reading.text.split()) > 4)
-        if more and not (yes.clear and yes.value is True and len(reading.text.split()) <= 4):
+        if q.value == "booking" and yes.value is not False and not reading.question and _gives_time(d, reading.text):
+            # "tomorrow at two in the afternoon" to "I can book a call with a nurse": yes, at that time
+            async for act in d.escalate(turn, "the caller accepted a person", mode="booking", reading=reading):
+                yield act
+        elif more and not (yes.clear and yes.value is True and len(reading.text.split()) <= 4):
             # "fine, do you have avocados?": a new request, not an answer to the offer
             async for act in d.new_request(turn, reading, brain):
                 yield act
@@ -336,6 +340,11 @@ _FIRST_WORD_ANSWERS = re.compile(r"^\W*(?:yes|yeah|yep|yup|no|nope|nah|correct|r
 def _answers_first(text: str) -> bool:
     """The turn starts by answering ("yes, and is delivery free?"), or holds no question of its own."""
     return bool(_FIRST_WORD_ANSWERS.match(normalise(text, digits=False)))
+
+
+def _gives_time(d: Dialogue, text: str) -> bool:
+    """The turn says when: "tomorrow at two in the afternoon", "half ten"."""
+    return parse_value("datetime", text, now=d.now(), region=d.spec.identity.region) is not None
 
 
 _UNSURE = re.compile(r"\b(?:not sure|don't know|do not know|no idea|not certain|i think so maybe)\b")

@@ -15,7 +15,10 @@ found. Dates in other forms ("11/25", "December 3, 2026", "the 3rd of next month
 Readings that are guesses (the certainty says so):
 
 - A time without a.m./p.m. follows business hours: a bare hour 1-7 is p.m. ("at three" -> 15:00),
-  8-11 is a.m., 12 is noon. "morning" / "afternoon" / "evening" / "tonight" settle it.
+  8-11 is a.m., 12 is noon. The part of the day said nearest the hour settles it ("tomorrow morning
+  at 9", "9 in the morning", "10 at night"; "good evening" is a greeting, not a part of the day).
+- A time moved ("I've one at 8, can you make it later, like 11") is the new one; a guessed half of
+  the day follows the old time ("later" than 7 p.m., "9" is 9 p.m.).
 - A bare weekday, or "next <weekday>", is the first one after today; "this <weekday>" may be today.
   A day of the month alone ("the 3rd") is this month, or next month once it has passed. A month and
   day without a year is the next one to come.
@@ -83,6 +86,11 @@ _MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _TH = r"(?:st|nd|rd|th)"
 _AP = r"(?:\s*(?P<ap>am|pm)\b)?"
 _NOT_A_TIME = r"(?!\s*(?:st|nd|rd|th|days?|weeks?|months?|years?|people|persons|guests|minutes|hours|nights?|of|/)\b)"
+# the hour said before a part of the day, without "at": "nine tomorrow morning", "two in the afternoon"
+_HOUR_BEFORE_PART = re.compile(
+    r"\b(?P<h>\d{1,2})\s+(?=(?:in the (?:morning|afternoon|evening|night)|at night|tonight|"
+    r"(?:tomorrow|today|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:morning|afternoon|evening|night))\b)"
+)
 _TIMES = (
     re.compile(r"\b(?:12\s+)?(?P<word>noon|midday|midnight)\b"),
     re.compile(
@@ -94,14 +102,17 @@ _TIMES = (
     re.compile(r"\b(?P<h>\d{1,2})\s*(?:oclock\s*)?(?P<ap>am|pm)\b"),
     re.compile(r"\b(?P<h>\d{1,2})\s*oclock\b"),
     re.compile(r"\b(?:at|around|about|by|before|after|until|till)\s+(?P<h>\d{1,2})\b" + _NOT_A_TIME),
+    _HOUR_BEFORE_PART,
 )
-# "morning" alone may be a greeting ("morning, can you ring me at 4"); after a day it is a part of one
+# a part of the day. "morning" and "night" alone are often something else (a greeting, a "night bag", "last
+# night"), so they count after a word that makes them a part of a day; "good evening" is a greeting.
+_DAY_WORDS = r"(?:in the|at|tomorrow|today|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _PART_OF_DAY = re.compile(
-    r"\b(?:(?:in the|tomorrow|today|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?P<am>morning)|"
-    r"(?P<pm>afternoon|evening|tonight|night))\b"
+    rf"\b(?:{_DAY_WORDS} (?P<am>morning)|{_DAY_WORDS} (?P<night>night)|(?P<pm>afternoon|evening|tonight))\b"
 )
+_GREETING = re.compile(r"^\W*(?:good\s+)?(?:morning|afternoon|evening)\b|\bgood\s+(?:morning|afternoon|evening|night)\b")
 _FILLER = {"um", "uh", "er", "hmm", "maybe", "say", "let's", "lets", "how", "about", "make", "it", "please", "ok",
-           "okay", "so", "like", "i", "think", "probably", "the", "at", "around", "yeah", "for"}  # fmt: skip
+           "okay", "so", "like", "i", "think", "probably", "the", "at", "around", "yeah", "for", "instead", "then", "rather"}  # fmt: skip
 _YEAR_PAIR = re.compile(
     rf"((?:{_MONTH})\s+\d{{1,2}}{_TH}?|\d{{1,2}}{_TH}(?:\s+of\s+(?:{_MONTH}))?),?\s+(19|20)\s(\d{{2}})\b"
 )
@@ -146,13 +157,26 @@ def _clock(hour: int, minute: int, ap: str | None) -> tuple[dt.time, bool] | Non
     return dt.time(hour, minute), guessed
 
 
+def _part_of_day(s: str, where: tuple[int, int], hour: int) -> str | None:
+    """"am" or "pm" as the part of the day said nearest the hour at ``where`` settles it: "tomorrow
+    morning at 9", "9 in the morning", "10 at night" (but "2 at night" is 2 a.m.), or None."""
+    greeting = _GREETING.search(s)
+    parts = [p for p in _PART_OF_DAY.finditer(s) if greeting is None or p.start() >= greeting.end()]
+    if not parts:
+        return None
+    part = min(parts, key=lambda p: min(abs(p.start() - where[1]), abs(where[0] - p.end())))
+    if part.group("am"):
+        return "am"
+    if part.group("night"):
+        return "pm" if 6 <= hour <= 11 else "am"
+    return "pm"
+
+
 def find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] | None:
     """The time said in prepared text ``s``: (time, certainty, where it was said).
 
     With ``whole``, the whole answer may be a time on its own: "three", "um, four thirty".
     """
-    part = _PART_OF_DAY.search(s)
-    part_ap = ("am" if part.group("am") else "pm") if part else None
     for pattern in _TIMES:
         m = pattern.search(s)
         if m is None:
@@ -169,7 +193,7 @@ def find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] 
                 hour, minute = (hour - 1) % 24, 60 - minute
         else:
             hour, minute = int(found["h"]), int(found.get("m") or 0)
-        clock = _clock(hour, minute, found.get("ap") or part_ap)
+        clock = _clock(hour, minute, found.get("ap") or _part_of_day(s, m.span(), hour))
         if clock is not None:
             return clock[0], 0.85 if clock[1] else 1.0, m.span()
     if whole:  # the whole answer is a time: "three", "um, four thirty"
@@ -177,10 +201,44 @@ def find_time(s: str, *, whole: bool) -> tuple[dt.time, float, tuple[int, int]] 
         # "eleven thirty" on its own is written as a code ("1130") by text.normalise: an hour and minutes here
         if m := re.fullmatch(r"(\d{1,2})(?: ([0-5]\d))?|(1[0-2]|[1-9])([0-5]\d)", kept):
             said_hour, said_minute = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-            clock = _clock(int(said_hour), int(said_minute or 0), part_ap)
+            hour = int(said_hour)
+            clock = _clock(hour, int(said_minute or 0), _part_of_day(s, (0, len(s)), hour))
             if clock is not None:
                 return clock[0], 0.7, (0, len(s))
     return None
+
+
+# "can you make it later, like 11", "move it to 11", "change it to tuesday instead", "push it back to 4":
+# what is said after it is the new day or time, what is said before it the old one
+_MOVE = re.compile(
+    r"\b(?:make|move|change|put|push|shift|bring|switch|bump|set)\s+(?:it|that|the call|the time|him|her|them)"
+    r"(?:\s+(?P<way>back|forward|up|on|down|in))?"
+    r"(?:\s+(?:(?:a|an)\s+)?(?:(?:bit|little|tad|touch|wee|hour|few hours|couple of hours)\s+)?(?P<dir>later|earlier))?"
+    r"(?:[\s,]+(?:to|till|until|for|at|like|say|maybe|perhaps|around|about|instead|then|so|please)\b)*[\s,]*"
+)
+
+
+def moved(s: str) -> tuple[str, str | None, str] | None:
+    """Prepared text that moves a day or time: (what was said before, "later" / "earlier" / None, what
+    it is moved to), or None."""
+    found = list(_MOVE.finditer(s))
+    if not found:
+        return None
+    m = found[-1]
+    way = {"back": "later", "forward": "earlier", "up": "earlier"}.get(m.group("way") or "")
+    return s[: m.start()], m.group("dir") or way, s[m.end() :]
+
+
+def moved_clock(new: dt.time, old: dt.time, direction: str | None) -> dt.time:
+    """A guessed new time in the half of the day that fits the old one: later than 8 a.m. "like 11" is
+    11 a.m., later than 7 p.m. "9" is 9 p.m., earlier than 3 p.m. "11" is 11 a.m."""
+    hours = {new.hour % 12, new.hour % 12 + 12}
+    old_minutes, fits = old.hour * 60 + old.minute, []
+    for hour in hours:
+        at = hour * 60 + new.minute
+        if direction is None or (at > old_minutes if direction == "later" else at < old_minutes):
+            fits.append((abs(at - old_minutes), hour))
+    return new.replace(hour=min(fits)[1]) if fits else new
 
 
 def _month_day(year: int, month: int, day: int) -> dt.date | None:

@@ -37,7 +37,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .. import phone
 from ..errors import ConfigError
-from .dates import find_date, find_time, prepare, say_day, say_time
+from .dates import find_date, find_time, moved, moved_clock, prepare, say_day, say_time
 from .numbers import say_digits, say_house_number, say_number, say_numeral, spoken_numbers, words_to_digits
 from .shaping import say_email, say_money, say_phone, speakable
 
@@ -248,11 +248,27 @@ def read_datetime(text: str) -> dt.datetime | None:
         return None
 
 
-def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
-    s = prepare(text)
+_Clock = tuple[dt.time, float, tuple[int, int]]
+
+
+def _said(kind: str, s: str, today: dt.date, region: str) -> tuple[_Clock | None, tuple[dt.date, float] | None]:
+    """The time and the day said in prepared text ``s`` (each None when not said or not wanted)."""
     clock = find_time(s, whole=kind != "date")
     rest = s[: clock[2][0]] + " " + s[clock[2][1] :] if clock else s
-    day = find_date(rest, now.date(), region) if kind != "time" else None
+    return clock, find_date(rest, today, region) if kind != "time" else None
+
+
+def _when(kind: str, text: str, now: dt.datetime, region: str) -> Parsed | None:
+    s = prepare(text)
+    clock, day = _said(kind, s, now.date(), region)
+    if move := moved(s):  # "I've one at 8 tomorrow morning, can you make it later, like 11": the new one
+        before, direction, after = move
+        new_clock, new_day = _said(kind, after, now.date(), region)
+        if new_clock is not None or new_day is not None:
+            old_clock, old_day = _said(kind, before, now.date(), region)
+            if new_clock is not None and old_clock is not None and new_clock[1] < 1.0:
+                new_clock = (moved_clock(new_clock[0], old_clock[0], direction), *new_clock[1:])
+            clock, day = new_clock or old_clock, new_day or old_day
     if kind == "time":
         if clock is None:
             return None
