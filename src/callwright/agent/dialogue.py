@@ -620,8 +620,12 @@ class Dialogue:
         if knowledge is not None:
             follow_up = ""
             if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= FOLLOW_UP_WORDS:
-                follow_up = question
-                question = f"{self.asked} {question}"  # "and the night one?" after "how often do I change the leg bag?"
+                alone = await knowledge.asearch(question)
+                if not (alone.confident and alone.hits[0].passage != self.answered and knowledge.heading_names(alone.hits[0].passage, question)):
+                    # "and the night one?" after "how often do I change the leg bag?": read with what was asked;
+                    # but "ok, and the stairs themselves?" names a section of its own
+                    follow_up = question
+                    question = f"{self.asked} {question}"
             if follow_up and self.answered is not None:
                 # "and how long does that take?" after the refund answer asks something new about the same
                 # subject: the follow-up within the last answer's document, not the last answer again
