@@ -3,8 +3,8 @@ confidence is asked again, never acted on as a guess; a second miss offers anoth
 
 "Matches nothing with confidence" means: no value of the kind the agent asked for that makes up
 most of the answer, no clear yes or no to a yes/no question, no intent above the agent's
-``understanding.strong_match``, and no document well above the knowledge threshold. Keypad digits
-(DTMF) are collected until ``#`` and then read as one answer.
+``understanding.strong_match``, and no document well above the knowledge threshold and ahead of the
+next passage. Keypad digits (DTMF) are collected until ``#`` and then read as one answer.
 """
 
 from __future__ import annotations
@@ -48,19 +48,22 @@ async def misheard(d: Dialogue, turn: Turn, reading: Reading) -> bool:
             return False
     return True
 
-# A document answers a doubtful turn when it scores well above the knowledge threshold, or a little
-# above it and clearly ahead of the next passage: words garbled by the recogniser score low and
-# flat across passages; a clear question ("when can I go swimming") picks one out.
+# A document answers a doubtful turn when it scores well above the knowledge threshold and is not
+# tied with the next passage, or a little above it and clearly ahead: words garbled by the
+# recogniser score flat across passages (a few common words, "bag", "tap", can lift them all); a
+# clear question ("when can I go swimming") picks one out.
 WELL_ABOVE = 0.15
 ABOVE = 0.1
 AHEAD = 0.1
+UNTIED = 0.05
 
 
 def clearly_answered(scores: list[float], min_score: float) -> bool:
     if not scores:
         return False
     top, second = scores[0], (scores[1] if len(scores) > 1 else 0.0)
-    return top >= min_score + WELL_ABOVE or (top >= min_score + ABOVE and top - second >= AHEAD)
+    lead = top - second
+    return (top >= min_score + WELL_ABOVE and lead >= UNTIED) or (top >= min_score + ABOVE and lead >= AHEAD)
 
 
 async def say_misheard(d: Dialogue, turn: Turn) -> AsyncIterator[Act]:

@@ -26,7 +26,7 @@ from .numbers import say_digits
 from .text import clauses, normalise, words
 from .values import FieldKind, Parsed, parse_value
 
-Meta = Literal["repeat", "slower", "wait"]
+Meta = Literal["repeat", "slower", "wait", "presence"]
 
 # ------------------------------------------------------------------ fillers
 _FILLER_WORDS = r"(?:um+|uh+|uhm|erm?|ah+|hmm+|mm+|oh|so|well|like|right|yeah|yes|no|nope|nah|oops|ok|okay|sorry|actually|basically|look|listen|now)"
@@ -59,7 +59,8 @@ def strip_fillers(text: str) -> str:
 
 # ------------------------------------------------------------------ talk about the talk
 _REPEAT = re.compile(
-    r"\b(?:say (?:that|it|this) (?:again|one more time)|repeat (?:that|it|this|yourself)|(?:can|could|would) you repeat|come again|"
+    r"\b(?:what(?:'d| did) (?:you|ya|u) (?:just )?say (?:the|that|those|these|it|my|your) (?:[a-z']+ ){0,3}?(?:was|were|is|are|cost|costs|came to)|"
+    r"say (?:that|it|this) (?:again|one more time)|repeat (?:that|it|this|yourself)|(?:can|could|would) you repeat|come again|"
     r"pardon(?: me)?|what (?:was|did) (?:that|you say)|what did you (?:just )?say|"
     r"(?:didn't|did not|don't|do not) (?:quite |really )?(?:catch|hear|get|follow|understand) (?:that|it|you|what you said|all (?:of )?that|the (?:end|last bit))|"
     r"missed (?:that|it|what you said|the (?:end|last bit|first bit)(?: of (?:it|that))?)|(?:you )?lost me(?: there)?|"
@@ -68,10 +69,10 @@ _REPEAT = re.compile(
 _BARE_WHAT = re.compile(r"^(?:sorry|what|huh|eh|pardon|excuse me|sorry what|what's that|you what)\W*$")
 _SLOWER = re.compile(r"\b(?:slow(?:er| down)|(?:more )?slowly|too fast|(?:so|very|really) fast|not so fast)\b")
 _WAIT = re.compile(
-    r"\b(?:(?:hold on|hang on|wait)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
+    r"\b(?:(?:hold on|hang on|wait|bear with me)(?: (?:a|one|just a) (?:sec(?:ond)?|moment|minute|mo))?|"
     r"(?:one|just a|give me a) (?:sec(?:ond)?|moment|minute|mo)|"
     r"(?:let me|lemme|i'll|i need to|i have to|i've got to|gotta) (?:just )?(?:go and )?(?:find|check|get|grab|look(?: for| up)?|dig (?:out|up)|fetch)"
-    r"(?: (?:my|the|that|this|it|them|those)(?: [a-z']+){0,6})?)\b"
+    r"(?: (?:my|the|that|this|it|them|those|a|an|some|your|our)(?: [a-z']+){0,6})?)\b"
 )
 # Why the caller asks to wait or to hear it again: said after the request, and no value in it.
 _META_REASON = re.compile(
@@ -83,7 +84,7 @@ _META_REASON = re.compile(
     r"(?:my )?(?:ears|hearing)(?:'s|'re| is| are)? (?:bad|poor|going|not (?:great|good|the best|brilliant|so good|what it was))|"
     r"i'm (?:not )?(?:as young as i was|getting on|old)|(?:i'm|i am) (?:a bit |a little )?slow|"
     r"(?:the|my) (?:kettle|tv|telly|television|radio|baby|dog|kids?|hoover|vacuum|washing machine|traffic|wind|bus|train|"
-    r"lorry|truck|music|doorbell|phone) (?:was|were|is|are|went|started)(?: (?:going|on|off|barking|crying|screaming|loud|blaring|ringing))?|"
+    r"lorry|truck|music|doorbell|phone)(?:'s| (?:was|were|is|are|went|started))(?: (?:going|on|off|barking|crying|screaming|loud|blaring|ringing))?|"
     r"(?:it's|it is|it was) (?:so |really |too )?(?:noisy|loud)(?: here| in here)?|someone (?:was|is) talking)\b"
 )
 _VOCATIVE = r"love|mate|dear|pet|hun|honey|sir|madam|ma'am|man|buddy|pal|darling|son"
@@ -107,12 +108,45 @@ def meta_request(text: str) -> Meta | None:
         if not _NOT_META.search(rest):
             return found[0][0]  # type: ignore[return-value]
         # "hold on a sec, it's in my emails somewhere": a wait whose reason is the caller's own words
-        if (found[0][0] == "wait" and _WAIT.match(s) and len(rest.split()) <= 8 and not re.search(r"\d", normalise(rest)) and not is_question(rest)
+        if (found[0][0] == "wait" and _WAIT.match(_WAIT_OPENER.sub("", s)) and len(rest.split()) <= 8 and not re.search(r"\d", normalise(rest)) and not is_question(rest)
                 and not REQUEST_VERB.search(rest) and not _CORRECTION.search(rest) and not re.search(r"\b(?:change|cancel|wrong)\b", rest)):
             return "wait"
     if _BARE_WHAT.match(s):
         return "repeat"
+    if _PRESENCE.search(s) and not _NOT_META.search(_PRESENCE_WORDS.sub(" ", _PRESENCE.sub(" ", s))):
+        return "presence"
     return None
+
+
+_WAIT_OPENER = re.compile(rf"^(?:(?:please|{_FILLER_WORDS}|{_VOCATIVE})\b[\s,.]*)+")
+# "hello? you still there?", "is anyone there", "can you hear me": is the agent still on the line
+_PRESENCE = re.compile(
+    r"\b(?:(?:are )?(?:you|ya|u) (?:still )?(?:there|with me|on the line)|(?:is )?(?:any|some)(?:one|body) (?:still )?there|"
+    r"(?:can|could|do) you (?:still )?hear me|(?:have|did) (?:i|we) (?:lose|lost) you|(?:have|did) you (?:gone|go) (?:away|quiet)|"
+    r"(?:you've|have you) gone quiet|is this thing on|hello hello)\b"
+)
+_PRESENCE_WORDS = re.compile(rf"\b(?:hello|hi|hiya|hey|helloo+|{_FILLER_WORDS}|{_VOCATIVE}|still|there|please|sorry|at all|now)\b")
+
+
+# An aside to someone in the room ("sorry, I was talking to my son, not you"; "hang on, kids") and
+# "where was I": neither answers nor corrects what the agent asked.
+_ASIDE_TO_ROOM = re.compile(
+    r"(?:\b(?:sorry|oh|um+|uh+)[\s,.]+)*\b(?:(?:i was|i'm|i am|was) (?:just )?(?:talking|speaking|shouting|saying that) to (?:my|the|our|me) [a-z]+"
+    r"(?:,? not (?:to )?you)?|(?:sorry,? )?not (?:talking to )?you(?:,? (?:love|dear|sorry|mate|son))?(?=[\s,.!]|$)|"
+    r"(?:hang on|hold on|wait|shush|quiet|be quiet|stop that|put that down),? (?:kids|boys|girls|guys|you lot|children|love|darling|sweetheart)(?:[\s,]+(?:i'm|i am) on the phone)?)\b[\s,.!]*"
+    r"|\b(?:where was i|where were we|what was i saying)\b[\s,.?!]*"
+)
+
+
+def without_asides(text: str) -> str:
+    """The turn without what the caller said to someone else in the room, or to themselves:
+    "sorry i was talking to my son not you, where was i, two please" -> "two please". "" when
+    the turn was nothing else."""
+    s = " ".join(text.replace("’", "'").split())
+    kept = _ASIDE_TO_ROOM.sub(" ", s.lower())
+    if kept == s.lower():
+        return text
+    return " ".join(kept.split()).strip(" ,.")
 
 
 _FAREWELL = re.compile(
@@ -227,8 +261,19 @@ class YesNo:
     ack: bool  # only an acknowledgement: "ok", "ok thanks", "cheers"
 
 
+# A hedged yes ("I suppose so", "yeah I guess so", "if you like"): a yes, but not a clear one.
+_WEAK_YES = re.compile(
+    r"^(?:(?:yeah|yes|yep|ok(?:ay)?|alright|well|um+|uh+|er+m?|oh|hmm+|i mean|go on then)[\s,.]+)*"
+    r"(?:i (?:guess|suppose|reckon|think)(?: so)?|(?:guess|suppose|reckon) so|i should think so|might as well|"
+    r"why not|if you (?:like|want|think so|think i should)|if (?:it|that) helps|could do|i don't see why not|sure i guess)"
+    r"(?:[\s,.]+(?:yeah|yes|yep|ok(?:ay)?|so|then|i guess|i suppose|go on|why not))*$"
+)
+
+
 def yes_no(text: str) -> YesNo:
     s = normalise(text, digits=False).strip(" .!?,")
+    if _WEAK_YES.match(s):
+        return YesNo(True, False, False)
     if _ACK.match(s):
         return YesNo(True if _AMBIGUOUS.match(s) else None, False, True)
     parsed = parse_value("yes_no", text)
@@ -612,10 +657,18 @@ _AND_ASKS = re.compile(
 )
 
 
+# "I have two questions", "two things", "a couple of quick questions": a count said before the questions
+_ANNOUNCED = re.compile(
+    r"^(?:(?:so|ok(?:ay)?|right|well|um+|uh+|hi|hello|yeah|and|also)[\s,]+)*(?:(?:i(?:'ve| have)?(?: got)?|i've|there's|there are|just|got)\s+)?"
+    r"(?:a couple of|couple of|a few|two|three|2|3|some) (?:quick |little |more )?(?:questions|things|queries|bits)"
+    r"(?: (?:for you|to ask(?: you)?|actually|really|if that's ok(?:ay)?))?[\s,:;.-]*(?:(?:first|firstly|one)[\s,:]+)?"
+)
+
+
 def questions(text: str) -> list[str]:
     """The questions of a turn that asks two ("what time do you deliver till and can I pay with apple
     pay" -> two); one item when it asks one."""
-    s = normalise(text, digits=False)
+    s = _ANNOUNCED.sub("", normalise(text, digits=False))
     parts = [p.strip(" ,.") for p in _AND_ASKS.split(s)]
     asked = [p for p in parts if len(p.split()) >= 3 and is_question(p)]
     return asked if len(asked) >= 2 else [text]
@@ -758,6 +811,45 @@ def self_repaired(s: str) -> str:
     return _SELF_REPAIR.sub(repair, s)
 
 
+# "the night bag. no sorry, the wound dressing": in a free-text answer, only the repaired part counts
+_TEXT_REPAIR = re.compile(
+    r"[,.;!]\s*(?:(?:um+|uh+|er+m?|oh)\b[\s,.]*)*(?:(?:no|nope|sorry|oops|wait|actually|i mean|i meant|or rather|rather|scratch that|"
+    r"hang on|let me think)\b[\s,.]*)+(?=[a-z0-9])", re.I,
+)
+
+
+def repaired_text(text: str) -> str:
+    """A free-text answer with the caller's repair made: "the night bag, no sorry, the wound
+    dressing" -> "the wound dressing"; "my knee, I mean my hip" -> "my hip"."""
+    parts = _TEXT_REPAIR.split(text)
+    return parts[-1].strip(" ,.") if len(parts) > 1 and parts[-1].strip(" ,.") else text
+
+
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    r"eighteen|nineteen|twenty|thirty|forty|fifty|\d{1,2})"
+)
+_SAID_TWICE = re.compile(rf"\b(?P<n>{_NUMBER_WORD})[\s,.]+(?P=n)\b")
+_DIGIT_WORD = re.compile(rf"^(?:{_NUMBER_WORD}|oh|zero|o)$")
+
+
+def said_once(text: str) -> str:
+    """A number said twice in a row is said once ("two two please", "three, three's plenty" -> "two
+    please", "three's plenty"), and an "oh" just before it is a filler; a run of digits ("four four
+    five six") stays as it is. Only for an answer to a question that asks for a number."""
+    s = " ".join(text.replace("’", "'").lower().split())
+    for match in _SAID_TWICE.finditer(s):
+        before = s[: match.start()].rstrip(" ,.").split()
+        after = s[match.end() :].lstrip(" ,.").split()
+        if before and before[-1] == "oh":
+            before = before[:-1]
+        if (before and _DIGIT_WORD.match(before[-1])) or (after and _DIGIT_WORD.match(after[0].split("'")[0])):
+            continue  # a run of digits: an order or phone number
+        start = match.start() - (3 if s[: match.start()].endswith("oh ") else 0)
+        return s[:start] + match.group("n") + s[match.end() :]
+    return text
+
+
 def find_values(
     text: str,
     wanted: Mapping[str, FieldKind],
@@ -779,6 +871,8 @@ def find_values(
     "what's the address?", not when it is said in passing). Text fields named in ``about`` (a
     form's "reason") are taken only from "about ..." ("ring me tomorrow about my wound").
     """
+    if whole is not None and wanted.get(whole) == "number":
+        text = said_once(text)
     s = self_repaired(normalise(text))
     found: dict[str, Parsed] = {}
     order = ["email", "phone", "address", "datetime", "date", "time", "money", "number", "choice", "yes_no", "text"]
@@ -859,7 +953,7 @@ def _take(
     # text
     s = s.replace(_COUNTED, " ") if whole else s
     if whole:
-        answer = strip_fillers(drop_negated(s if s.strip() else original))
+        answer = strip_fillers(drop_negated(repaired_text(s) if s.strip() else repaired_text(original)))
         return (Parsed(answer, answer, answer, 1.0) if answer else None), ""
     if about:
         match = _ABOUT.search(s)

@@ -30,6 +30,7 @@ REPLIES = {
     "cancelled": "Okay, I've cancelled that. Is there anything else?",
     "change_what": "No problem. What would you like to change? Or shall I cancel it?",
     "take_your_time": "Take your time.",
+    "still_here": "Yes, I'm here.",  # "are you still there?"; followed by the question still open
     "back_to": "Now, {question}",
     "tool_error": "Sorry, I couldn't do that just now. Please try again in a moment.",
     "tool_timeout": "Sorry, that's taking much longer than it should. Let's try again in a little while.",

@@ -29,7 +29,7 @@ from .base import Act, Agent, Context, Say, Style, Turn
 from .dialogue import Dialogue
 from .emotion import EmotionTracker
 from .memory import CallerMemory
-from .reading import asks_capabilities, farewell, is_question, meta_request, small_talk, yes_no
+from .reading import asks_capabilities, farewell, is_question, meta_request, small_talk, without_asides, yes_no
 from .replies import fill
 from .safety import SafetyGuard
 from .state import Brain, Question
@@ -103,7 +103,8 @@ class SpecAgent(Agent):
         if turn.source == "greeting":
             return
         said: list[str] = []
-        repeat = meta_request(turn.text) in ("repeat", "slower") if turn.source in ("speech", "text") else False
+        # "say that again" and "are you still there?" leave the last reply as it was, to be said again
+        repeat = meta_request(turn.text) in ("repeat", "slower", "presence") if turn.source in ("speech", "text") else False
         async for act in self._respond(turn):
             if isinstance(act, Say):
                 said.append(act.text)
@@ -139,6 +140,9 @@ class SpecAgent(Agent):
             async for act in d.escalate(turn, "the caller is upset or in distress", mode="transfer" if booking else None):
                 yield act
             return
+        if spoken and (said := without_asides(turn.text)) != turn.text:
+            # "sorry, I was talking to my son, not you... two please": only what was said to the agent
+            turn = replace(turn, text=said or "hold on")
         meta = meta_request(turn.text) if spoken else None
         if meta is not None:
             async for act in self._meta(meta):
@@ -176,6 +180,10 @@ class SpecAgent(Agent):
     async def _meta(self, meta: str) -> AsyncIterator[Act]:
         if meta == "wait":
             yield Say(self.app.replies["take_your_time"])
+            return
+        if meta == "presence":
+            pending = self.dialogue.question
+            yield Say(self.app.replies["still_here"] + (f" {pending.text}" if pending is not None else ""))
             return
         if meta == "slower":
             self.slow = max(MIN_RATE / max(self.voice.rate, 0.01), self.slow * SLOWER)
