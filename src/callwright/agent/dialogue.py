@@ -70,7 +70,8 @@ _FOLLOW_UP = re.compile(
     r"(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if|and if)\b"
 )
 _REASON = re.compile(r"[\s,]+(?:because|cos|cause|'cause|as|since) (?:i|i'm|i am|we|we're|he|she|my|it)\b.*$")
-FOLLOW_UP_WORDS = 14  # a follow-up is short: a longer turn is a question of its own
+FOLLOW_UP_WORDS = 14
+OWN_SECTION_LEAD = 0.2  # how much better another section must answer a follow-up alone than the last answer does  # a follow-up is short: a longer turn is a question of its own
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
 log = logging.getLogger("callwright.agent")
@@ -620,8 +621,14 @@ class Dialogue:
         if knowledge is not None:
             follow_up = ""
             if self.asked and _FOLLOW_UP.match(normalise(question, digits=False)) and len(question.split()) <= FOLLOW_UP_WORDS:
-                alone = await knowledge.asearch(question)
-                if not (alone.confident and alone.hits[0].passage != self.answered and knowledge.heading_names(alone.hits[0].passage, question)):
+                alone = await knowledge.asearch(question, k=12)
+                before = next((h.score for h in alone.hits if h.passage == self.answered), 0.0)
+                own_section = (
+                    alone.confident and alone.hits[0].passage != self.answered
+                    and knowledge.heading_names(alone.hits[0].passage, question)
+                    and alone.hits[0].score - before >= OWN_SECTION_LEAD  # the last answer does not answer it nearly as well
+                )
+                if not own_section:
                     # "and the night one?" after "how often do I change the leg bag?": read with what was asked;
                     # but "ok, and the stairs themselves?" names a section of its own
                     follow_up = question
