@@ -70,8 +70,8 @@ _FOLLOW_UP = re.compile(
     r"(?:and|what about|how about|and what about|same (?:for|with)|and for|and with|what if|and if)\b"
 )
 _REASON = re.compile(r"[\s,]+(?:because|cos|cause|'cause|as|since) (?:i|i'm|i am|we|we're|he|she|my|it)\b.*$")
-FOLLOW_UP_WORDS = 14
-OWN_SECTION_LEAD = 0.2  # how much better another section must answer a follow-up alone than the last answer does  # a follow-up is short: a longer turn is a question of its own
+FOLLOW_UP_WORDS = 14  # a follow-up is short: a longer turn is a question of its own
+OWN_SECTION_LEAD = 0.2  # how much better another section must answer a follow-up alone than the last answer does
 JOB_FOLLOW_S = 3600.0  # a call follows its background jobs at most this long (it usually ends first)
 JOB_POLL_S = 0.5  # how often it looks at the job ledger meanwhile
 log = logging.getLogger("callwright.agent")
