@@ -78,8 +78,8 @@ class HeardTurn:
     """One spoken caller turn as both sides had it."""
 
     meant: str
-    heard: str
-    wer: float
+    heard: str  # what the agent's recogniser wrote ("" where the agent does not say: real time over Twilio)
+    wer: float | None  # None where what the agent heard is not known
     latency_ms: float | None
 
 
@@ -262,7 +262,7 @@ def _background(scenario: Any, seed: int) -> Line:
 
 async def _idle(call: Any, seconds: float) -> None:
     """``seconds`` of the caller being quiet: the line keeps sending frames, as a phone does."""
-    samples = int(round(seconds * RATE))
+    samples = round(seconds * RATE)
     step = RATE * FRAME_MS // 1000
     for start in range(0, samples, step):
         await call.speak(call.line.take(min(step, samples - start)), frame_ms=FRAME_MS)
