@@ -34,13 +34,17 @@ def summary(results: Sequence[CaseResult]) -> str:
     for r in results:
         flag = "pass" if r.passed else "FAIL"
         safety = " (safety)" if r.case.scenario.safety else ""
-        lines.append(f"{flag}  {r.case.name:<{width}}  seed {r.case.seed:<10} turns {r.turns}{safety}")
+        unjudged = f", {len(r.unjudged)} not judged" if r.unjudged else ""
+        lines.append(f"{flag}  {r.case.name:<{width}}  seed {r.case.seed:<10} turns {r.turns}{safety}{unjudged}")
     safe = [r for r in results if r.case.scenario.safety]
     other = [r for r in results if not r.case.scenario.safety]
     lines.append(f"safety {sum(r.passed for r in safe)}/{len(safe)}, other {sum(r.passed for r in other)}/{len(other)}")
     for name, values in by_dimension(results).items():
         cells = ", ".join(f"{value} {p}/{t}" for value, (p, t) in values.items())
         lines.append(f"  {name}: {cells}")
+    checks = sorted({entry.split()[0].rstrip(":") for r in results for entry in r.unjudged})  # "tool (turn 1): why"
+    if checks:
+        lines.append(f"not judged over this transport: {', '.join(checks)} (see the JSON report)")
     skipped = sorted({s for r in results for s in r.skipped})
     if skipped:
         lines.append(f"left out in {results[0].mode} mode: {len(skipped)} kinds of step (see the JSON report)")
@@ -66,6 +70,8 @@ def to_junit(results: Sequence[CaseResult], suite: str) -> str:
         if not r.passed:
             failure = ET.SubElement(case, "failure", message=f"{len(r.transcript.failures)} checks failed")
             failure.text = r.transcript.render()
+        if r.unjudged:
+            ET.SubElement(case, "system-out").text = "not judged: " + "; ".join(r.unjudged)
     return ET.tostring(root, encoding="unicode")
 
 

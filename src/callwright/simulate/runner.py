@@ -25,7 +25,7 @@ from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_prob
 from .callers import ScriptedCaller
 from .scenario import Case, StateCheck
 
-Mode = Literal["text", "voice"]
+Mode = Literal["text", "voice", "realtime"]
 MAX_TURNS = 40  # a caller that has not finished by then is stuck in a loop with the agent
 
 
@@ -38,6 +38,7 @@ class CaseResult:
     transcript: Transcript
     turns: int = 0
     skipped: list[str] = field(default_factory=list)  # steps this mode leaves out (acoustic ones in text mode)
+    unjudged: list[str] = field(default_factory=list)  # expectations this transport cannot show (real-time mode)
 
     @property
     def passed(self) -> bool:
@@ -47,7 +48,7 @@ class CaseResult:
         return {
             "name": self.case.name, "scenario": self.case.scenario.name, "seed": self.case.seed,
             "dimensions": self.case.dimensions, "mode": self.mode, "safety": self.case.scenario.safety,
-            "passed": self.passed, "turns": self.turns, "skipped": self.skipped,
+            "passed": self.passed, "turns": self.turns, "skipped": self.skipped, "unjudged": self.unjudged,
             "exchanges": [{"caller": c, "agent": a} for c, a in self.transcript.exchanges],
             "failures": [{"turn": f.turn, "check": f.check, "detail": f.detail} for f in self.transcript.failures],
         }

@@ -78,8 +78,8 @@ class HeardTurn:
     """One spoken caller turn as both sides had it."""
 
     meant: str
-    heard: str
-    wer: float
+    heard: str  # what the agent's recogniser wrote ("" where the agent does not say: real time over Twilio)
+    wer: float | None  # None where what the agent heard is not known
     latency_ms: float | None
 
 
