@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import click
@@ -266,29 +266,50 @@ def test(
 # ---------------------------------------------------------------------------- simulate
 @main.command()
 @click.argument("suite", type=click.Path())
-@click.option("--agent", "folder", required=True, type=click.Path(), help="The agent folder to call (run in-process).")
+@click.option("--agent", "folder", default=None, type=click.Path(), help="The agent folder to call, run in-process (text mode, or --voice).")
+@click.option("--target", default=None, help="A running agent to dial in real time: its Twilio voice webhook or Media Stream URL, or its native WebSocket URL.")
+@click.option("--protocol", type=click.Choice(["twilio", "native"]), default="twilio", show_default=True, help="How to dial --target.")
+@click.option("--token", default=None, envvar=f"{ENV_PREFIX}TOKEN", help="The --target server's token (native protocol), if it requires one.")
 @click.option("--seed", default=None, type=int, help="Seed for every case (default: the suite's matrix seed).")
 @click.option("--only", default=None, help="Only the cases whose name contains this text.")
-@click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here.")
+@click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here (and calls/*.wav in voice modes).")
 @click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
-@click.option("--voice", is_flag=True, help="Voice mode: synthetic speech through each case's line into the agent's speech models, on virtual time.")
-def simulate(suite: str, folder: str, seed: int | None, only: str | None, report_dir: str | None, show: str, voice: bool) -> None:
-    """Call an agent with a simulator suite's callers and judge every call (text mode, or --voice).
+@click.option("--voice", is_flag=True, help="With --agent: synthetic speech through each case's line into the agent's speech models, on virtual time.")
+def simulate(
+    suite: str, folder: str | None, target: str | None, protocol: Literal["twilio", "native"], token: str | None, seed: int | None,
+    only: str | None, report_dir: str | None, show: str, voice: bool,
+) -> None:
+    """Call an agent with a simulator suite's callers and judge every call: --agent FOLDER runs it
+    in-process (text mode, or --voice on virtual time); --target URL dials a running agent in real time.
 
-    Exit 0 when every case passes, 1 when one fails, 2 when the suite or the agent cannot be read.
+    Exit 0 when every case passes, 1 when one fails (or the target cannot be dialled), 2 when the
+    suite or the agent cannot be read.
     """
-    from .agent.app import AgentApp
-    from .agent.spec import load_definition
     from .simulate import report
     from .simulate.runner import CaseResult, run_text_cases
     from .simulate.scenario import cases, load_scenarios
 
+    if (folder is None) == (target is None):
+        raise click.UsageError("give --agent FOLDER (run in-process) or --target URL (a running agent), one of them")
+    if target is not None and voice:
+        raise click.UsageError("--voice is for --agent: a --target is always called by voice, in real time")
     try:
         chosen = [c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name]
-        app = AgentApp(load_definition(folder))
+        if folder is not None:
+            from .agent.app import AgentApp
+            from .agent.spec import load_definition
+
+            app = AgentApp(load_definition(folder))
     except CallwrightError as exc:
         _fail(str(exc), 2)
         return
+    recordings = Path(report_dir) / "calls" if report_dir else None
+
+    def wav(number: int, case: Any) -> Path | None:
+        return recordings / f"{number:03d}-{case.seed}.wav" if recordings is not None else None
+
+    def progress(number: int, result: CaseResult) -> None:
+        click.echo(f"[{number}/{len(chosen)}] {'pass' if result.passed else 'FAIL'}  {result.case.name}", err=True)
 
     async def voiced() -> list[CaseResult]:
         from .server import build_engines, warm
@@ -296,15 +317,31 @@ def simulate(suite: str, folder: str, seed: int | None, only: str | None, report
 
         engines = build_engines(Settings.load())
         warm(engines)
-        recordings = Path(report_dir) / "calls" if report_dir else None
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: each inference costs what it costs alone
-            wav = recordings / f"{number:03d}-{case.seed}.wav" if recordings is not None else None
-            done.append(await run_voice(case, app, engines, recording=wav))
-            click.echo(f"[{number}/{len(chosen)}] {'pass' if done[-1].passed else 'FAIL'}  {case.name}", err=True)
+            done.append(await run_voice(case, app, engines, recording=wav(number, case)))
+            progress(number, done[-1])
         return done
 
-    results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app))
+    async def dialled() -> list[CaseResult]:
+        from .simulate.realtime import default_stt, run_realtime
+
+        assert target is not None
+        stt = await default_stt()
+        done: list[CaseResult] = []
+        for number, case in enumerate(chosen, start=1):  # one at a time: the agent's answers are timed as it gives them alone
+            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token))
+            progress(number, done[-1])
+        return done
+
+    try:
+        if target is not None:
+            results = anyio.run(dialled)
+        else:
+            results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app))
+    except CallwrightError as exc:  # the target could not be dialled
+        _fail(str(exc), 1)
+        return
     for result in results:
         if show == "all" or (show == "failed" and not result.passed):
             click.echo(result.transcript.render())

@@ -28,6 +28,7 @@ played by the phone. Times are the real clock's.
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -300,7 +301,7 @@ class _Talk:
         for a, b in _segments(self.phone.playback.voiced, start, end):
             pcm = self.phone.playback.between(a - 0.1, b + 0.15)
             got = await self.meanwhile(partial(self.stt.transcribe, pcm, self.phone.rate))
-            pieces.append(got.text.strip())
+            pieces.append(_as_heard(got.text))
         return " ".join(p for p in pieces if p)
 
     # ------------------------------------------------------------------ judging
@@ -371,6 +372,13 @@ def _through_line(pcm: Pcm, rate: int, scenario: Scenario, seed: int, out_rate: 
         rendered = render(pcm, rate, scenario.environment, seed=seed)
         pcm, rate = rendered.audio, rendered.sample_rate
     return resample(pcm, rate, out_rate).astype(np.int16)
+
+
+def _as_heard(text: str) -> str:
+    """A recogniser's writing of a piece of speech, as a listener has it: without the quotation marks
+    that moonshine puts around some pieces, and whole hours as said ("10:00 at night" is "ten at night")."""
+    text = re.sub(r"^[\s\"']+|[\s\"']+$", "", text)
+    return re.sub(r"\b(\d{1,2}):00\b", r"\1", text)
 
 
 def _segments(voiced: list[float], start: float, end: float) -> list[tuple[float, float]]:
