@@ -26,6 +26,7 @@ from callwright.agent.spec import load_definition
 from callwright.audio.resample import resample
 from callwright.server import build_engines, warm
 from callwright.settings import Settings
+from callwright.simulate import report
 from callwright.simulate.handset import Playback
 from callwright.simulate.judge import latency_summary
 from callwright.simulate.realtime import RealtimeResult, default_stt, run_realtime
@@ -125,6 +126,12 @@ async def test_an_agent_not_built_with_callwright_is_called_over_twilio_and_judg
     heard = bad.transcript.exchanges[-1][1]
     detail = bad.transcript.failures[0].detail
     assert "'seven' missing" in detail and heard in detail and ("9 to 5" in heard or "nine to five" in heard.lower()), detail
+
+    # The report says what was not judged, in the terminal and in the JSON.
+    table = report.summary([good, bad])
+    assert "1 not judged" in table and "not judged over this transport: tool (see the JSON report)" in table, table
+    written = report.to_json([good, bad])["cases"][0]
+    assert written["unjudged"] == good.unjudged and written["replies_from"] == "audio" and written["heard"][0]["wer"] is None
 
     # The recording: 8 kHz stereo, the greeting before the caller speaks, the answer after.
     audio, rate = soundfile.read(tmp_path / "asks.wav", dtype="int16")
