@@ -188,15 +188,20 @@ async def test_a_value_heard_with_low_confidence_is_read_back_and_kept_on_yes(or
     assert confidence is not None and confidence < 0.85, line.story()  # real recognition, below the field's threshold
     parsed = parse_value("address", address.heard.text, now=datetime.now(UTC), region="US")
     assert parsed is not None
-    (confirm,) = line.of(ev.FormField, since=address.start, until=yes.start, field="address")
-    assert confirm.status == "confirm" and confirm.value == parsed.text, line.story()
+    # The recogniser sometimes cuts the address in two turns ("twelve maples", "three"): the first
+    # is the one whose confidence and text are read here, and it must be read back, not kept.
+    confirms = line.of(ev.FormField, since=address.start, until=yes.start, field="address", status="confirm")
+    assert confirms and not line.of(ev.FormField, since=address.start, until=yes.start, field="address", status="filled"), line.story()
+    confirm = confirms[0]
+    assert confirm.value == parsed.text, line.story()
     assert confirm.confidence == pytest.approx(confidence, abs=0.001)
     assert readback[0].startswith("I heard") and readback[-1] == "Is that right?", readback
     assert parsed.spoken.split()[-1].strip(",.") in readback[0]  # what was read back is the value heard
     # Kept only after the yes: nothing was filled before it, and the yes confirmed the value read back.
     assert not line.of(ev.FormField, field="address", status="filled")
-    (confirmed,) = line.of(ev.FormField, since=yes.start, field="address")
-    assert confirmed.status == "confirmed" and confirmed.value == parsed.text
+    confirmed = line.of(ev.FormField, since=yes.start, field="address")
+    assert [c.status for c in confirmed] == ["confirmed"], line.story()
+    assert confirmed[0].value == line.of(ev.FormField, since=address.start, until=yes.start, field="address", status="confirm")[-1].value
     assert "delivered to" in yes.reply.text and yes.reply.text.endswith("Shall I place the order?"), line.story()
 
 
