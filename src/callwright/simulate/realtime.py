@@ -95,12 +95,12 @@ async def run_realtime(
     """
     scenario = case.scenario
     result = RealtimeResult(case, "realtime", Transcript(case.name, scenario.safety), target=target, protocol=protocol)
-    started = time.perf_counter()
+    started = time.perf_counter()  # wall time, meant: real-time mode runs at a call's real pace
     phone = await dial(target, protocol, scenario.phone, token=token)
     background = await offload(_background, scenario, case.seed)
     line = _Talk(phone, Line(background.audio if phone.rate == 16000 else resample(background.audio, 16000, phone.rate)), stt)
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(timeout):  # real time, meant: the agent under test is called in real time
             async with phone:
                 await _converse(result, line)
     except TimeoutError:
@@ -109,7 +109,7 @@ async def run_realtime(
     _judge_ending(result, line)
     if recording is not None:
         line.write(recording)
-    result.real_s = time.perf_counter() - started
+    result.real_s = time.perf_counter() - started  # wall time, meant (see above)
     return result
 
 

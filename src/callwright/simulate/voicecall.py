@@ -123,7 +123,7 @@ async def run_voice(
     voice = persona.sounding()
     result = VoiceResult(case, "voice", Transcript(case.name, scenario.safety))
     failures = result.transcript.failures
-    started = time.perf_counter()
+    started = time.perf_counter()  # wall time, meant: how long the case took to run, set against its virtual length
     clock = SteppedClock(charge_compute=charge)
     with tempfile.TemporaryDirectory(prefix="callwright-sim-") as tmp:
         store = await open_store(f"sqlite:///{Path(tmp) / 'callwright.db'}")
@@ -227,7 +227,7 @@ async def run_voice(
                 _write_stereo(recording, caller_track, io.sent, result.virtual_s)
         finally:
             await store.close()
-    result.real_s = time.perf_counter() - started
+    result.real_s = time.perf_counter() - started  # wall time, meant (see above)
     return result
 
 
@@ -283,7 +283,7 @@ async def _reply_to(call: Any, io: StampedIO, turn: int, patience: float, timeou
     import anyio
 
     waited = 0.0
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(timeout):  # real time, meant: bounds a hung run; the call's own waits are on its clock
         while True:
             done = next((e for e in call.events(ev.AgentTurn) if e.turn == turn), None)
             ended = _ended(call)
@@ -305,7 +305,7 @@ async def _answer(call: Any, io: StampedIO, heard_before: int, patience: float, 
     import anyio
 
     waited = 0.0
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(timeout):  # real time, meant: bounds a hung run; the call's own waits are on its clock
         while waited < patience and not _ended(call):
             finals = call.events(ev.TranscriptFinal)[heard_before:]
             if finals:
