@@ -51,7 +51,7 @@ from .judge import wer
 from .runner import MAX_TURNS
 from .scenario import Case, Persona, Scenario
 from .utterance import Utterance, speak
-from .voicecall import HeardTurn, Line, VoiceResult, _background, _judge_budgets
+from .voicecall import HeardTurn, Line, VoiceResult, _background, _judge_budgets, voice_skips
 
 T = TypeVar("T")
 END_SILENCE_S = 0.6  # the agent's turn is over when nothing voiced has played for this long
@@ -135,11 +135,9 @@ async def _converse(result: RealtimeResult, line: _Talk) -> None:
             break
         if step.silence_s:
             await line.idle(step.silence_s)
+        result.skipped += voice_skips(step)
         if step.web is not None:
-            result.skipped.append("web form values (text mode only so far)")
             continue
-        if step.backchannel is not None or step.interrupt is not None:
-            result.skipped.append("backchannels and interruptions (not yet in voice mode)")
         before = len(phone.events())
         if step.dtmf is not None:
             for key in step.dtmf:
