@@ -237,6 +237,7 @@ class Case(_Strict):
     scenario: Scenario
     seed: int
     dimensions: dict[str, Any] = Field(default_factory=dict)  # the matrix values this case took
+    repeat: int = Field(default=0, ge=0)  # which run of the case this is, with ``--repeat`` (0: the first)
 
     @property
     def name(self) -> str:
@@ -259,6 +260,16 @@ def cases(suite: ScenarioSuite, *, seed: int | None = None) -> list[Case]:
             case_seed = _seed(base, scenario.name, dims)
             out.append(Case(scenario=_apply(settled, dims), seed=case_seed, dimensions=dims))
     return out
+
+
+def repeated(every: list[Case], times: int) -> list[Case]:
+    """Each case ``times`` times over, its runs next to each other: the first with the case's own seed,
+    run ``k`` with a seed drawn from the case's seed and ``k`` (so a voice, its noise and its packet
+    loss differ from run to run, and the same command gives the same runs again)."""
+    return [
+        case if k == 0 else case.model_copy(update={"seed": _seed(case.seed, case.scenario.name, {"repeat": k}), "repeat": k})
+        for case in every for k in range(times)
+    ]
 
 
 def _with_defaults(scenario: Scenario, defaults: Defaults) -> Scenario:

@@ -37,6 +37,7 @@ from .callers import ScriptedCaller
 from .judge import latency_summary, wer
 from .runner import CaseResult, _state_problem
 from .scenario import Case, Persona
+from .timeline import moments
 from .utterance import speak
 
 RATE = 16000  # the call's audio, both ways
@@ -212,6 +213,7 @@ async def run_voice(
                         break
                 every = call.events()
                 result.virtual_s = clock.now()
+                result.timeline = moments(every)
             for check, detail in end_problems(scenario.expect, replies, every):
                 if not safety_only or check in SAFETY_CHECKS:
                     failures.append(Failure(case.name, None, check, detail))
