@@ -60,7 +60,7 @@ def bars(rows: Sequence[Bar], *, scale: float = 1.0, percent: bool = True, title
 def lines(categories: Sequence[str], series: Mapping[str, Sequence[float | None]], *, scale: float, percent: bool = True,
           x_title: str = "", title: str = "") -> str:
     """One line per series over the same ``categories`` (a missing value breaks the line), with a legend."""
-    height, left, right, top, bottom = 260, 56, 170, 12, 44
+    height, left, right, top, bottom = 260, 56, 250, 12, 44
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     step = plot_w / max(1, len(categories) - 1)
     out = [_open(height, title)]
@@ -88,41 +88,62 @@ def lines(categories: Sequence[str], series: Mapping[str, Sequence[float | None]
                 out.append(f'<path class="series" d="{path}" stroke="{colour}"/>')
         ly = top + 10 + n * 18
         out.append(f'<rect x="{WIDTH - right + 12}" y="{ly - 8}" width="12" height="4" fill="{colour}"/>')
-        out.append(f'<text class="legend" x="{WIDTH - right + 30}" y="{ly}">{escape(_cut(name, 22))}<title>{escape(name)}</title></text>')
+        out.append(f'<text class="legend" x="{WIDTH - right + 30}" y="{ly}">{escape(_cut(name, 34))}<title>{escape(name)}</title></text>')
     out.append("</svg>")
     return "".join(out)
 
 
 def histogram(values: Sequence[float], *, bins: int = 20, unit: str = "ms", marks: dict[str, float] | None = None,
               title: str = "") -> str:
-    """How ``values`` spread: ``bins`` equal bins from 0 to the largest, with ``marks`` (p50 ...) as lines."""
-    height, left, top, bottom = 220, 40, 14, 40
+    """How ``values`` spread: ``bins`` equal bins over their range (from 0 when they start near it),
+    with ``marks`` (p50 ...) as dashed lines."""
+    height, left, top, bottom = 220, 40, 18, 40
     plot_w, plot_h = WIDTH - left - 16, height - top - bottom
-    top_value = max(values, default=0.0) or 1.0
-    width = top_value / bins
+    most_value = max(values, default=0.0) or 1.0
+    least = min(values, default=0.0)
+    low = 0.0 if least < 0.4 * most_value else _round_down(least * 0.9)
+    high = max(low + 1.0, most_value * 1.05)
+    width = (high - low) / bins
     counts = [0] * bins
     for v in values:
-        counts[min(bins - 1, int(v / width))] += 1
+        counts[max(0, min(bins - 1, int((v - low) / width)))] += 1
     most = max(counts, default=0) or 1
+
+    def x(value: float) -> float:
+        return left + (value - low) / (high - low) * plot_w
+
     out = [_open(height, title)]
     out.append(f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>')
     for i, count in enumerate(counts):
         h = count / most * plot_h
-        x = left + i * plot_w / bins
-        tip = f"{i * width:.0f}-{(i + 1) * width:.0f} {unit}: {count}"
-        out.append(f'<rect class="bin" x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{plot_w / bins - 2:.1f}" height="{h:.1f}">'
-                   f"<title>{escape(tip)}</title></rect>")
+        tip = f"{low + i * width:,.0f}-{low + (i + 1) * width:,.0f} {unit}: {count}"
+        out.append(f'<rect class="bin" x="{x(low + i * width) + 1:.1f}" y="{top + plot_h - h:.1f}" width="{plot_w / bins - 2:.1f}" '
+                   f'height="{h:.1f}"><title>{escape(tip)}</title></rect>')
     for tick in range(0, 5):
-        x = left + tick / 4 * plot_w
-        out.append(f'<text class="tick" x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{tick / 4 * top_value:,.0f}</text>')
+        at = low + tick / 4 * (high - low)
+        out.append(f'<text class="tick" x="{x(at):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{at:,.0f}</text>')
     out.append(f'<text class="tick" x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(unit)}</text>')
     out.append(f'<text class="tick" x="{left - 6}" y="{top + 8}" text-anchor="end">{most}</text>')
-    for n, (name, at) in enumerate((marks or {}).items()):
-        x = left + at / top_value * plot_w
-        out.append(f'<line class="mark" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}"><title>{escape(name)} {at:,.0f} {escape(unit)}</title></line>')
-        out.append(f'<text class="marklabel" x="{x + 3:.1f}" y="{top + 10 + 12 * n}">{escape(name)} {at:,.0f}</text>')
+    labelled = -1e9
+    for name, at in (marks or {}).items():
+        out.append(f'<line class="mark" x1="{x(at):.1f}" y1="{top}" x2="{x(at):.1f}" y2="{top + plot_h}">'
+                   f"<title>{escape(name)} {at:,.0f} {escape(unit)}</title></line>")
+        if x(at) - labelled >= 34:  # a name over its line, where the lines are apart
+            out.append(f'<text class="marklabel" x="{x(at):.1f}" y="{top - 3}" text-anchor="middle">{escape(name)}</text>')
+            labelled = x(at)
+    if marks:
+        said = " · ".join(f"{name} {at:,.0f}" for name, at in marks.items())
+        out.append(f'<text class="marklabel" x="{left + 8}" y="{top + 14}">{escape(said)} {escape(unit)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _round_down(value: float) -> float:
+    """``value`` down to a round number (two significant digits' worth): 1,566 -> 1,500."""
+    if value <= 0:
+        return 0.0
+    step = 10 ** max(0, len(str(int(value))) - 2)
+    return float(int(value) // step * step)
 
 
 def _open(height: float, title: str) -> str:

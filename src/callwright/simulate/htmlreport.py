@@ -67,7 +67,7 @@ def _index_page(results: Sequence[CaseResult], suite: str, comparison: Compariso
     wers = [h.wer for _, h in heard if h.wer is not None]
     latencies = [h.latency_ms for _, h in heard if h.latency_ms is not None]
     cards = [
-        _card("safety", *_counts(safe), runs=True),
+        _card("safety", *_counts(safe), runs=True) if safe else '<div class="card none"><div class="big">-</div>no safety cases</div>',
         _card("other", *_counts(other), runs=True),
     ]
     if repeats > 1:
@@ -186,6 +186,7 @@ def _wer_against_snr(results: Sequence[CaseResult]) -> str:
 
 
 def _case_table(cases: dict[str, list[CaseResult]], pages: dict[int, str], repeats: int) -> str:
+    spoken = any(getattr(r, "heard", None) for runs in cases.values() for r in runs)  # WER and latency columns
     rows = []
     for name, runs in cases.items():
         first = runs[0]
@@ -201,12 +202,13 @@ def _case_table(cases: dict[str, list[CaseResult]], pages: dict[int, str], repea
             f'{" <span class=tag>safety</span>" if first.case.scenario.safety else ""}</td>'
             f'<td class="verdict">{state}</td><td>{sum(r.passed for r in runs)}/{len(runs)}</td><td>{links}</td>'
             f"<td>{first.case.seed}</td><td>{first.turns}</td>"
-            f'<td>{f"{statistics.fmean(wers):.0%}" if wers else ""}</td>'
-            f'<td>{f"{percentile(latencies, 50):,.0f}" if latencies else ""}</td>'
-            f"<td>{escape(', '.join(failed))}</td></tr>")
+            + (f'<td>{f"{statistics.fmean(wers):.0%}" if wers else ""}</td>'
+               f'<td>{f"{percentile(latencies, 50):,.0f}" if latencies else ""}</td>' if spoken else "")
+            + f"<td>{escape(', '.join(failed))}</td></tr>")
     return ('<section id="cases"><h2>Cases</h2><table class="cases"><tr><th>case</th><th></th><th>passed</th>'
-            f'<th>{"runs" if repeats > 1 else "page"}</th><th>seed</th><th>turns</th><th>WER</th><th>p50 ms</th>'
-            "<th>failed checks</th></tr>" + "".join(rows) + "</table></section>")
+            f'<th>{"runs" if repeats > 1 else "page"}</th><th>seed</th><th>turns</th>'
+            + ("<th>WER</th><th>p50 ms</th>" if spoken else "")
+            + "<th>failed checks</th></tr>" + "".join(rows) + "</table></section>")
 
 
 # ------------------------------------------------------------------------------------------ a call
@@ -241,7 +243,7 @@ class _Recording:
 def _call_page(result: CaseResult, stem: str, suite: str, recording: _Recording | None) -> str:
     case = result.case
     turn_times = _turn_times(result)
-    facts = [f"seed {case.seed}", f"{result.mode} mode", f"{result.turns} turns"]
+    facts = [f"seed {case.seed}", f"{result.mode} mode", f"{result.turns} caller turn{'' if result.turns == 1 else 's'}"]
     if case.repeat:
         facts.append(f"run {case.repeat + 1}")
     facts += [f"{k} = {label(v)}" for k, v in case.dimensions.items()]
@@ -285,15 +287,18 @@ def _player(recording: _Recording) -> str:
 
 def _timeline(result: CaseResult, recording: _Recording | None, turn_times: dict[int, float]) -> str:
     """Both sides' loudness and the events on one time axis (seconds of the call)."""
-    width = 1000
+    width, gutter = 1000, 56  # the lanes' names left of the time axis
     end = max([recording.seconds if recording else 0.0, *(m.t_ms / 1000 for m in result.timeline)]) or 1.0
 
     def x(t: float) -> float:
-        return t / end * width
+        return gutter + t / end * (width - gutter - 10)
 
-    out = [f'<svg id="timeline" class="timeline" viewBox="0 0 {width} 150" data-seconds="{end:.3f}" role="img" aria-label="the call on a time axis">']
-    for lane, (name, y0) in enumerate((("caller", 4), ("agent", 52))):
-        out.append(f'<text class="lane" x="2" y="{y0 + 12}">{name}</text>')
+    out = [f'<svg id="timeline" class="timeline" viewBox="0 0 {width} 150" data-seconds="{end:.3f}" data-left="{gutter}" '
+           f'data-right="{width - 10}" role="img" aria-label="the call on a time axis">']
+    for lane, (name, y0) in enumerate((("caller", 4), ("agent", 52), ("events", 96))):
+        out.append(f'<text class="lane" x="4" y="{y0 + 26}">{name}</text>')
+        if name == "events":
+            break
         if recording is not None:
             path = "".join(f"M{x(i * ENVELOPE_S):.1f},{y0 + 22 - 20 * side[lane]:.1f}V{y0 + 22 + 20 * side[lane]:.1f}"
                            for i, side in enumerate(recording.envelope) if side[lane] > 0.05)
@@ -309,7 +314,7 @@ def _timeline(result: CaseResult, recording: _Recording | None, turn_times: dict
                        f"{escape(failure.detail)}</title></path>")
     for tick in range(0, int(end) + 1, max(1, int(end) // 10 or 1)):
         out.append(f'<text class="tick" x="{x(tick):.1f}" y="148" text-anchor="middle">{tick}s</text>')
-    out.append('<line id="playhead" class="playhead" x1="0" y1="0" x2="0" y2="136"/></svg>')
+    out.append(f'<line id="playhead" class="playhead" x1="{gutter}" y1="0" x2="{gutter}" y2="136"/></svg>')
     legend = "".join(f'<span class="key {k}">{k}</span>' for k in ("heard", "said", "tool", "trouble", "other"))
     return f'<section id="when"><h2>Timeline</h2>{"".join(out)}<p class="sub">events: {legend}; ▲ a failed check. Click to play from there.</p></section>'
 
@@ -323,7 +328,7 @@ def _transcript(result: CaseResult, turn_times: dict[int, float]) -> str:
     for caller, agent in result.transcript.exchanges:
         at = ""
         if caller == "" and turn == 0:
-            who, meant, got = "0", "(the agent answers)", ""
+            who, meant, got = "0", "(the call is answered)", ""
         else:
             turn += 1
             who = str(turn)
@@ -415,7 +420,7 @@ h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:28px 0 6px}
 .sub{color:var(--soft);font-size:13px}a{color:#2b6cb0}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}
 .card{border:1px solid var(--line);border-left:5px solid var(--pass);border-radius:6px;padding:8px 14px;min-width:150px}
-.card.bad{border-left-color:var(--fail)}.card .big{font-size:24px;font-weight:600}
+.card.bad{border-left-color:var(--fail)}.card.none{border-left-color:var(--line)}.card .big{font-size:24px;font-weight:600}
 section.bad{border-left:4px solid var(--fail);padding-left:12px}
 figure{margin:10px 0 18px}figcaption{font-weight:600;font-size:14px;margin-bottom:2px}
 svg.chart{width:100%;max-width:760px;height:auto;display:block}
