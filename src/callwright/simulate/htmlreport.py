@@ -336,7 +336,9 @@ def _transcript(result: CaseResult, turn_times: dict[int, float]) -> str:
             if spoken and heard:
                 h = heard.pop(0)
                 wer = f" <span class=sub>WER {h.wer:.0%}</span>" if h.wer is not None else ""
-                meant, got = escape(h.meant), (escape(h.heard) if h.heard else "<i>nothing</i>") + wer
+                known = h.heard or h.wer is not None  # over Twilio, what the agent heard is not known
+                got = (escape(h.heard) if h.heard else "<i>nothing</i>") + wer if known else '<span class="sub">not known here</span>'
+                meant = escape(h.meant)
                 if h.latency_ms is not None:
                     at = f"{h.latency_ms:,.0f} ms"
                 if "said again" in caller:
