@@ -216,15 +216,23 @@ async def test_a_voice_call_page_plays_both_sides_and_each_alone(engines: Any, t
     from callwright.simulate.voicecall import run_voice
 
     app = AgentApp(load_definition(EXAMPLES / "order-desk"))
-    drowned = {**STATUS, "persona": {**STATUS["persona"], "voice": {"engine": "hibari"}},  # type: ignore[dict-item]
-               "environment": {"noise": {"kind": "white", "snr_db": -15}, "channel": "phone"}}
-    (case,) = cases(ScenarioSuite.model_validate({"scenarios": [drowned]}))
-    result = await run_voice(case, app, engines, recording=tmp_path / "calls" / f"{report.call_stem(1, case)}.wav")
-    assert not result.passed  # the caller cannot be heard: a page with failures to show
+    over_the_agent = {  # as in test_voice_mode, with a turn that fails: delivery is not "being packed"
+        "name": "mm-hmm through the greeting, then cuts a long answer short for a person",
+        "persona": {"name": "Sam", "phone": "+14155550123"},
+        "turns": [
+            {"backchannel": {"say": "mm-hmm", "sentence": 1, "after_ms": 900}},
+            {"say": "how does delivery work and what does it cost", "expect": {"says": ["being packed"]}},
+            {"say": "sorry, stop, can I just talk to a real person please", "interrupt": {"sentence": 1, "after_ms": 1200}},
+        ],
+    }
+    (case,) = cases(ScenarioSuite.model_validate({"scenarios": [over_the_agent]}))
+    result = await run_voice(case, app, engines, charge=0.05, recording=tmp_path / "calls" / f"{report.call_stem(1, case)}.wav")
+    assert [(f.turn, f.check) for f in result.transcript.failures] == [(1, "says")], result.transcript.render()
     report.write([result], tmp_path, "voice")
     async with _browser() as (page, requests):
         await page.goto((tmp_path / "index.html").as_uri())
-        assert "mean WER over 1 spoken turns" in await page.locator(".cards").inner_text()
+        assert "mean WER over 2 spoken turns" in await page.locator(".cards").inner_text()
+        assert await page.locator("#latency svg rect.bin").count() == 20
         await page.goto((tmp_path / "calls" / f"{report.call_stem(1, case)}.html").as_uri())
         audio = page.locator("audio#audio")
         for side in ("both sides", "the caller alone", "the agent alone"):
@@ -232,10 +240,14 @@ async def test_a_voice_call_page_plays_both_sides_and_each_alone(engines: Any, t
             await page.wait_for_function("document.getElementById('audio').readyState >= 1 && document.getElementById('audio').duration > 0")
             duration = await audio.evaluate("a => a.duration")
             assert duration == pytest.approx(result.virtual_s + 1.0, abs=0.2), (side, duration)  # the WAV has a second after the call
-        assert await page.locator("#failures li").count() == len(result.transcript.failures)
-        assert await page.locator("tr#turn-1.failed .problem").count() >= 1  # the failure at its turn
+        # the transcript: the greeting and two turns (the backchannel is no turn); the failure at its turn
+        assert await page.locator("table.transcript tr").count() == 1 + 3
+        assert "says" in await page.locator("tr#turn-1.failed .problem").inner_text()
+        assert "(over the agent)" in await page.locator("tr#turn-2").inner_text()
+        assert await page.locator("svg#timeline path.failmark").count() == 1  # and on the timeline, where it was answered
         assert await page.locator("svg#timeline path.wave.caller").count() == 1
         assert await page.locator("svg#timeline line.event").count() == len(result.timeline)
+        assert "said over the agent" in await page.locator("#turn-taking").inner_text()
         await page.screenshot(path=str(NOTES / "report-call.png"), full_page=True)
     assert all(url.startswith("file://") for url in requests), requests
 

@@ -24,6 +24,8 @@ calls. Keep the report where the traces are kept.
 
 from __future__ import annotations
 
+import json
+import re
 import statistics
 from collections.abc import Sequence
 from html import escape
@@ -264,6 +266,7 @@ def _call_page(result: CaseResult, stem: str, suite: str, recording: _Recording 
     if recording is not None or _spans_time(result.timeline):
         body.append(_timeline(result, recording, turn_times))
     body.append(_transcript(result, turn_times if recording is not None else {}))
+    body.append(_turn_taking(result))
     if result.timeline:
         rows = "".join(f"<tr><td>{m.t_ms / 1000:.2f}</td><td>{'' if m.turn is None else m.turn}</td><td>{escape(m.type)}</td>"
                        f"<td>{escape(m.detail)}</td></tr>" for m in result.timeline)
@@ -324,15 +327,15 @@ def _transcript(result: CaseResult, turn_times: dict[int, float]) -> str:
     failures: dict[int | None, list[Any]] = {}
     for f in result.transcript.failures:
         failures.setdefault(f.turn, []).append(f)
-    rows, turn = [], 0
-    for caller, agent in result.transcript.exchanges:
+    rows = []
+    for (caller, agent), (turn, spoken) in zip(result.transcript.exchanges, _caller_turns(result), strict=True):
         at = ""
-        if caller == "" and turn == 0:
+        if turn == 0:
             who, meant, got = "0", "(the call is answered)", ""
+        elif turn is None:  # a backchannel the agent took for a turn
+            who, meant, got = "", escape(caller), ""
         else:
-            turn += 1
             who = str(turn)
-            spoken = not caller.startswith(("[keys", "[web"))
             if spoken and heard:
                 h = heard.pop(0)
                 wer = f" <span class=sub>WER {h.wer:.0%}</span>" if h.wer is not None else ""
@@ -341,15 +344,16 @@ def _transcript(result: CaseResult, turn_times: dict[int, float]) -> str:
                 meant = escape(h.meant)
                 if h.latency_ms is not None:
                     at = f"{h.latency_ms:,.0f} ms"
-                if "said again" in caller:
-                    meant += " <span class=sub>(said again)</span>"
+                for note in ("said again", "over the agent"):
+                    if note in caller:
+                        meant += f" <span class=sub>({note})</span>"
             else:
                 meant, got = escape(caller.split("  (heard:")[0]), ""
-        when = turn_times.get(turn)
+        when = turn_times.get(turn) if turn is not None else None
         seek = f' data-t="{when:.2f}"' if when is not None else ""
-        problems = failures.get(turn, []) if who != "0" else []
+        problems = failures.get(turn, []) if turn else []
         notes = "".join(f'<div class="problem"><b>{escape(f.check)}</b>: {escape(f.detail)}</div>' for f in problems)
-        rows.append(f'<tr id="turn-{who}" class="{"failed" if problems else ""}"{seek}><td>{who}</td><td>{meant}</td><td>{got}</td>'
+        rows.append(f'<tr id="turn-{who or "over"}" class="{"failed" if problems else ""}"{seek}><td>{who}</td><td>{meant}</td><td>{got}</td>'
                     f"<td>{escape(agent)}{notes}</td><td>{at}</td></tr>")
     end = "".join(f'<div class="problem"><b>{escape(f.check)}</b>: {escape(f.detail)}</div>' for f in failures.get(None, []))
     return ('<section id="transcript"><h2>Turn by turn</h2><table class="transcript"><tr><th>turn</th><th>the caller meant</th>'
@@ -358,22 +362,55 @@ def _transcript(result: CaseResult, turn_times: dict[int, float]) -> str:
             + "</table></section>")
 
 
+TURN_TAKING = (  # what the voice modes measure of who talks when (VoiceResult), as the page names it
+    ("interruptions", "said over the agent"), ("backchannels", "backchannels over the agent"),
+    ("cut_offs", "the agent began while the caller was mid-sentence (s)"), ("dead_air", "dead air the caller waited through (s)"),
+    ("stray_yields", "the agent stopped for no caller words (s)"), ("ignored", "sound the agent heard over itself and let pass"),
+)
+
+
+def _turn_taking(result: CaseResult) -> str:
+    items = []
+    for name, title in TURN_TAKING:
+        value = getattr(result, name, None)
+        if value:
+            shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, list) or not all(isinstance(v, float) for v in value) \
+                else ", ".join(f"{v:.2f}" for v in value)
+            items.append(f"<li><b>{escape(title)}</b>: <code>{escape(shown)}</code></li>")
+    return f'<section id="turn-taking"><h2>Turn-taking</h2><ul>{"".join(items)}</ul></section>' if items else ""
+
+
 def _turn_times(result: CaseResult) -> dict[int, float]:
     """When each caller turn's answer came, in seconds: the agent's turns matched to the transcript's
     replies in order, by their words."""
     said = [m for m in result.timeline if m.type == "agent.turn"]
     times: dict[int, float] = {}
-    turn, position = 0, 0
-    for caller, reply in result.transcript.exchanges:
-        if not (caller == "" and turn == 0):
-            turn += 1
+    position = 0
+    for (_, reply), (turn, _) in zip(result.transcript.exchanges, _caller_turns(result), strict=True):
         words = " ".join(reply.split())[:60]
         for i in range(position, len(said)):
             if words and said[i].detail.startswith(words):
-                times[turn] = said[i].t_ms / 1000
+                if turn is not None:
+                    times[turn] = said[i].t_ms / 1000
                 position = i + 1
                 break
     return times
+
+
+def _caller_turns(result: CaseResult) -> list[tuple[int | None, bool]]:
+    """For each exchange of the transcript: the caller turn it is (0: the greeting; None: a
+    backchannel the agent answered, not a turn), and whether the caller spoke it (a ``heard`` entry)."""
+    out: list[tuple[int | None, bool]] = []
+    turn = 0
+    for n, (caller, _) in enumerate(result.transcript.exchanges):
+        if n == 0 and caller == "":
+            out.append((0, False))
+        elif re.fullmatch(r"\[.* over the agent\]", caller):
+            out.append((None, False))
+        else:
+            turn += 1
+            out.append((turn, not caller.startswith(("[keys", "[web"))))
+    return out
 
 
 def _spans_time(timeline: Sequence[Moment]) -> bool:

@@ -89,7 +89,7 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
                             failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))
                         break
                     if step.backchannel is not None:
-                        result.skipped.append(f"backchannel {step.backchannel!r} (voice only)")
+                        result.skipped.append(f"backchannel {step.backchannel.say!r} (voice only)")
                     if step.interrupt is not None:
                         result.skipped.append(f"interruption timing of {step.say!r} (voice only; said as a turn)")
                     if step.silence_s:
