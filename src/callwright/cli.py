@@ -21,6 +21,8 @@ from .errors import CallwrightError, ConfigError
 from .settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .client import CallClient, CallClosed
 
 
@@ -275,26 +277,37 @@ def test(
 @click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here (and calls/*.wav in voice modes).")
 @click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
 @click.option("--voice", is_flag=True, help="With --agent: synthetic speech through each case's line into the agent's speech models, on virtual time.")
+@click.option("--llm-url", default=None, help="OpenAI-compatible base URL of an LLM for the simulator: it plays the scenarios that have a goal, and judges with --llm-judge (key: CALLWRIGHT_LLM_API_KEY).")
+@click.option("--llm-model", default="gpt-4o-mini", show_default=True, help="Model name for --llm-url.")
+@click.option("--llm-judge", is_flag=True, help="With --llm-url: the LLM also judges each call (pass, fail or unsure), beside the rules.")
+@click.option("--scripted", is_flag=True, help="With --llm-url: scenarios that have turns keep their scripted caller (the LLM plays only those with a goal and no turns).")
 def simulate(
     suite: str, folder: str | None, target: str | None, protocol: Literal["twilio", "native"], token: str | None, seed: int | None,
-    only: str | None, report_dir: str | None, show: str, voice: bool,
+    only: str | None, report_dir: str | None, show: str, voice: bool, llm_url: str | None, llm_model: str, llm_judge: bool,
+    scripted: bool,
 ) -> None:
     """Call an agent with a simulator suite's callers and judge every call: --agent FOLDER runs it
     in-process (text mode, or --voice on virtual time); --target URL dials a running agent in real time.
 
     Exit 0 when every case passes, 1 when one fails (or the target cannot be dialled), 2 when the
-    suite or the agent cannot be read.
+    suite or the agent cannot be read. The LLM judge's verdicts are reported, not counted.
     """
     from .simulate import report
+    from .simulate.callers import Caller, LlmCaller, ScriptedCaller
+    from .simulate.chat import Chat
     from .simulate.runner import CaseResult, run_text_cases
-    from .simulate.scenario import cases, load_scenarios
+    from .simulate.scenario import Case, cases, load_scenarios
 
     if (folder is None) == (target is None):
         raise click.UsageError("give --agent FOLDER (run in-process) or --target URL (a running agent), one of them")
     if target is not None and voice:
         raise click.UsageError("--voice is for --agent: a --target is always called by voice, in real time")
+    if llm_judge and not llm_url:
+        raise click.UsageError("--llm-judge needs an LLM: give --llm-url URL (an OpenAI-compatible endpoint)")
+    if scripted and not llm_url:
+        raise click.UsageError("--scripted is for --llm-url: without an LLM every caller is scripted")
     try:
-        chosen = [c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name]
+        chosen = [c for c in cases(load_scenarios(suite, llm=bool(llm_url)), seed=seed) if not only or only in c.name]
         if folder is not None:
             from .agent.app import AgentApp
             from .agent.spec import load_definition
@@ -311,7 +324,16 @@ def simulate(
     def progress(number: int, result: CaseResult) -> None:
         click.echo(f"[{number}/{len(chosen)}] {'pass' if result.passed else 'FAIL'}  {result.case.name}", err=True)
 
-    async def voiced() -> list[CaseResult]:
+    made: dict[str, Caller] = {}  # each case's caller, for its notes
+
+    def caller_of(chat: Chat | None) -> Callable[[Case], Caller]:
+        def make(case: Case) -> Caller:
+            goal_driven = chat is not None and case.scenario.goal and not (scripted and case.scenario.turns)
+            made[case.name] = LlmCaller(case.scenario, chat, case.seed) if goal_driven else ScriptedCaller(case.scenario)
+            return made[case.name]
+        return make
+
+    async def voiced(callers: Callable[[Case], Caller]) -> list[CaseResult]:
         from .server import build_engines, warm
         from .simulate.voicecall import run_voice
 
@@ -319,33 +341,60 @@ def simulate(
         warm(engines)
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: each inference costs what it costs alone
-            done.append(await run_voice(case, app, engines, recording=wav(number, case)))
+            done.append(await run_voice(case, app, engines, recording=wav(number, case), caller=callers(case)))
             progress(number, done[-1])
         return done
 
-    async def dialled() -> list[CaseResult]:
+    async def dialled(callers: Callable[[Case], Caller]) -> list[CaseResult]:
         from .simulate.realtime import default_stt, run_realtime
 
         assert target is not None
         stt = await default_stt()
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: the agent's answers are timed as it gives them alone
-            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token))
+            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token,
+                                           caller=callers(case)))
             progress(number, done[-1])
         return done
 
+    async def simulated() -> list[CaseResult]:
+        chat = None
+        if llm_url:
+            from .simulate.chat import Endpoint
+
+            chat = Endpoint(llm_url, llm_model, api_key=Settings.load().llm_api_key or None)
+        try:
+            callers = caller_of(chat)
+            if target is not None:
+                done = await dialled(callers)
+            else:
+                done = await voiced(callers) if voice else await run_text_cases(chosen, app, callers=callers)
+            for result in done:
+                result.note_caller(made[result.case.name])
+            if llm_judge and chat is not None:
+                from .simulate.verdict import LlmJudge
+
+                judge = LlmJudge(chat)
+                for result in done:  # after the calls, one at a time: a local model serves one request at a time anyway
+                    result.judgement = await judge.judge(result)
+            return done
+        finally:
+            if chat is not None:
+                await chat.aclose()
+
     try:
-        if target is not None:
-            results = anyio.run(dialled)
-        else:
-            results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app))
-    except CallwrightError as exc:  # the target could not be dialled
+        results = anyio.run(simulated)
+    except CallwrightError as exc:  # the target could not be dialled, or the simulator's LLM failed
         _fail(str(exc), 1)
         return
     for result in results:
         if show == "all" or (show == "failed" and not result.passed):
             click.echo(result.transcript.render())
     click.echo(report.summary(results))
+    if llm_judge:
+        from .simulate.verdict import judge_summary
+
+        click.echo(judge_summary(results))
     if report_dir:
         for path in report.write(results, Path(report_dir), Path(suite).stem):
             click.echo(f"wrote {path}")

@@ -33,7 +33,7 @@ from ..clock import SteppedClock, offload
 from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_problems, turn_problems
 from ..transport.memory import MemoryIO
 from .acoustics import render
-from .callers import ScriptedCaller
+from .callers import Caller, ScriptedCaller
 from .judge import latency_summary, wer
 from .runner import CaseResult, _state_problem
 from .scenario import Case, Persona
@@ -103,6 +103,7 @@ class VoiceResult(CaseResult):
 async def run_voice(
     case: Case, app: Any, engines: Any, *, charge: Any = "measured", timeout: float = 300.0,
     recording: Path | None = None, safety_only: bool = False,
+    caller: Caller | None = None,  # who calls (default: the scenario's scripted caller)
 ) -> VoiceResult:
     """``case`` as a phone call with real speech, in fast mode (see the module docstring).
 
@@ -136,7 +137,7 @@ async def run_voice(
             io = StampedIO(input_rate=RATE, output_rate=RATE, clock=clock)
             line = await offload(_background, scenario, case.seed)
             caller_track: list[tuple[float, Pcm]] = []
-            caller = ScriptedCaller(scenario)
+            caller = caller or ScriptedCaller(scenario)
             replies: list[str] = []
             async with LocalCall(own.agent(), engines, clock=clock, caller=scenario.phone, io=io) as call:
                 io.on_mark = call.call.mark_played  # the caller's phone plays what it gets at once
@@ -147,7 +148,7 @@ async def run_voice(
                     result.transcript.exchanges.append(("", reply))
                 events: Sequence[ev.Event] = call.events()
                 number = 0
-                while (step := caller.next(reply, events)) is not None and result.turns < 40:
+                while (step := await caller.next(reply, events)) is not None and result.turns < 40:
                     if _ended(call):
                         if step.say is not None or step.dtmf is not None:
                             failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))
