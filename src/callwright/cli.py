@@ -328,8 +328,8 @@ def simulate(
 
     def caller_of(chat: Chat | None) -> Callable[[Case], Caller]:
         def make(case: Case) -> Caller:
-            goal_driven = chat is not None and case.scenario.goal and not (scripted and case.scenario.turns)
-            made[case.name] = LlmCaller(case.scenario, chat, case.seed) if goal_driven else ScriptedCaller(case.scenario)
+            goal_driven = case.scenario.goal and not (scripted and case.scenario.turns)
+            made[case.name] = LlmCaller(case.scenario, chat, case.seed) if chat is not None and goal_driven else ScriptedCaller(case.scenario)
             return made[case.name]
         return make
 

@@ -9,7 +9,7 @@ voice mode, so both follow the same branches.
 
 An :class:`LlmCaller` plays a scenario's ``goal`` instead: a language model is given the persona,
 the goal and the facts (to be told only when asked) and says each line; it hangs up by saying
-goodbye, or after :data:`TURN_BUDGET` turns. Models volunteer what they know, so the caller also
+goodbye, or after the persona's ``patience_turns`` (12 unless it says). Models volunteer what they know, so the caller also
 checks each line: a sentence that gives a fact the agent has not asked about is left out (see
 :meth:`LlmCaller.next`).
 
@@ -31,7 +31,6 @@ from .chat import Chat
 from .scenario import Persona, Scenario, Step, When
 
 MAX_FACTS = 6  # facts told after the script, at most: an agent that keeps asking is not answered for ever
-TURN_BUDGET = 12  # a goal-driven caller that has not got what it wanted by then gives up and hangs up
 LINE_TOKENS = 80  # a caller's line is a sentence or two on the phone
 
 
@@ -131,9 +130,10 @@ class LlmCaller:
             return None
         self.asked |= asked_facts(self.facts, reply)
         self.history.append(Message(role="user", content=reply or "(the assistant says nothing)"))
-        if self.said >= TURN_BUDGET:
+        budget = (self.scenario.persona or Persona()).patience_turns
+        if self.said >= budget:
             self.done = True
-            self.notes.append(f"hung up after {TURN_BUDGET} turns without saying goodbye (the turn budget)")
+            self.notes.append(f"hung up after {budget} turns without saying goodbye (persona.patience_turns)")
             return Step(hangup=True)
         line = await self._line()
         if not line:
@@ -213,11 +213,11 @@ def volunteered_facts(facts: dict[str, str], line: str) -> list[str]:
 
 def spoken_line(answer: str) -> str:
     """What a caller would say, from a model's answer: its first line, without a speaker's name,
-    quotes or bracketed actions, at most three sentences."""
-    line = next((text.strip() for text in answer.splitlines() if _SPOKEN.sub("", text).strip(" \"'")), "")
+    quotes or bracketed actions, at most three sentences; "" when no words are left."""
+    line = next((text.strip() for text in answer.splitlines() if re.search(r"\w", _SPOKEN.sub("", text))), "")
     line = _SPEAKER.sub("", line)
     line = " ".join(_SPOKEN.sub(" ", line).split()).strip(" \"'")
-    return " ".join(sentences(line)[:3])
+    return " ".join(sentences(line)[:3]) if re.search(r"\w", line) else ""
 
 
 def sentences(line: str) -> list[str]:

@@ -65,6 +65,7 @@ class Persona(_Strict):
     emotion: Emotion = "neutral"
     voice: Voice | None = None  # engine, accent, rate, pitch, disfluencies (:mod:`.voices`); its emotion is this one's
     patience_s: float = Field(default=8.0, gt=0)  # how long the caller waits in silence before hanging up
+    patience_turns: int = Field(default=12, ge=1)  # a goal-driven (LLM) caller's turns before it gives up and hangs up
 
     def sounding(self) -> Voice:
         """The voice as this caller speaks: the persona's emotion, unless the voice sets its own."""
