@@ -28,6 +28,11 @@ events) match it. After the script, a caller whose facts answer what the agent j
 that fact; otherwise the call is over. Voice-only steps (``silence``, ``backchannel``,
 ``interrupt``) are acoustic: in text mode they are left out, and the report says so.
 
+A scenario may give a ``goal`` instead of ``turns``, or besides them: what the caller wants, in
+their words, for a goal-driven caller that a language model plays (:class:`~.callers.LlmCaller`).
+Offline the turns run; a scenario with a goal and no turns needs an LLM endpoint, and
+:func:`load_scenarios` without ``llm=True`` refuses it, naming its line.
+
 Every scenario becomes one or more :class:`Case` with its own seed (:func:`cases`): the same seed
 gives the same voice, noise and packet loss, so a failure is replayed exactly.
 """
