@@ -31,7 +31,7 @@ from .chat import Chat
 from .scenario import Persona, Scenario, Step, When
 
 MAX_FACTS = 6  # facts told after the script, at most: an agent that keeps asking is not answered for ever
-LINE_TOKENS = 80  # a caller's line is a sentence or two on the phone
+LINE_TOKENS = 48  # a caller's line is a sentence or two on the phone
 
 
 class Caller(Protocol):
@@ -133,7 +133,7 @@ class LlmCaller:
         budget = (self.scenario.persona or Persona()).patience_turns
         if self.said >= budget:
             self.done = True
-            self.notes.append(f"hung up after {budget} turns without saying goodbye (persona.patience_turns)")
+            self.notes.append(f"hung up after turn {budget} without saying goodbye (persona.patience_turns)")
             return Step(hangup=True)
         line = await self._line()
         if not line:
@@ -149,7 +149,7 @@ class LlmCaller:
     def facts(self) -> dict[str, str]:
         """The scenario's facts, and the persona's phone number as one when no fact gives it."""
         phone = self.scenario.persona.phone if self.scenario.persona is not None else None
-        if phone and not any("phone" in name or "number" in name for name in self.scenario.facts):
+        if phone and not any("phone" in name for name in self.scenario.facts):
             return {**self.scenario.facts, "phone number": phone}
         return dict(self.scenario.facts)
 
@@ -174,7 +174,9 @@ class LlmCaller:
                     self.notes.append(f"turn {self.said + 1}: left out what gave {', '.join(volunteered_facts(unasked, line))} unasked")
                 return " ".join(kept)
         if line:
-            self.notes.append(f"turn {self.said + 1}: told {', '.join(volunteered_facts(unasked, line))} before being asked")
+            told = volunteered_facts(unasked, line)
+            self.asked |= set(told)  # said now: no use holding it back later
+            self.notes.append(f"turn {self.said + 1}: told {', '.join(told)} before being asked")
         return line
 
 
@@ -213,11 +215,15 @@ def volunteered_facts(facts: dict[str, str], line: str) -> list[str]:
 
 def spoken_line(answer: str) -> str:
     """What a caller would say, from a model's answer: its first line, without a speaker's name,
-    quotes or bracketed actions, at most three sentences; "" when no words are left."""
+    quotes or bracketed actions, at most three sentences, and without a last one left unfinished
+    (cut by the token limit) after a finished one; "" when no words are left."""
     line = next((text.strip() for text in answer.splitlines() if re.search(r"\w", _SPOKEN.sub("", text))), "")
     line = _SPEAKER.sub("", line)
     line = " ".join(_SPOKEN.sub(" ", line).split()).strip(" \"'")
-    return " ".join(sentences(line)[:3]) if re.search(r"\w", line) else ""
+    said = sentences(line)
+    if len(said) > 1 and not said[-1].endswith((".", "!", "?")):
+        said.pop()
+    return " ".join(said[:3]) if re.search(r"\w", line) else ""
 
 
 def sentences(line: str) -> list[str]:

@@ -8,7 +8,8 @@ reason, told to count words that sound alike as the same. The verdict is recorde
 (``CaseResult.judgement``); the run's exit status stays the rules'. Cases where the rules and the
 judge disagree are listed (:func:`judge_summary`).
 
-The answer is asked for as JSON (JSON mode where the server has it) and read by
+The answer is asked for as JSON held to :data:`VERDICT_SCHEMA` (where the server can hold it to a
+schema: the verdict is then one of the three by construction) and read by
 :func:`read_judgement`: a JSON object with a known ``verdict``, else a first line that starts with
 one; anything else, or a judge that cannot be reached, is ``unsure`` with what went wrong.
 """
@@ -29,8 +30,14 @@ if TYPE_CHECKING:
     from .runner import CaseResult
 
 Verdict = Literal["pass", "fail", "unsure"]
-JUDGE_TOKENS = 120  # a verdict and one sentence
+JUDGE_TOKENS = 100  # a verdict and one sentence, as JSON
 REASON_CHARS = 200
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "enum": ["pass", "fail", "unsure"]}, "reason": {"type": "string"}},
+    "required": ["verdict", "reason"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class LlmJudge:
 
     async def judge(self, result: CaseResult) -> Judgement:
         try:
-            answer = await self.chat.answer(judge_messages(result), seed=result.case.seed, max_tokens=JUDGE_TOKENS, json=True)
+            answer = await self.chat.answer(judge_messages(result), seed=result.case.seed, max_tokens=JUDGE_TOKENS, schema=VERDICT_SCHEMA)
         except EngineError as exc:
             return Judgement("unsure", f"the judge could not answer: {exc}")
         return read_judgement(answer)
