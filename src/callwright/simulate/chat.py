@@ -3,16 +3,15 @@
 The agent's LLM brain streams and calls tools (:class:`~callwright.engines.llm.openai_compat.OpenAICompatibleLlm`);
 the simulator only needs a short answer, asked as reproducibly as the server allows: temperature 0
 and the case's seed in every request, and, for the judge, an answer held to a JSON schema where the
-server can hold it to one. :class:`Chat` is that narrow
-seam (tests put a fake behind it); :class:`Endpoint` is the one implementation, for any
-OpenAI-compatible chat completions server (llama.cpp, vLLM, Ollama, OpenAI), with the official
-``openai`` client.
+server can hold it to one. :class:`Chat` is that narrow seam (tests put a fake behind it);
+:class:`Endpoint` is the one implementation, for any OpenAI-compatible chat completions server
+(llama.cpp, vLLM, Ollama, OpenAI), with the official ``openai`` client.
 
 Servers name structured output differently, so three ``response_format`` shapes are tried in turn:
-OpenAI's ``json_schema`` (OpenAI, vLLM, llama.cpp's server), ``json_object`` with a ``schema``
-(llama-cpp-python, Anyscale), and bare ``json_object``. A shape the server refuses (an HTTP error
-naming ``response_format``: 400 from OpenAI, 422 or, from llama-cpp-python, 500) is not sent again; after the last, the request goes without one: the judge's parser
-reads a bare answer too. Other failures are
+OpenAI's ``json_schema``, ``json_object`` with a ``schema`` (llama-cpp-python's, and Anyscale's),
+and bare ``json_object``. A shape the server refuses (an HTTP error naming ``response_format``: 400,
+422, or 500 from llama-cpp-python) is not sent again; after the last, the request goes without one:
+the judge's parser reads a bare answer too. Other failures are
 :class:`~callwright.errors.EngineError`, with the API key never in a message.
 
 Answers are HTML-unescaped: llama-cpp-python's ``chatml-function-calling`` template escapes the
