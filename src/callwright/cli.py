@@ -21,6 +21,8 @@ from .errors import CallwrightError, ConfigError
 from .settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .client import CallClient, CallClosed
 
 
@@ -277,9 +279,14 @@ def test(
 @click.option("--voice", is_flag=True, help="With --agent: synthetic speech through each case's line into the agent's speech models, on virtual time.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1), help="Run every case this many times, each run with a seed of its own: pass^k and 95 % intervals.")
 @click.option("--baseline", default=None, type=click.Path(), help="An earlier results.json: compare with it, and exit 1 only on a regression beyond noise.")
+@click.option("--llm-url", default=None, help="OpenAI-compatible base URL of an LLM for the simulator: it plays the scenarios that have a goal, and judges with --llm-judge (key: CALLWRIGHT_LLM_API_KEY).")
+@click.option("--llm-model", default="gpt-4o-mini", show_default=True, help="Model name for --llm-url.")
+@click.option("--llm-judge", is_flag=True, help="With --llm-url: the LLM also judges each call (pass, fail or unsure), beside the rules.")
+@click.option("--scripted", is_flag=True, help="With --llm-url: scenarios that have turns keep their scripted caller (the LLM plays only those with a goal and no turns).")
 def simulate(
     suite: str, folder: str | None, target: str | None, protocol: Literal["twilio", "native"], token: str | None, seed: int | None,
-    only: str | None, report_dir: str | None, show: str, voice: bool, repeat: int, baseline: str | None,
+    only: str | None, report_dir: str | None, show: str, voice: bool, repeat: int, baseline: str | None, llm_url: str | None,
+    llm_model: str, llm_judge: bool, scripted: bool,
 ) -> None:
     """Call an agent with a simulator suite's callers and judge every call: --agent FOLDER runs it
     in-process (text mode, or --voice on virtual time); --target URL dials a running agent in real time.
@@ -287,19 +294,26 @@ def simulate(
     Exit 0 when every run of every case passes, 1 when one fails (or the target cannot be dialled),
     2 when the suite, the agent or the baseline cannot be read. With --baseline: 1 only on a
     regression beyond noise against it (a safety case that passed before and fails now is always one).
+    The LLM judge's verdicts are reported, not counted.
     """
     from .simulate import baseline as baselines
     from .simulate import report
+    from .simulate.callers import Caller, LlmCaller, ScriptedCaller
+    from .simulate.chat import Chat
     from .simulate.progress import Progress
     from .simulate.runner import CaseResult, run_text_cases
-    from .simulate.scenario import cases, load_scenarios, repeated
+    from .simulate.scenario import Case, cases, load_scenarios, repeated
 
     if (folder is None) == (target is None):
         raise click.UsageError("give --agent FOLDER (run in-process) or --target URL (a running agent), one of them")
     if target is not None and voice:
         raise click.UsageError("--voice is for --agent: a --target is always called by voice, in real time")
+    if llm_judge and not llm_url:
+        raise click.UsageError("--llm-judge needs an LLM: give --llm-url URL (an OpenAI-compatible endpoint)")
+    if scripted and not llm_url:
+        raise click.UsageError("--scripted is for --llm-url: without an LLM every caller is scripted")
     try:
-        chosen = repeated([c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name], repeat)
+        chosen = repeated([c for c in cases(load_scenarios(suite, llm=bool(llm_url)), seed=seed) if not only or only in c.name], repeat)
         earlier = baselines.load(baseline) if baseline is not None else None
         if folder is not None:
             from .agent.app import AgentApp
@@ -315,8 +329,16 @@ def simulate(
         return recordings / f"{report.call_stem(number, case)}.wav" if recordings is not None else None
 
     progress = Progress(len(chosen), sys.stderr)
+    made: dict[int, Caller] = {}  # each case's caller (by the case's id), for its notes
 
-    async def voiced() -> list[CaseResult]:
+    def caller_of(chat: Chat | None) -> Callable[[Case], Caller]:
+        def make(case: Case) -> Caller:
+            goal_driven = case.scenario.goal and not (scripted and case.scenario.turns)
+            made[id(case)] = LlmCaller(case.scenario, chat, case.seed) if chat is not None and goal_driven else ScriptedCaller(case.scenario)
+            return made[id(case)]
+        return make
+
+    async def voiced(callers: Callable[[Case], Caller]) -> list[CaseResult]:
         from .server import build_engines, warm
         from .simulate.voicecall import run_voice
 
@@ -324,27 +346,50 @@ def simulate(
         warm(engines)
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: each inference costs what it costs alone
-            done.append(await run_voice(case, app, engines, recording=wav(number, case)))
+            done.append(await run_voice(case, app, engines, recording=wav(number, case), caller=callers(case)))
             progress.done(done[-1])
         return done
 
-    async def dialled() -> list[CaseResult]:
+    async def dialled(callers: Callable[[Case], Caller]) -> list[CaseResult]:
         from .simulate.realtime import default_stt, run_realtime
 
         assert target is not None
         stt = await default_stt()
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: the agent's answers are timed as it gives them alone
-            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token))
+            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token,
+                                           caller=callers(case)))
             progress.done(done[-1])
         return done
 
+    async def simulated() -> list[CaseResult]:
+        chat = None
+        if llm_url:
+            from .simulate.chat import Endpoint
+
+            chat = Endpoint(llm_url, llm_model, api_key=Settings.load().llm_api_key or None)
+        try:
+            callers = caller_of(chat)
+            if target is not None:
+                done = await dialled(callers)
+            else:
+                done = await voiced(callers) if voice else await run_text_cases(chosen, app, callers=callers, on_done=progress.done)
+            for result in done:
+                result.note_caller(made[id(result.case)])
+            if llm_judge and chat is not None:
+                from .simulate.verdict import LlmJudge
+
+                judge = LlmJudge(chat)
+                for result in done:  # after the calls, one at a time: a local model serves one request at a time anyway
+                    result.judgement = await judge.judge(result)
+            return done
+        finally:
+            if chat is not None:
+                await chat.aclose()
+
     try:
-        if target is not None:
-            results = anyio.run(dialled)
-        else:
-            results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app, on_done=progress.done))
-    except CallwrightError as exc:  # the target could not be dialled
+        results = anyio.run(simulated)
+    except CallwrightError as exc:  # the target could not be dialled, or the simulator's LLM failed
         progress.close()
         _fail(str(exc), 1)
         return
@@ -356,6 +401,10 @@ def simulate(
     if earlier is not None:
         comparison = baselines.compare(earlier, report.to_json(results), baseline=str(baseline))
     click.echo(report.summary(results, comparison))
+    if llm_judge:
+        from .simulate.verdict import judge_summary
+
+        click.echo(judge_summary(results))
     if report_dir:
         for path in report.write(results, Path(report_dir), Path(suite).stem, comparison):
             click.echo(f"wrote {path}")

@@ -122,12 +122,12 @@ def test_the_scripted_caller_waits_for_its_cue_and_tells_facts_when_asked() -> N
                   {"say": "thanks, bye", "when": {"event": ["tool.called"]}}],
     })
     caller = ScriptedCaller(scenario)
-    assert caller.next("How can I help?", []).say == "oat milk please"  # type: ignore[union-attr]
-    assert caller.next("How many would you like?", []).say == "three"  # type: ignore[union-attr]
-    assert caller.next("What's the delivery address?", []).say == "12 Oak Street"  # type: ignore[union-attr]
-    assert caller.next("So that's three oat milk. Shall I place the order?", []).say == "yes"  # type: ignore[union-attr]
+    assert caller.step("How can I help?", []).say == "oat milk please"  # type: ignore[union-attr]
+    assert caller.step("How many would you like?", []).say == "three"  # type: ignore[union-attr]
+    assert caller.step("What's the delivery address?", []).say == "12 Oak Street"  # type: ignore[union-attr]
+    assert caller.step("So that's three oat milk. Shall I place the order?", []).say == "yes"  # type: ignore[union-attr]
     # the agent asks nothing the caller knows and calls no tool: the last turn is not said
-    assert caller.next("Okay. Anything else?", [ev.AgentText(turn=3, text="Okay.")]) is None
+    assert caller.step("Okay. Anything else?", [ev.AgentText(turn=3, text="Okay.")]) is None
 
 
 async def test_text_mode_judges_calls_by_their_turns_tools_and_the_backend_state(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ from ..audio.resample import resample
 from ..clock import MonotonicClock, offload
 from ..testing.conversations import EndExpect, Failure, Transcript, TurnExpect, end_problems, turn_problems
 from .acoustics import render
-from .callers import ScriptedCaller
+from .callers import Caller, ScriptedCaller
 from .handset import NativeHandset, Protocol_, TwilioHandset, dial
 from .judge import wer
 from .runner import MAX_TURNS
@@ -81,7 +81,7 @@ class RealtimeResult(VoiceResult):
 
 async def run_realtime(
     case: Case, target: str, *, protocol: Protocol_ = "twilio", stt: Any = None, recording: Path | None = None,
-    timeout: float = TIMEOUT_S, token: str | None = None,
+    timeout: float = TIMEOUT_S, token: str | None = None, caller: Caller | None = None,
 ) -> RealtimeResult:
     """``case`` as a real call to the agent at ``target`` over ``protocol`` (see the module docstring).
 
@@ -92,7 +92,8 @@ async def run_realtime(
     settings, once). ``token``: the native server's token. ``recording``: a stereo WAV, caller
     left and agent right as the phone played it, at the line's rate. A call not over within
     ``timeout`` seconds fails (check ``call``); an agent that cannot be dialled raises
-    :class:`~callwright.simulate.handset.DialError`.
+    :class:`~callwright.simulate.handset.DialError`. ``caller``: who calls (default: the scenario's
+    scripted caller); the line keeps sending while it decides.
     """
     scenario = case.scenario
     result = RealtimeResult(case, "realtime", Transcript(case.name, scenario.safety), target=target, protocol=protocol)
@@ -103,7 +104,7 @@ async def run_realtime(
     try:
         with anyio.fail_after(timeout):  # real time, meant: the agent under test is called in real time
             async with phone:
-                await _converse(result, line)
+                await _converse(result, line, caller or ScriptedCaller(scenario))
     except TimeoutError:
         result.transcript.failures.append(Failure(case.name, None, "call", f"the call was not over within {timeout:g} s"))
     result.virtual_s = line.clock.now() - line.t0
@@ -115,8 +116,8 @@ async def run_realtime(
     return result
 
 
-async def _converse(result: RealtimeResult, line: _Talk) -> None:
-    """The call itself: the greeting, then the scripted caller's turns, each judged as it ends."""
+async def _converse(result: RealtimeResult, line: _Talk, caller: Caller) -> None:
+    """The call itself: the greeting, then the caller's turns, each judged as it ends."""
     case, phone = result.case, line.phone
     scenario = case.scenario
     persona = scenario.persona or Persona()
@@ -127,10 +128,9 @@ async def _converse(result: RealtimeResult, line: _Talk) -> None:
     reply = await line.text_of(greeting, 0) if greeting is not None else ""
     if reply:
         result.transcript.exchanges.append(("", reply))
-    caller = ScriptedCaller(scenario)
     events: list[ev.Event] = phone.events()
     number = 0
-    while (step := caller.next(reply, events)) is not None and result.turns < MAX_TURNS:
+    while (step := await line.meanwhile(partial(caller.next, reply, events))) is not None and result.turns < MAX_TURNS:
         if phone.closed:
             if step.say is not None or step.dtmf is not None:
                 failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))

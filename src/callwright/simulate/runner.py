@@ -22,9 +22,10 @@ from .. import events as ev
 from ..agent.tools import ToolContext
 from ..clock import VirtualClock
 from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_problems, turn_problems
-from .callers import ScriptedCaller
+from .callers import Caller, LlmCaller, ScriptedCaller
 from .scenario import Case, StateCheck
 from .timeline import Moment, moments
+from .verdict import Judgement
 
 Mode = Literal["text", "voice", "realtime"]
 MAX_TURNS = 40  # a caller that has not finished by then is stuck in a loop with the agent
@@ -41,6 +42,9 @@ class CaseResult:
     skipped: list[str] = field(default_factory=list)  # steps this mode leaves out (acoustic ones in text mode)
     unjudged: list[str] = field(default_factory=list)  # expectations this transport cannot show (real-time mode)
     timeline: list[Moment] = field(default_factory=list)  # the call's events, kept small (:mod:`.timeline`)
+    caller: Literal["scripted", "llm"] = "scripted"  # who played the caller (:meth:`note_caller`)
+    caller_notes: list[str] = field(default_factory=list)  # what an LLM caller did that the transcript does not show
+    judgement: Judgement | None = None  # the LLM judge's verdict, beside the rules' (``--llm-judge``)
 
     @property
     def passed(self) -> bool:
@@ -54,11 +58,22 @@ class CaseResult:
             "exchanges": [{"caller": c, "agent": a} for c, a in self.transcript.exchanges],
             "failures": [{"turn": f.turn, "check": f.check, "detail": f.detail} for f in self.transcript.failures],
             "timeline": [m.to_json() for m in self.timeline],
+            "caller": self.caller, "caller_notes": self.caller_notes,
+            "llm_judge": None if self.judgement is None else {
+                "verdict": self.judgement.verdict, "reason": self.judgement.reason, "agrees": self.judgement.agrees(self.passed),
+            },
         }
 
+    def note_caller(self, caller: Caller) -> None:
+        """Record who played the case: an :class:`LlmCaller` and its notes, or the scripted caller."""
+        if isinstance(caller, LlmCaller):
+            self.caller, self.caller_notes = "llm", list(caller.notes)
 
-async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: bool = False) -> CaseResult:
-    """``case`` in text mode, in a fresh call with services of its own (store, outbox, tools' data)."""
+
+async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: bool = False,
+                   caller: Caller | None = None) -> CaseResult:
+    """``case`` in text mode, in a fresh call with services of its own (store, outbox, tools' data).
+    ``caller``: who calls (default: the scenario's :class:`ScriptedCaller`)."""
     from ..agent.app import Services
     from ..jobs.notify import OutboxNotifier
     from ..store import open_store
@@ -76,14 +91,14 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
                 store=store, notifier=OutboxNotifier(store), links=LinkSigner("simulator-link-secret-of-32-chars"),
                 public_url="http://127.0.0.1:8000", data_dir=Path(tmp),
             )
-            caller = ScriptedCaller(scenario)
+            caller = caller or ScriptedCaller(scenario)
             replies: list[str] = []
             async with TextCall(own.agent(), caller=scenario.phone) as call:
                 reply = await call.greeting(timeout)
                 if reply:
                     result.transcript.exchanges.append(("", reply))
                 events: Sequence[ev.Event] = call.events()
-                while (step := caller.next(reply, events)) is not None and result.turns < MAX_TURNS:
+                while (step := await caller.next(reply, events)) is not None and result.turns < MAX_TURNS:
                     if _ended(call):
                         if step.say is not None or step.web is not None or step.dtmf is not None:
                             failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))
@@ -136,15 +151,18 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
 
 
 async def run_text_cases(cases: Sequence[Case], app: Any, *, concurrency: int = 8, timeout: float = 60.0,
-                         safety_only: bool = False, on_done: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+                         safety_only: bool = False, on_done: Callable[[CaseResult], None] | None = None,
+                         callers: Callable[[Case], Caller] | None = None) -> list[CaseResult]:
     """Every case in text mode, up to ``concurrency`` at once; results in the order of ``cases``.
-    ``on_done`` is told of each result as it comes (a progress display)."""
+    ``on_done`` is told of each result as it comes (a progress display); ``callers`` makes each
+    case's caller (default: its scripted caller)."""
     results: list[CaseResult | None] = [None] * len(cases)
     limiter = anyio.CapacityLimiter(max(1, concurrency))
 
     async def one(index: int, case: Case) -> None:
         async with limiter:
-            results[index] = done = await run_text(case, app, timeout=timeout, safety_only=safety_only)
+            caller = callers(case) if callers is not None else None
+            results[index] = done = await run_text(case, app, timeout=timeout, safety_only=safety_only, caller=caller)
             if on_done is not None:
                 on_done(done)
 

@@ -28,6 +28,11 @@ events) match it. After the script, a caller whose facts answer what the agent j
 that fact; otherwise the call is over. Voice-only steps (``silence``, ``backchannel``,
 ``interrupt``) are acoustic: in text mode they are left out, and the report says so.
 
+A scenario may give a ``goal`` instead of ``turns``, or besides them: what the caller wants, in
+their words, for a goal-driven caller that a language model plays (:class:`~.callers.LlmCaller`).
+Offline the turns run; a scenario with a goal and no turns needs an LLM endpoint, and
+:func:`load_scenarios` without ``llm=True`` refuses it, naming its line.
+
 Every scenario becomes one or more :class:`Case` with its own seed (:func:`cases`): the same seed
 gives the same voice, noise and packet loss, so a failure is replayed exactly.
 """
@@ -45,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..errors import ConfigError
 from ..testing.conversations import Conversation, EndExpect, Turn, TurnExpect
-from ..yamlfile import load_model
+from ..yamlfile import line_of, load_model, message
 from .environment import Environment
 from .prosody import Emotion
 from .utterance import BackchannelKind
@@ -66,6 +71,7 @@ class Persona(_Strict):
     emotion: Emotion = "neutral"
     voice: Voice | None = None  # engine, accent, rate, pitch, disfluencies (:mod:`.voices`); its emotion is this one's
     patience_s: float = Field(default=8.0, gt=0)  # how long the caller waits in silence before hanging up
+    patience_turns: int = Field(default=12, ge=1)  # a goal-driven (LLM) caller's turns before it gives up and hangs up
 
     def sounding(self) -> Voice:
         """The voice as this caller speaks: the persona's emotion, unless the voice sets its own."""
@@ -166,13 +172,24 @@ class Scenario(_Strict):
     environment: Environment | None = None
     goal: str = ""  # for a goal-driven (LLM) caller: what they want, in their words
     facts: dict[str, str] = Field(default_factory=dict)  # told only when asked: {what the agent asks about: answer}
-    turns: list[Step] = Field(min_length=1)
+    turns: list[Step] = Field(default_factory=list)  # the scripted caller's; none: only an LLM can play it (goal)
     expect: ScenarioExpect = ScenarioExpect()
 
     @field_validator("facts", mode="before")
     @classmethod
     def _said(cls, value: Any) -> Any:
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("goal")
+    @classmethod
+    def _plain_goal(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _a_caller(self) -> Scenario:
+        if not self.turns and not self.goal:
+            raise ValueError("a scenario needs 'turns' (a scripted caller), a 'goal' (a goal-driven LLM caller), or both")
+        return self
 
     @property
     def phone(self) -> str | None:
@@ -240,9 +257,23 @@ _FIELDS = sorted({n for m in (Persona, When, Interrupt, Step, TurnExpect, Latenc
                               Scenario, Defaults, ScenarioSuite) for n in m.model_fields} | {"conversations"})
 
 
-def load_scenarios(path: str | Path) -> ScenarioSuite:
-    """Read and validate a scenario file; a problem raises ConfigError with ``file:line: field: what``."""
-    suite, _ = load_model(Path(path), ScenarioSuite, known_fields=_FIELDS, what="scenario fields (agent, scenarios)")
+def load_scenarios(path: str | Path, *, llm: bool = False) -> ScenarioSuite:
+    """Read and validate a scenario file; a problem raises ConfigError with ``file:line: field: what``.
+
+    ``llm``: whether an LLM endpoint will play the goal-driven callers. Without one, a scenario
+    with a ``goal`` and no ``turns`` cannot be run, and the error names its line.
+    """
+    suite, root = load_model(Path(path), ScenarioSuite, known_fields=_FIELDS, what="scenario fields (agent, scenarios)")
+    if not llm:
+        unscripted = [(i, s) for i, s in enumerate(suite.scenarios) if not s.turns]
+        if unscripted:
+            key = "conversations" if line_of(root, ("conversations",)) is not None else "scenarios"
+            raise ConfigError("\n".join(
+                message(Path(path), root, (key, i, "goal"),
+                        f"scenario {s.name!r} has a goal and no turns: a goal-driven caller needs an LLM endpoint "
+                        "(--llm-url URL); give it scripted 'turns' to run it offline")
+                for i, s in unscripted[:5]
+            ))
     return suite
 
 

@@ -42,7 +42,7 @@ from ..clock import SteppedClock, held
 from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_problems, turn_problems
 from ..transport.memory import MemoryIO
 from .acoustics import render
-from .callers import ScriptedCaller
+from .callers import Caller, ScriptedCaller
 from .judge import latency_summary, wer
 from .runner import MAX_TURNS, CaseResult, _state_problem
 from .scenario import Case, Persona, Step
@@ -173,6 +173,7 @@ class VoiceResult(CaseResult):
 async def run_voice(
     case: Case, app: Any, engines: Any, *, charge: Any = "measured", timeout: float = 300.0,
     recording: Path | None = None, safety_only: bool = False,
+    caller: Caller | None = None,  # who calls (default: the scenario's scripted caller)
 ) -> VoiceResult:
     """``case`` as a phone call with real speech, in fast mode (see the module docstring).
 
@@ -204,7 +205,7 @@ async def run_voice(
             line = await _caller_work(_background, scenario, case.seed)
             async with LocalCall(own.agent(), engines, clock=clock, caller=scenario.phone, io=io) as call:
                 io.on_mark = call.call.mark_played  # the caller's phone plays what it gets at once
-                side = _CallerSide(case, call, io, line, result, timeout)
+                side = _CallerSide(case, call, io, line, result, timeout, caller or ScriptedCaller(scenario))
                 await side.converse(safety_only)
                 every = call.events()
                 result.virtual_s = clock.now()
@@ -260,12 +261,12 @@ class _CallerSide:
     """The caller of one voice-mode case: speaks its steps, waits for the agent, says backchannels and
     interruptions over the agent's talk, and notes what both sides did on the call's clock."""
 
-    def __init__(self, case: Case, call: Any, io: StampedIO, line: Line, result: VoiceResult, timeout: float) -> None:
+    def __init__(self, case: Case, call: Any, io: StampedIO, line: Line, result: VoiceResult, timeout: float, caller: Caller) -> None:
         self.case, self.call, self.io, self.line, self.result, self.timeout = case, call, io, line, result, timeout
         self.scenario = case.scenario
         self.persona = self.scenario.persona or Persona()
         self.voice = self.persona.sounding()
-        self.caller = ScriptedCaller(self.scenario)
+        self.caller = caller
         self.clock: SteppedClock = call.clock
         self.sounds: list[CallerSound] = []
         self.replies: list[str] = []
@@ -289,7 +290,7 @@ class _CallerSide:
         events: Sequence[ev.Event] = call.events()
         while result.turns < MAX_TURNS:
             over = self.pending.pop(0) if self.pending else None  # said over the agent while it waited
-            step = over.step if over is not None else self.caller.next(reply, events)
+            step = over.step if over is not None else await self.caller.next(reply, events)
             if step is None:
                 break
             if _ended(call):
@@ -447,7 +448,8 @@ class _CallerSide:
             return
         if over is None:
             so_far = " ".join(e.text for e in self.call.events(ev.AgentText) if e.turn == turn)
-            step = self.caller.upcoming(so_far, self.call.events())
+            upcoming = getattr(self.caller, "upcoming", None)  # a scripted caller knows its next step; an LLM caller does not
+            step = upcoming(so_far, self.call.events()) if upcoming is not None else None
             if step is None:
                 return
             moment = step.interrupt or step.backchannel
@@ -471,7 +473,7 @@ class _CallerSide:
         over.sound = CallerSound(kind, self.clock.now(), over.pcm, over.voiced_s, over.meant)
         self.sounds.append(over.sound)
         self.line.overlay(over.pcm)
-        self.caller.take(over.step)
+        self.caller.take(over.step)  # type: ignore[attr-defined]  # only a caller with ``upcoming`` gets here
         self.said_over.append(over)
         self.pending.append(over)
         self.over = None
