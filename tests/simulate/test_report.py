@@ -29,7 +29,6 @@ from callwright.testing.conversations import Failure, Transcript
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"
 CHROMIUM = "/usr/bin/chromium"
-NOTES = Path("/work/wt/notes")
 STATUS = {
     "name": "where is my order",
     "persona": {"name": "Sam", "phone": "+14155550123"},
@@ -199,7 +198,7 @@ async def test_the_text_report_opens_offline_with_a_chart_per_dimension_and_work
             assert (await chart.bounding_box() or {}).get("width", 0) > 300  # drawn, at a readable size
         assert "No regression beyond noise" in await page.locator("#baseline h2").inner_text()
         assert await page.locator("table.cases tr").count() == 1 + 6
-        await page.screenshot(path=str(NOTES / "report-index.png"), full_page=True)
+        await page.screenshot(path=str(tmp_path / "report-index.png"), full_page=True)  # to look at, when it fails
         await page.locator("table.cases a", has_text="1").first.click()
         await page.wait_for_load_state()
         assert await page.locator("h1").inner_text() == f"PASS {results[0].case.name}"
@@ -247,8 +246,9 @@ async def test_a_voice_call_page_plays_both_sides_and_each_alone(engines: Any, t
         assert await page.locator("svg#timeline path.failmark").count() == 1  # and on the timeline, where it was answered
         assert await page.locator("svg#timeline path.wave.caller").count() == 1
         assert await page.locator("svg#timeline line.event").count() == len(result.timeline)
-        assert "said over the agent" in await page.locator("#turn-taking").inner_text()
-        await page.screenshot(path=str(NOTES / "report-call.png"), full_page=True)
+        taking = await page.locator("#turn-taking").inner_text()
+        assert "interruption at" in taking and "yielded after" in taking and "mm-hmm" in taking, taking
+        await page.screenshot(path=str(tmp_path / "report-call.png"), full_page=True)
     assert all(url.startswith("file://") for url in requests), requests
 
 

@@ -24,7 +24,6 @@ calls. Keep the report where the traces are kept.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections.abc import Sequence
@@ -371,12 +370,21 @@ TURN_TAKING = (  # what the voice modes measure of who talks when (VoiceResult),
 
 def _turn_taking(result: CaseResult) -> str:
     items = []
-    for name, title in TURN_TAKING:
+    for said in getattr(result, "interruptions", []):
+        how = (f"yielded after {said['yield_ms']:,.0f} ms, {said['talk_over_ms']:,.0f} ms of talking over each other"
+               if said["yielded"] else "the agent talked on over it")
+        items.append(f"<li><b>interruption</b> at {said['at_s']:.2f} s, &ldquo;{escape(said['said'])}&rdquo;: {escape(how)}</li>")
+    for said in getattr(result, "backchannels", []):
+        how = "the agent stopped for it (a false yield)" if said["yielded"] else "the agent talked on, as it should"
+        items.append(f"<li><b>backchannel</b> at {said['at_s']:.2f} s, &ldquo;{escape(said['said'])}&rdquo;: {escape(how)}</li>")
+    for name, title in TURN_TAKING[2:5]:
         value = getattr(result, name, None)
         if value:
-            shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, list) or not all(isinstance(v, float) for v in value) \
-                else ", ".join(f"{v:.2f}" for v in value)
-            items.append(f"<li><b>{escape(title)}</b>: <code>{escape(shown)}</code></li>")
+            items.append(f"<li><b>{escape(title)}</b>: {', '.join(f'{v:.2f}' for v in value)}</li>")
+    ignored = getattr(result, "ignored", None)
+    if ignored:
+        counted = ", ".join(f"{count} {escape(reason)}" for reason, count in sorted(ignored.items()))
+        items.append(f"<li><b>{escape(TURN_TAKING[5][1])}</b>: {counted}</li>")
     return f'<section id="turn-taking"><h2>Turn-taking</h2><ul>{"".join(items)}</ul></section>' if items else ""
 
 
