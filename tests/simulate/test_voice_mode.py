@@ -16,6 +16,7 @@ from callwright.agent.app import AgentApp
 from callwright.agent.spec import load_definition
 from callwright.server import build_engines, warm
 from callwright.settings import Settings
+from callwright.simulate import report
 from callwright.simulate.runner import run_text_cases
 from callwright.simulate.scenario import ScenarioSuite, cases
 from callwright.simulate.voicecall import run_voice
@@ -119,6 +120,8 @@ async def test_a_backchannel_is_talked_through_and_an_interruption_is_yielded_to
     assert cut["yielded"] is True, story
     assert 0 < cut["talk_over_ms"] <= cut["yield_ms"] < 2500, cut
     assert result.turns == 2  # the backchannel is not a turn
+    told = report.summary([result])
+    assert "interruptions yielded to: 1/1" in told and "backchannels talked through: 1/1" in told, told
     # the recording agrees: the agent's channel falls silent yield_ms after the caller began over it
     audio, rate = soundfile.read(wav, dtype="int16")
     agent = np.abs(audio[:, 1].astype(np.int32)) > 500

@@ -16,6 +16,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from .baseline import Comparison
+from .judge import latency_summary
 from .runner import CaseResult
 from .scenario import Case
 from .stats import wilson
@@ -75,6 +76,7 @@ def summary(results: Sequence[CaseResult], comparison: Comparison | None = None)
     for name, values in by_dimension(results).items():
         cells = ", ".join(f"{value} {p}/{t}" + (f" {_interval(p, t)}" if repeats > 1 else "") for value, (p, t) in values.items())
         lines.append(f"  {name}: {cells}")
+    lines += _hearing_and_timing(results)
     checks = sorted({entry.split()[0].rstrip(":") for r in results for entry in r.unjudged})  # "tool (turn 1): why"
     if checks:
         lines.append(f"not judged over this transport: {', '.join(checks)} (see the JSON report)")
@@ -84,6 +86,33 @@ def summary(results: Sequence[CaseResult], comparison: Comparison | None = None)
     if comparison is not None:
         lines.append(comparison.render())
     return "\n".join(lines)
+
+
+def _hearing_and_timing(results: Sequence[CaseResult]) -> list[str]:
+    """The voice modes' measures over the whole run: how well the agent heard, how long callers
+    waited, and how it took turns (interruptions, backchannels, stray yields, cut-offs, dead air)."""
+    heard = [h for r in results for h in getattr(r, "heard", [])]
+    if not heard:
+        return []
+    wers = [h.wer for h in heard if h.wer is not None]
+    waits = latency_summary([h.latency_ms for h in heard if h.latency_ms is not None])
+    lines = []
+    if wers:
+        lines.append(f"heard: mean WER {100 * sum(wers) / len(wers):.1f} % over {len(wers)} spoken turns")
+    if waits["p50"] is not None:
+        lines.append("voice-to-voice latency as heard: " + ", ".join(f"{k} {v:,.0f} ms" for k, v in waits.items() if v is not None))
+    over = [i for r in results for i in getattr(r, "interruptions", [])]
+    murmurs = [b for r in results for b in getattr(r, "backchannels", [])]
+    if over:
+        yields = latency_summary([i["yield_ms"] for i in over if i["yield_ms"] is not None])
+        lines.append(f"interruptions yielded to: {sum(i['yielded'] for i in over)}/{len(over)}"
+                     + (f" (p50 {yields['p50']:,.0f} ms from the caller's onset)" if yields["p50"] is not None else ""))
+    if murmurs:
+        lines.append(f"backchannels talked through: {sum(not b['yielded'] for b in murmurs)}/{len(murmurs)}")
+    counts = {name: sum(len(getattr(r, attr, [])) for r in results)
+              for name, attr in (("stray yields", "stray_yields"), ("cut-offs", "cut_offs"), ("dead air over 2 s", "dead_air"))}
+    lines.append(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    return lines
 
 
 def to_json(results: Sequence[CaseResult], comparison: Comparison | None = None) -> dict[str, Any]:
