@@ -277,6 +277,7 @@ def test(
 @click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json, junit.xml and index.html (a page per call in calls/, with each call's recording in the voice modes) here.")
 @click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
 @click.option("--voice", is_flag=True, help="With --agent: synthetic speech through each case's line into the agent's speech models, on virtual time.")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(min=1, max=64), help="With --target: calls in progress at once (a load test; latencies then include the agent's load).")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1), help="Run every case this many times, each run with a seed of its own: pass^k and 95 % intervals.")
 @click.option("--baseline", default=None, type=click.Path(), help="An earlier results.json: compare with it, and exit 1 only on a regression beyond noise.")
 @click.option("--llm-url", default=None, help="OpenAI-compatible base URL of an LLM for the simulator: it plays the scenarios that have a goal, and judges with --llm-judge (key: CALLWRIGHT_LLM_API_KEY).")
@@ -285,7 +286,7 @@ def test(
 @click.option("--scripted", is_flag=True, help="With --llm-url: scenarios that have turns keep their scripted caller (the LLM plays only those with a goal and no turns).")
 def simulate(
     suite: str, folder: str | None, target: str | None, protocol: Literal["twilio", "native"], token: str | None, seed: int | None,
-    only: str | None, report_dir: str | None, show: str, voice: bool, repeat: int, baseline: str | None, llm_url: str | None,
+    only: str | None, report_dir: str | None, show: str, voice: bool, concurrency: int, repeat: int, baseline: str | None, llm_url: str | None,
     llm_model: str, llm_judge: bool, scripted: bool,
 ) -> None:
     """Call an agent with a simulator suite's callers and judge every call: --agent FOLDER runs it
@@ -308,6 +309,8 @@ def simulate(
         raise click.UsageError("give --agent FOLDER (run in-process) or --target URL (a running agent), one of them")
     if target is not None and voice:
         raise click.UsageError("--voice is for --agent: a --target is always called by voice, in real time")
+    if concurrency > 1 and target is None:
+        raise click.UsageError("--concurrency is for --target: in-process cases run one at a time (voice) or eight at once (text)")
     if llm_judge and not llm_url:
         raise click.UsageError("--llm-judge needs an LLM: give --llm-url URL (an OpenAI-compatible endpoint)")
     if scripted and not llm_url:
@@ -355,12 +358,20 @@ def simulate(
 
         assert target is not None
         stt = await default_stt()
-        done: list[CaseResult] = []
-        for number, case in enumerate(chosen, start=1):  # one at a time: the agent's answers are timed as it gives them alone
-            done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token,
-                                           caller=callers(case)))
-            progress.done(done[-1])
-        return done
+        done: list[CaseResult | None] = [None] * len(chosen)
+        limiter = anyio.CapacityLimiter(concurrency)  # 1 by default: the agent's answers are timed as it gives them alone
+
+        async def dial(number: int, case: Case) -> None:
+            async with limiter:
+                done[number - 1] = result = await run_realtime(
+                    case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token, caller=callers(case),
+                )
+                progress.done(result)
+
+        async with anyio.create_task_group() as calls:
+            for number, case in enumerate(chosen, start=1):
+                calls.start_soon(dial, number, case)
+        return [r for r in done if r is not None]
 
     async def simulated() -> list[CaseResult]:
         chat = None

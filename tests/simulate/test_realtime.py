@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import select
 import subprocess
 import sys
@@ -90,6 +91,8 @@ def hours_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     finally:
         agent.terminate()
         agent.wait(10)
+        if agent.stdout is not None:
+            agent.stdout.close()
 
 
 @pytest.mark.slow
@@ -252,3 +255,20 @@ def test_the_cli_dials_a_target_or_runs_an_agent_and_says_what_is_wrong(tmp_path
     for protocol, url in (("twilio", f"http://127.0.0.1:{port}"), ("native", f"ws://127.0.0.1:{port}/ws")):
         nobody = run(main, ["simulate", str(suite), "--target", url, "--protocol", protocol])
         assert nobody.exit_code == 1 and "could not" in nobody.output and str(port) in nobody.output, nobody.output
+
+
+@pytest.mark.slow
+def test_the_cli_dials_several_calls_at_once_and_reports_each(hours_line: tuple[str, subprocess.Popen[str]], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from callwright.cli import main
+
+    url, _ = hours_line
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(json.dumps({"scenarios": [ASKS_HOURS, EXPECTS_SEVEN]}))  # YAML reads JSON
+    ran = CliRunner().invoke(main, ["simulate", str(suite), "--target", url, "--concurrency", "2", "--report", str(tmp_path / "out")])
+    assert ran.exit_code == 1, ran.output  # "seven" is not what the hours line says
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(c["name"], c["passed"]) for c in results["cases"]] == [("opening hours", True), ("expects seven", False)]
+    refused = CliRunner().invoke(main, ["simulate", str(suite), "--agent", str(EXAMPLES / "order-desk"), "--concurrency", "2"])
+    assert refused.exit_code == 2 and "--concurrency is for --target" in refused.output
