@@ -396,3 +396,17 @@ def test_an_address_given_while_still_looking_keeps_only_the_address(said: str, 
     from callwright.agent.reading import address_part
 
     assert address_part(said) == address
+
+
+@pytest.mark.parametrize(
+    ("said", "asked"),
+    [
+        ("hello, I'm ringing about my delivery", "my delivery"),
+        ("yeah hi, I'm just calling to find out where my shopping is", "find out where my shopping is"),
+        ("I was phoning because the eggs were cracked", "the eggs were cracked"),
+        ("can you call me when the driver is here", "can you call me when the driver is here"),  # a call asked for stays
+    ],
+)
+def test_why_the_caller_rang_is_read_without_the_ringing(said: str, asked: str) -> None:
+    """Held-out-12: "I'm calling to check on my order" was answered with the driver calling ahead."""
+    assert request_part(said) == asked

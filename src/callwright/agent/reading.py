@@ -327,11 +327,19 @@ _FEELING = re.compile(
 _CONTENT = re.compile(r"[a-z0-9]{3,}")
 
 
+# Why the caller rang, said first: "I'm calling to check on my order" asks to check on it; the call
+# itself is not the subject ("call" would find the passage on the driver calling ahead)
+_CALLING_ABOUT = re.compile(
+    r"^(?:(?:hi|hello|hiya|hey|yes|yeah|um|uh|so|well|morning|evening|afternoon)\W+)*(?:i'?m|i am|i was|i'?ve|we'?re|just) "
+    r"(?:just )?(?:calling|ringing|phoning|rung|rang|called|phoned)(?: up| you| in| back)? (?:to |about |because |regarding |re |for |with )"
+)
+
+
 def request_part(text: str) -> str:
     """A turn without the acknowledgements before its request ("ok fair enough, who will win the
     election" -> "who will win the election"), for matching intents. A price asked the way a search
     box is typed is the question it stands for ("oat milk price please" -> "how much is oat milk")."""
-    s = normalise(text, digits=False)
+    s = _CALLING_ABOUT.sub("", normalise(text, digits=False))
     parts = clauses(s)
     while len(parts) > 1 and (_ACK.match(parts[0]) or _ASIDE.match(parts[0])):
         parts = parts[1:]
@@ -355,7 +363,7 @@ def question_part(text: str) -> str:
     """What a turn asks, for searching the documents: denials ("I don't have a fever"), feelings
     ("I'm really scared") and lead-ins ("I just wanted to know") removed; what the caller
     describes stays, because "is that normal?" means nothing without it."""
-    s = normalise(text, digits=False)
+    s = _CALLING_ABOUT.sub("", normalise(text, digits=False))
     asked = _ASKED_AFTER.search(s)
     if asked is not None and len(asked.group("question").split()) >= 3 and not _POINTS_BACK.match(asked.group("question")):
         # "no chest pain or nothing like that no fever i'm fine i just wanna know when i can get in the
