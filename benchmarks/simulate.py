@@ -183,7 +183,7 @@ async def dialled(chosen: list[Case], fast: list[VoiceResult]) -> dict[str, Any]
                 wall = time.perf_counter() - began
                 real.append((result, wall))
                 log(f"real time {number}/{len(chosen)} {'pass' if result.passed else 'FAIL'} {wall:.1f} s  {case.name}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (result, wall), quick in zip(real, fast, strict=True):
         rows.append({
             "name": result.case.name, "fast_passed": quick.passed, "realtime_passed": result.passed,

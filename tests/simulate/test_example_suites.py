@@ -65,7 +65,7 @@ def test_a_suite_covers_every_accent_mood_place_and_line(path: Path) -> None:
     assert seen["steps"] >= {"backchannel", "interrupt"}
     driver = [c for c in drawn if c.scenario.environment is not None and c.scenario.environment.noise is not None
               and c.scenario.environment.noise.kind == "traffic" and c.scenario.environment.bursts]
-    assert driver and all(c.scenario.environment.channel.kind == "phone" for c in driver)  # type: ignore[union-attr]
+    assert driver and all(c.scenario.environment is not None and c.scenario.environment.channel.kind == "phone" for c in driver)
     languages = [c for c in drawn if c.scenario.persona is not None and c.scenario.persona.language != "en"]
     assert languages and all(c.scenario.note for c in languages)  # what an English-only agent should do, said
     echo = [c for c in drawn if "speakerphone" in c.scenario.tags]
