@@ -1,6 +1,6 @@
 """The simulator's fast voice mode, measured (benchmarks/RESULTS.md and docs/simulator.md quote it).
 
-    PYTHONPATH=src python benchmarks/simulate.py            # about 15 minutes on the shared 2-core VM
+    make bench-simulate                                     # or PYTHONPATH=src python benchmarks/simulate.py: about 15 minutes here
     PYTHONPATH=src python benchmarks/simulate.py --quick    # a few minutes: fewer calls, a smaller grid
 
 1. **Speed.** The first 20 cases of ``examples/suites/order-desk.yaml`` in fast voice mode (the
