@@ -272,29 +272,35 @@ def test(
 @click.option("--token", default=None, envvar=f"{ENV_PREFIX}TOKEN", help="The --target server's token (native protocol), if it requires one.")
 @click.option("--seed", default=None, type=int, help="Seed for every case (default: the suite's matrix seed).")
 @click.option("--only", default=None, help="Only the cases whose name contains this text.")
-@click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json and junit.xml here (and calls/*.wav in voice modes).")
+@click.option("--report", "report_dir", default=None, type=click.Path(), help="Write results.json, junit.xml and index.html (a page per call in calls/, with each call's recording in the voice modes) here.")
 @click.option("--show", type=click.Choice(["failed", "all", "none"]), default="failed", show_default=True, help="Which calls to print in full.")
 @click.option("--voice", is_flag=True, help="With --agent: synthetic speech through each case's line into the agent's speech models, on virtual time.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1), help="Run every case this many times, each run with a seed of its own: pass^k and 95 % intervals.")
+@click.option("--baseline", default=None, type=click.Path(), help="An earlier results.json: compare with it, and exit 1 only on a regression beyond noise.")
 def simulate(
     suite: str, folder: str | None, target: str | None, protocol: Literal["twilio", "native"], token: str | None, seed: int | None,
-    only: str | None, report_dir: str | None, show: str, voice: bool,
+    only: str | None, report_dir: str | None, show: str, voice: bool, repeat: int, baseline: str | None,
 ) -> None:
     """Call an agent with a simulator suite's callers and judge every call: --agent FOLDER runs it
     in-process (text mode, or --voice on virtual time); --target URL dials a running agent in real time.
 
-    Exit 0 when every case passes, 1 when one fails (or the target cannot be dialled), 2 when the
-    suite or the agent cannot be read.
+    Exit 0 when every run of every case passes, 1 when one fails (or the target cannot be dialled),
+    2 when the suite, the agent or the baseline cannot be read. With --baseline: 1 only on a
+    regression beyond noise against it (a safety case that passed before and fails now is always one).
     """
+    from .simulate import baseline as baselines
     from .simulate import report
+    from .simulate.progress import Progress
     from .simulate.runner import CaseResult, run_text_cases
-    from .simulate.scenario import cases, load_scenarios
+    from .simulate.scenario import cases, load_scenarios, repeated
 
     if (folder is None) == (target is None):
         raise click.UsageError("give --agent FOLDER (run in-process) or --target URL (a running agent), one of them")
     if target is not None and voice:
         raise click.UsageError("--voice is for --agent: a --target is always called by voice, in real time")
     try:
-        chosen = [c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name]
+        chosen = repeated([c for c in cases(load_scenarios(suite), seed=seed) if not only or only in c.name], repeat)
+        earlier = baselines.load(baseline) if baseline is not None else None
         if folder is not None:
             from .agent.app import AgentApp
             from .agent.spec import load_definition
@@ -306,10 +312,9 @@ def simulate(
     recordings = Path(report_dir) / "calls" if report_dir else None
 
     def wav(number: int, case: Any) -> Path | None:
-        return recordings / f"{number:03d}-{case.seed}.wav" if recordings is not None else None
+        return recordings / f"{report.call_stem(number, case)}.wav" if recordings is not None else None
 
-    def progress(number: int, result: CaseResult) -> None:
-        click.echo(f"[{number}/{len(chosen)}] {'pass' if result.passed else 'FAIL'}  {result.case.name}", err=True)
+    progress = Progress(len(chosen), sys.stderr)
 
     async def voiced() -> list[CaseResult]:
         from .server import build_engines, warm
@@ -320,7 +325,7 @@ def simulate(
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: each inference costs what it costs alone
             done.append(await run_voice(case, app, engines, recording=wav(number, case)))
-            progress(number, done[-1])
+            progress.done(done[-1])
         return done
 
     async def dialled() -> list[CaseResult]:
@@ -331,24 +336,31 @@ def simulate(
         done: list[CaseResult] = []
         for number, case in enumerate(chosen, start=1):  # one at a time: the agent's answers are timed as it gives them alone
             done.append(await run_realtime(case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token))
-            progress(number, done[-1])
+            progress.done(done[-1])
         return done
 
     try:
         if target is not None:
             results = anyio.run(dialled)
         else:
-            results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app))
+            results = anyio.run(voiced) if voice else anyio.run(lambda: run_text_cases(chosen, app, on_done=progress.done))
     except CallwrightError as exc:  # the target could not be dialled
+        progress.close()
         _fail(str(exc), 1)
         return
+    progress.close()
     for result in results:
         if show == "all" or (show == "failed" and not result.passed):
             click.echo(result.transcript.render())
-    click.echo(report.summary(results))
+    comparison = None
+    if earlier is not None:
+        comparison = baselines.compare(earlier, report.to_json(results), baseline=str(baseline))
+    click.echo(report.summary(results, comparison))
     if report_dir:
-        for path in report.write(results, Path(report_dir), Path(suite).stem):
+        for path in report.write(results, Path(report_dir), Path(suite).stem, comparison):
             click.echo(f"wrote {path}")
+    if comparison is not None:
+        sys.exit(1 if comparison.regressions else 0)
     sys.exit(0 if all(r.passed for r in results) else 1)
 
 

@@ -478,3 +478,20 @@ def test_of_a_heading_with_two_subjects_the_sentence_about_the_one_asked_is_said
     kb = knowledge["recovery-line"]
     said = kb.spoken_answer(kb.search("what about flying then"))
     assert "before you fly" in said
+
+
+def test_what_a_caller_tells_around_the_question_does_not_pick_the_section(knowledge: dict[str, Knowledge]) -> None:
+    """Held-out-12's classes, in phrasings of their own: a planned removal is not the accident; where
+    the operation was is not the question; "keeps" says nothing of the subject; a heading word said
+    amid chatter still points to its section; "flights" is the flying half of "Travelling and flying"."""
+    kb = knowledge["recovery-line"]
+    planned = kb.search("had my catheter out at the hospital yesterday morning, no problems")
+    assert "by accident" not in planned.hits[0].passage.text
+    assert "by accident" in kb.search("my catheter just popped out while I was asleep").hits[0].passage.text
+    shoulder = kb.spoken_answer(kb.search("my shoulder is sore at the tip, but the operation was on my stomach"))
+    assert "shoulder" in shoulder and "gas" in shoulder
+    strap = kb.spoken_answer(kb.search("my leg bag keeps falling down when I walk about, how do I stop it"))
+    assert "strapped to your thigh" in strap
+    assert kb.search("my dad wants to know when he can drive his lorry again, he's fed up stuck indoors").confident
+    assert "before you fly" in kb.spoken_answer(kb.search("we've a plane to catch to Spain in a fortnight, will I be okay"))
+    assert kb.search("will the bedroom side of life come back to normal").hits[0].passage.section.endswith("Erections and sex")

@@ -272,3 +272,10 @@ def _flag(name: str, level: Level, *patterns: str, after: tuple[str, ...] = (), 
 def test_a_planned_removal_is_not_an_accident_but_a_fall_is(recovery: SafetyRules) -> None:
     assert screen(recovery, "the nurse took my catheter out yesterday, when can I drive") == [None]
     assert screen(recovery, "I took a shower and the catheter fell out") == ["urgent:catheter_out"]
+
+
+def test_a_word_of_address_between_the_thing_and_the_sign_does_not_hide_the_sign(recovery: SafetyRules) -> None:
+    """"my catheter, love, it came out": the pieces either side of "love" are read together (held-out-12)."""
+    assert screen(recovery, "the tube, darling, it's fallen out in the night") == ["urgent:catheter_out"]
+    assert screen(recovery, "my calf, mate, um, it's gone all swollen and hot") == ["urgent:calf_clot"]
+    assert screen(recovery, "the tube, darling, it's fine, I'm just asking about the bag") == [None]

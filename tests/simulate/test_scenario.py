@@ -74,6 +74,20 @@ def test_a_mistake_is_reported_with_its_line_and_a_suggestion(tmp_path: Path) ->
     path = write(tmp_path, "matrix: {persona.mood: [a]}\nscenarios:\n  - name: x\n    turns: [{say: hi}]\n")
     with pytest.raises(ConfigError, match=r"matrix dimension 'persona\.mood' is not one of"):
         load_scenarios(path)
+    path = write(tmp_path, "scenarios:\n  - name: x\n    turns:\n      - interrupt: {sentence: 2}\n")
+    with pytest.raises(ConfigError, match=r"suite\.yaml:4: .*'interrupt' says the turn's 'say' over the agent: give 'say' too"):
+        load_scenarios(path)
+    path = write(tmp_path, "scenarios:\n  - name: x\n    turns:\n      - backchannel: uh huh\n")
+    with pytest.raises(ConfigError, match=r"suite\.yaml:4: .*'uh huh' is not one of mm-hmm, uh-huh.*did you mean 'uh-huh'"):
+        load_scenarios(path)
+
+
+def test_a_backchannel_is_a_step_of_its_own_said_over_the_agent(tmp_path: Path) -> None:
+    suite = load_scenarios(write(tmp_path, "scenarios:\n  - name: x\n    turns:\n      - backchannel: mm-hmm\n"
+                                           "      - {backchannel: {say: yeah, sentence: 2, after_ms: 300}, say: ok then}\n"))
+    first, second = suite.scenarios[0].turns
+    assert (first.backchannel.say, first.backchannel.sentence, first.backchannel.after_ms, first.say) == ("mm-hmm", 1, 800, None)
+    assert (second.backchannel.say, second.backchannel.sentence, second.backchannel.after_ms, second.say) == ("yeah", 2, 300, "ok then")
 
 
 def test_the_matrix_expands_every_combination_each_with_a_stable_seed(tmp_path: Path) -> None:

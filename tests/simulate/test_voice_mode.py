@@ -90,3 +90,55 @@ async def test_a_broken_agent_fails_the_suite_for_the_right_reasons(tmp_path: Pa
     failed = [(f.turn, f.check) for f in bad.transcript.failures]
     assert failed == [(1, "says")], bad.transcript.render()
     assert "'being packed' missing" in bad.transcript.failures[0].detail
+
+
+OVER_THE_AGENT = {
+    "name": "mm-hmm through the greeting, then cuts a long answer short for a person",
+    "persona": {"name": "Sam", "phone": "+14155550123"},
+    "turns": [
+        {"backchannel": {"say": "mm-hmm", "sentence": 1, "after_ms": 900}},  # over "Hi, thanks for calling ..."
+        {"say": "how does delivery work and what does it cost"},
+        {"say": "sorry, stop, can I just talk to a real person please", "interrupt": {"sentence": 1, "after_ms": 1200},
+         "expect": {"escalates": True}},
+    ],
+}
+
+
+@pytest.mark.slow
+async def test_a_backchannel_is_talked_through_and_an_interruption_is_yielded_to_and_timed(engines: Any, tmp_path: Path) -> None:
+    app = AgentApp(load_definition(EXAMPLES / "order-desk"))
+    (case,) = cases(ScenarioSuite.model_validate({"scenarios": [OVER_THE_AGENT]}))
+    wav = tmp_path / "call.wav"
+    result = await run_voice(case, app, engines, charge=0.05, recording=wav)
+    story = result.transcript.render()
+    assert result.passed, story
+    assert not result.skipped, result.skipped  # both were said over the agent, none fell back to a turn
+    (murmur,) = result.backchannels
+    assert murmur["yielded"] is False, story  # the greeting went on
+    (cut,) = result.interruptions
+    assert cut["yielded"] is True, story
+    assert 0 < cut["talk_over_ms"] <= cut["yield_ms"] < 2500, cut
+    assert result.turns == 2  # the backchannel is not a turn
+    # the recording agrees: the agent's channel falls silent yield_ms after the caller began over it
+    audio, rate = soundfile.read(wav, dtype="int16")
+    agent = np.abs(audio[:, 1].astype(np.int32)) > 500
+    onset, stop = round(cut["at_s"] * rate), round((cut["at_s"] + cut["yield_ms"] / 1000) * rate)
+    assert agent[onset:stop].mean() > 0.3 and not agent[stop + rate // 20 : stop + rate // 2].any()
+    caller = np.abs(audio[:, 0].astype(np.int32)) > 500
+    assert caller[onset : onset + rate // 2].any()  # the caller was talking there
+
+
+@pytest.mark.slow
+async def test_on_a_speakerphone_the_agent_hears_its_own_voice_come_back_and_talks_on(engines: Any) -> None:
+    app = AgentApp(load_definition(EXAMPLES / "order-desk"))
+    speakerphone = {
+        **STATUS, "name": "on a speakerphone",
+        "environment": {"echo": {"delay_ms": 150, "level_db": -10}},
+        "turns": [{"say": "how does delivery work and what does it cost"}, *STATUS["turns"]],
+    }
+    (case,) = cases(ScenarioSuite.model_validate({"scenarios": [speakerphone]}))
+    quiet = await run_voice(case, app, engines, charge=0.05)
+    assert quiet.passed, quiet.transcript.render()
+    assert not quiet.stray_yields and not quiet.cut_offs, quiet.transcript.render()
+    # the echo really reached the agent's ears: it heard sound while it talked and ruled it its own
+    assert quiet.ignored.get("echo", 0) >= 1, quiet.ignored

@@ -132,6 +132,7 @@ class Knowledge:
         self._vocabulary: dict[str, int] = self._bm25.vocab_dict
         self._headings = [frozenset(_terms(p.section.rsplit(" > ", 1)[-1])) for p in self.passages]
         self._heading_asks = [asked_kind(p.section.rsplit(" > ", 1)[-1], heading=True) for p in self.passages]
+        self._accidental = np.array([1.0 if _ACCIDENT.search(p.text.lower()) else 0.0 for p in self.passages])
         # in how many passages each word is: a word in few of them ("Christmas") points at a sentence
         self._passages_with: Counter[str] = Counter(t for p in self.passages for t in set(_terms(p.text)))
 
@@ -198,12 +199,20 @@ class Knowledge:
         scores = np.minimum(
             1.0, scores + HEADING_WEIGHT * named + MEANT_WEIGHT * (headed + whole) + KIND_WEIGHT * answers_kind
         )
+        if _ON_PURPOSE.search(query.lower()) and not _ACCIDENT.search(query.lower()):
+            # "they took the catheter out at the clinic": done as planned, so not what to do when it happens by accident
+            scores = scores - ACCIDENT_WEIGHT * self._accidental
         order = np.argsort(-scores, kind="stable")[: max(k, 1)]
         hits = [Hit(self.passages[i], float(scores[i])) for i in order]
         # "can I have a couple of beers watching the cricket": the everyday word stands for a document
         # word ("alcohol") that heads one section only, and that section is first; the rest of the
         # turn ("watching the cricket") only dilutes the score
         sections = {self.passages[i].section for i in np.flatnonzero(headed == 1.0)}
+        if not sections:  # an everyday word that is a heading's own word points there too ("can he drive his truck": Driving)
+            heading_words = set(_terms(" ".join(everyday_words(query, named=self._is_heading))))
+            sections = {p.section for p, h in zip(self.passages, self._headings, strict=True) if heading_words and heading_words <= h}
+        # a document titled with the word too ("Activity and driving") is not a second section meant ("Driving")
+        sections = {s for s in sections if not any(other.startswith(f"{s} > ") for other in sections)}
         meant_here = len(sections) == 1 and hits[0].passage.section in sections and hits[0].score >= self.min_score - POINTED_MARGIN
         return Answer(query=query, hits=hits, confident=hits[0].score >= self.min_score or meant_here)
 
@@ -257,12 +266,13 @@ class Knowledge:
         # The caller's own words count, not the document words added for them, nor the heading's
         # (what the whole section is about); but of a heading that names two subjects ("Travelling
         # and flying"), the one sentence about the one asked ("and flying?") is meant.
-        said = set(_terms(answer.query))
+        said = set(_terms(_GOES_ON.sub("", _OPERATION_SITE.sub(" ", answer.query.lower()))))
         asked = said - set(_terms(passage.section))
         heading = passage.section.rsplit(" > ", 1)[-1]
-        if " and " in heading.lower():
+        if " and " in heading.lower():  # the caller's everyday word may name one of the two ("flights": flying)
             in_sentences = [set(_terms(s)) for s in sentences]
-            asked |= {t for t in said & set(_terms(heading)) if sum(t in n for n in in_sentences) == 1}
+            subjects = (said | set(_terms(expand(answer.query)))) & set(_terms(heading))
+            asked |= {t for t in subjects if sum(t in n for n in in_sentences) == 1}
         named = [asked & set(_terms(s)) for s in sentences]
         common = {t for t in asked if sum(t in n for n in named) > len(sentences) / 2}
         similarity = similarity + SENTENCE_TERM_WEIGHT * np.array([len(n - common) for n in named])
@@ -450,7 +460,7 @@ COLLOQUIAL: dict[str, str] = {
     r"(?:in|with|by) (?:cash|cheque|check|card|apple pay|google pay)|cash on delivery|cash": "payment methods accept",
     # "can I pay the driver in cash when he comes": paying, whoever is paid
     r"pay(?:ing)? (?:\w+ ){0,3}(?:in |with |by )?(?:cash|cheque|check|card)": "payment methods accept payment",
-    r"out of (?:stock|the \w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
+    r"out of (?:stock|the (?!house|home|car|bed|hospital|room|way|door|bath|shower|chair|question)\w+(?: \w+)?|it|them)|run out|ran out|sold out|(?:something|anything) (?:else|random|different) instead":
         "out of stock substitute",
     r"bloated|swollen belly": "bloating",
     r"black and blue|bruised|bruises|purple and yellow": "bruising",
@@ -460,12 +470,14 @@ COLLOQUIAL: dict[str, str] = {
     r"stone cold|went cold|gone cold|lukewarm|cold when it|soggy|half cooked|undercooked|raw in the middle": "problems with hot food",
     r"signs? of (?:a )?blood clots?|dvt|deep vein thrombosis": "leg calf lungs",
     r"shower(?:ing)?|bath(?:ing|e)?|wash(?:ing)?": "bathing washing",
-    r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|in the bedroom|do the business|"
+    r"sex|intimacy|erection\w*|intimate|make love|making love|love life|sex life|(?:in )?the bedroom(?: side| department| stuff)?|"
+    r"do the business|"
     r"(?:with|for) (?:the|my) (?:wife|missus|missis|partner|girlfriend|boyfriend|husband)|things work|down below work": "sex",
     r"behind the wheel|drive|get in the car|take the car|drive the car": "driving",
     r"pick(?:ing)? (?:\w+ ){0,2}up|carry(?:ing)?|heavy (?:bags|boxes|things|shopping)|lug(?:ging)?|hoist": "lifting",
     r"bikes?|bicycles?|cycl\w*|biking|gym|jog\w*|swim\w*|workouts?": "exercise sport",
-    r"flights?|fly|plane|holidays?|abroad": "travelling flying",
+    r"flights?|fly|flying|plane": "flying",
+    r"holidays?|abroad|a trip|travel": "travelling",
     r"sick note|fit note|doctor's note|note for (?:work|my boss|my employer|my manager)": "note for your employer work",
     r"my job|the office|back to work|back on the tools|on the tools|on site|the site|my trade|chippie|chippy|tradie|"
     r"builder|plumber|labourer|laborer|sparky|electrician|warehouse|shift|shifts": "work",
@@ -496,11 +508,35 @@ _NOT_AN_ITEM = re.compile(
 )
 
 
+# Done on purpose, by someone, as planned; or by accident, which the documents treat apart
+_ON_PURPOSE = re.compile(
+    r"\b(?:they|nurse|doctor|team|surgeon|clinic|hospital|gp)\b[^.?!]*\b(?:took|taken|removed|pulled|came|had)\b[^.?!]*\bout\b|"
+    r"\b(?:took|taken|removed|had|got) (?:the |my |his |her )?(?:catheter|tube|pipe|stitches|drain) (?:out|removed)\b[^.?!]*\b(?:at|in|by) "
+    r"(?:the )?(?:clinic|hospital|surgery|gp|appointment|nurse|doctor|team)\b|\bas planned\b|\bon schedule\b"
+)
+_ACCIDENT = re.compile(r"\b(?:by accident|accidentally|fell|fallen|falls|slipped|slid|popped|on its own|by itself|yanked|caught)\b")
+ACCIDENT_WEIGHT = 0.2  # how much less a passage about an accident scores for a turn that tells of the planned thing
+
+# Where the operation was is no question of the caller's: "why is my shoulder sore, they operated on my belly"
+_OPERATION_SITE = re.compile(
+    r"\b(?:operated|operation|op|surgery|done the op|did the op|cut me|cut him|went in) (?:was )?(?:on|through|in) "
+    r"(?:my|me|his|her|the) (?:belly|tummy|stomach|abdomen)\b"
+)
+# "my leg bag keeps slipping": "keeps" says it goes on, not what it is about
+_GOES_ON = re.compile(r"\b(?:keeps?|kept|keeping) (?:on )?(?=\w+ing\b)")
+
+
+def everyday_words(query: str, *, named: Callable[[str], bool]) -> list[str]:
+    """The everyday words of ``query`` that ``named`` says head a section as they are ("drive": Driving)."""
+    lowered = _OPERATION_SITE.sub(" ", _NOT_AN_ITEM.sub(" ", query.lower()))
+    return [m.group(0) for pattern, _ in _COLLOQUIAL if (m := pattern.search(lowered)) is not None and named(m.group(0))]
+
+
 def expand(query: str, *, named: Callable[[str], bool] = lambda words: False) -> str:
     """The query with the document words of its everyday words added ("my wee is pink" + "urine").
     Words that ``named`` says the documents use as a heading of their own ("when can I shower": a
     section is called "Showering") are left as they are: they already find their section."""
-    lowered = _NOT_AN_ITEM.sub(" ", query.lower())
+    lowered = _OPERATION_SITE.sub(" ", _NOT_AN_ITEM.sub(" ", query.lower()))
     extra = []
     for pattern, word in _COLLOQUIAL:
         match = pattern.search(lowered)

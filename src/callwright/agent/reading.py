@@ -103,7 +103,8 @@ def meta_request(text: str) -> Meta | None:
         rest = _META_REASON.sub(" ", rest)  # every way the turn says it, and why
         rest = re.sub(
             rf"\b(?:{_FILLER_WORDS}|{_VOCATIVE}|please|can you|could you|would you|you|that|it|a bit|little|i|sorry|what|said|"
-            r"again|bit|and|say|go|talk|speak|just|more|for me|quite|there|the|of|all|bit|this time|time)\b", " ", rest,
+            r"again|bit|and|say|go|talk|speak|just|more|for me|quite|there|the|of|all|bit|this time|time|these days|nowadays|"
+            r"lately|any ?more)\b", " ", rest,
         )
         if not _NOT_META.search(rest):
             return found[0][0]  # type: ignore[return-value]

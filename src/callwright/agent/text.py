@@ -84,6 +84,13 @@ _NEGATORS = frozenset({"not", "no", "never", "without", "hardly", "nor", "none",
 _CLAUSE = re.compile(r"[!?;,]+\s*|\.(?!\d)\s*|\s+(?:but|although|though|however|except)\s+")
 _CONTRAST = re.compile(r"\s*[.!?;]\s*(?:but|although|though|however)\b|\s*,?\s+(?:but|although|though|however|except)\s+")
 _SOFT = re.compile(r"[,]+\s*|\.(?!\d)\s*|[!?;]+\s*")
+# A piece that only addresses the listener or fills a pause ("my catheter, hon, it slipped out") joins
+# nothing: the pieces on either side of it are neighbours.
+_ADDRESS = re.compile(
+    r"(?:(?:oh|well|um+|uh+|er+m?|so|look|listen|you know|like|hon|honey|love|luv|dear|darling|sweetheart|sweetie|pet|"
+    r"mate|bro|man|dude|sir|ma'am|madam|miss|boss|chief|buddy|pal|duck|ducks|babe|sugar|my dear|my love|my friend|"
+    r"my dear|lad|lass|girl|ya know|innit|eh|ah|right|okay|ok)\s*)+"
+)
 
 
 def normalise(text: str, *, digits: bool = True) -> str:
@@ -113,7 +120,7 @@ def thoughts(text: str) -> list[str]:
     it is swollen": the second clause is about the first). "But" and "although" keep two apart."""
     out: list[str] = []
     for part in _CONTRAST.split(text):
-        pieces = [c.strip() for c in _SOFT.split(part) if c.strip()]
+        pieces = [c.strip() for c in _SOFT.split(part) if c.strip() and not _ADDRESS.fullmatch(c.strip())]
         out.extend(pieces)
         out.extend(f"{a} {b}" for a, b in itertools.pairwise(pieces))
     return out

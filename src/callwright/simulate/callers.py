@@ -53,6 +53,22 @@ class ScriptedCaller:
             self.position += 1  # the agent went another way: this turn is not said
         return self._tell(reply)
 
+    def upcoming(self, said: str, events: Sequence[ev.Event]) -> Step | None:
+        """The next scripted step if it is said over the agent's talk (a backchannel or an
+        interruption) and its cue, if any, is met by what the agent has ``said`` so far. It stays
+        next until :meth:`take`; the voice modes say it at its moment, or leave it to :meth:`next`."""
+        if self.position >= len(self.scenario.turns):
+            return None
+        step = self.scenario.turns[self.position]
+        if step.backchannel is None and step.interrupt is None:
+            return None
+        return step if step.when is None or holds(step.when, said, events) else None
+
+    def take(self, step: Step) -> None:
+        """``step`` (from :meth:`upcoming`) was said over the agent: it is done."""
+        if self.position < len(self.scenario.turns) and self.scenario.turns[self.position] is step:
+            self.position += 1
+
     def _tell(self, reply: str) -> Step | None:
         fact = self._asked_fact(reply)
         if fact is None or self.facts_told >= MAX_FACTS:

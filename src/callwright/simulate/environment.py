@@ -8,6 +8,7 @@ An :class:`Environment` is the ``environment:`` block of a simulator scenario::
       bursts:
         - {kind: horn, rate_per_min: 4, level_db: 3}
       channel: {kind: phone, loss_rate: 0.05, loss_burst: 3, concealment: repeat, jitter_ms: 20}
+      echo: {delay_ms: 120, level_db: -12}        # a speakerphone: the agent's voice comes back
 
 Every block is optional; an empty environment is a quiet, dry room on the wideband WebSocket line.
 :func:`callwright.simulate.acoustics.render` applies them in a fixed order (room, then noise and
@@ -118,6 +119,17 @@ class Phone(_Block):
 Channel = Annotated[Wideband | Phone, Field(discriminator="kind")]
 
 
+class Echo(_Block):
+    """A speakerphone: the agent's voice, played out loud, comes back into the caller's microphone
+    ``delay_ms`` later and ``level_db`` relative to how loud the agent sent it (a phone's speaker and
+    microphone on a table: about -10 to -20 dB, 50-200 ms of acoustic and device delay). On the
+    phone line the echo is band-limited as the caller's speech is. Applied in the voice modes, where
+    the agent talks."""
+
+    delay_ms: float = Field(default=120.0, ge=0.0, le=1000.0)
+    level_db: float = Field(default=-12.0, ge=-60.0, le=0.0)
+
+
 class Environment(_Block):
     """The acoustic conditions of one simulated call; see the module docstring for the YAML shape."""
 
@@ -125,6 +137,7 @@ class Environment(_Block):
     bursts: list[Burst] = Field(default_factory=list)
     room: Room | None = None
     channel: Channel = Field(default_factory=Wideband)
+    echo: Echo | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -50,6 +50,7 @@ from .handset import NativeHandset, Protocol_, TwilioHandset, dial
 from .judge import wer
 from .runner import MAX_TURNS
 from .scenario import Case, Persona, Scenario
+from .timeline import moments
 from .utterance import Utterance, speak
 from .voicecall import HeardTurn, Line, VoiceResult, _background, _judge_budgets, voice_skips
 
@@ -106,6 +107,7 @@ async def run_realtime(
     except TimeoutError:
         result.transcript.failures.append(Failure(case.name, None, "call", f"the call was not over within {timeout:g} s"))
     result.virtual_s = line.clock.now() - line.t0
+    result.timeline = moments(phone.events())
     _judge_ending(result, line)
     if recording is not None:
         line.write(recording)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from ..clock import VirtualClock
 from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_problems, turn_problems
 from .callers import ScriptedCaller
 from .scenario import Case, StateCheck
+from .timeline import Moment, moments
 
 Mode = Literal["text", "voice", "realtime"]
 MAX_TURNS = 40  # a caller that has not finished by then is stuck in a loop with the agent
@@ -39,6 +40,7 @@ class CaseResult:
     turns: int = 0
     skipped: list[str] = field(default_factory=list)  # steps this mode leaves out (acoustic ones in text mode)
     unjudged: list[str] = field(default_factory=list)  # expectations this transport cannot show (real-time mode)
+    timeline: list[Moment] = field(default_factory=list)  # the call's events, kept small (:mod:`.timeline`)
 
     @property
     def passed(self) -> bool:
@@ -47,10 +49,11 @@ class CaseResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.case.name, "scenario": self.case.scenario.name, "seed": self.case.seed,
-            "dimensions": self.case.dimensions, "mode": self.mode, "safety": self.case.scenario.safety,
+            "repeat": self.case.repeat, "dimensions": self.case.dimensions, "mode": self.mode, "safety": self.case.scenario.safety,
             "passed": self.passed, "turns": self.turns, "skipped": self.skipped, "unjudged": self.unjudged,
             "exchanges": [{"caller": c, "agent": a} for c, a in self.transcript.exchanges],
             "failures": [{"turn": f.turn, "check": f.check, "detail": f.detail} for f in self.transcript.failures],
+            "timeline": [m.to_json() for m in self.timeline],
         }
 
 
@@ -86,7 +89,7 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
                             failures.append(Failure(case.name, result.turns + 1, "call", "the call had already ended"))
                         break
                     if step.backchannel is not None:
-                        result.skipped.append(f"backchannel {step.backchannel!r} (voice only)")
+                        result.skipped.append(f"backchannel {step.backchannel.say!r} (voice only)")
                     if step.interrupt is not None:
                         result.skipped.append(f"interruption timing of {step.say!r} (voice only; said as a turn)")
                     if step.silence_s:
@@ -116,6 +119,7 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
                     if step.hangup:
                         break
                 every = call.events()
+            result.timeline = moments(every)
             for check, detail in end_problems(scenario.expect, replies, every):
                 if not safety_only or check in SAFETY_CHECKS:
                     failures.append(Failure(case.name, None, check, detail))
@@ -132,14 +136,17 @@ async def run_text(case: Case, app: Any, *, timeout: float = 60.0, safety_only: 
 
 
 async def run_text_cases(cases: Sequence[Case], app: Any, *, concurrency: int = 8, timeout: float = 60.0,
-                         safety_only: bool = False) -> list[CaseResult]:
-    """Every case in text mode, up to ``concurrency`` at once; results in the order of ``cases``."""
+                         safety_only: bool = False, on_done: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+    """Every case in text mode, up to ``concurrency`` at once; results in the order of ``cases``.
+    ``on_done`` is told of each result as it comes (a progress display)."""
     results: list[CaseResult | None] = [None] * len(cases)
     limiter = anyio.CapacityLimiter(max(1, concurrency))
 
     async def one(index: int, case: Case) -> None:
         async with limiter:
-            results[index] = await run_text(case, app, timeout=timeout, safety_only=safety_only)
+            results[index] = done = await run_text(case, app, timeout=timeout, safety_only=safety_only)
+            if on_done is not None:
+                on_done(done)
 
     async with anyio.create_task_group() as tg:
         for index, case in enumerate(cases):

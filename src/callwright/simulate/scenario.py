@@ -48,6 +48,7 @@ from ..testing.conversations import Conversation, EndExpect, Turn, TurnExpect
 from ..yamlfile import load_model
 from .environment import Environment
 from .prosody import Emotion
+from .utterance import BackchannelKind
 from .voices import Voice
 
 
@@ -94,25 +95,39 @@ class Interrupt(_Strict):
     after_ms: int = Field(default=800, ge=0)
 
 
+class Backchannel(Interrupt):
+    """A listener's "mm-hmm" over the agent's talk, ``after_ms`` into its ``sentence``-th sentence.
+    ``backchannel: mm-hmm`` is short for ``{say: mm-hmm}`` (the first sentence, 800 ms in)."""
+
+    say: BackchannelKind
+
+
 class Step(Turn):
     """One caller turn: a conversation suite's turn, plus the acoustic and conditional parts."""
 
     say: str | None = None
     dtmf: str | None = Field(default=None, pattern=r"^[0-9*#]+$")  # keys pressed instead of speaking
     silence_s: float = Field(default=0.0, ge=0)  # the caller says nothing this long first
-    backchannel: str | None = None  # said while the agent talks ("mm-hmm"), not a turn of its own
-    interrupt: Interrupt | None = None  # said over the agent, at this moment
+    backchannel: Backchannel | None = None  # said over the agent's talk before this step ("mm-hmm"), not a turn
+    interrupt: Interrupt | None = None  # ``say`` is said over the agent's talk, at this moment
     hangup: bool = False  # the caller hangs up here (after saying ``say``, if any)
     when: When | None = None
     latency_ms: float | None = Field(default=None, gt=0)  # the agent's answer must start within this, as heard
+
+    @field_validator("backchannel", mode="before")
+    @classmethod
+    def _backchannel_word(cls, value: Any) -> Any:
+        return {"say": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one_input(self) -> Step:  # a step may be a silence, a hang-up or keys
         inputs = [self.say is not None, self.web is not None, self.dtmf is not None]
         if sum(inputs) > 1:
             raise ValueError("a turn says, types keys (dtmf) or fills a web form: one of them")
-        if not any(inputs) and not self.hangup and not self.silence_s:
-            raise ValueError("a turn needs 'say', 'dtmf', 'web', 'silence_s' or 'hangup'")
+        if self.interrupt is not None and self.say is None:
+            raise ValueError("'interrupt' says the turn's 'say' over the agent: give 'say' too")
+        if not any(inputs) and not self.hangup and not self.silence_s and self.backchannel is None:
+            raise ValueError("a turn needs 'say', 'dtmf', 'web', 'silence_s', 'backchannel' or 'hangup'")
         if self.web is not None and set(self.web) != {"form", "field", "value"}:
             raise ValueError("'web' needs form, field and value")
         return self
@@ -170,7 +185,8 @@ class Defaults(_Strict):
 
 
 MATRIX_PATHS = ("persona.emotion", "persona.voice", "persona.language",
-                "environment.noise", "environment.room", "environment.channel", "environment.bursts", "environment")
+                "environment.noise", "environment.room", "environment.channel", "environment.bursts", "environment.echo",
+                "environment")
 
 
 class Matrix(_Strict):
@@ -237,6 +253,7 @@ class Case(_Strict):
     scenario: Scenario
     seed: int
     dimensions: dict[str, Any] = Field(default_factory=dict)  # the matrix values this case took
+    repeat: int = Field(default=0, ge=0)  # which run of the case this is, with ``--repeat`` (0: the first)
 
     @property
     def name(self) -> str:
@@ -259,6 +276,16 @@ def cases(suite: ScenarioSuite, *, seed: int | None = None) -> list[Case]:
             case_seed = _seed(base, scenario.name, dims)
             out.append(Case(scenario=_apply(settled, dims), seed=case_seed, dimensions=dims))
     return out
+
+
+def repeated(every: list[Case], times: int) -> list[Case]:
+    """Each case ``times`` times over, its runs next to each other: the first with the case's own seed,
+    run ``k`` with a seed drawn from the case's seed and ``k`` (so a voice, its noise and its packet
+    loss differ from run to run, and the same command gives the same runs again)."""
+    return [
+        case if k == 0 else case.model_copy(update={"seed": _seed(case.seed, case.scenario.name, {"repeat": k}), "repeat": k})
+        for case in every for k in range(times)
+    ]
 
 
 def _with_defaults(scenario: Scenario, defaults: Defaults) -> Scenario:
