@@ -8,11 +8,13 @@
    another as ``callwright simulate --voice`` runs them: the wall seconds against the seconds of call
    they cover, so how many times faster than real time. Where the time goes is measured, not
    estimated: every :func:`~callwright.clock.offload` reports its own real time
-   (:func:`~callwright.clock.observe_compute`), and the VAD, which runs on the event loop, is timed
-   by a wrapper around the engine. The peer is real-time calling (what commercial call simulators
-   and Pipecat's evals do: a call takes its own length): three of the same cases are dialled in real
-   time over Callwright's native protocol, against ``callwright run`` in a process of its own, so the
-   ratio and the verdicts are measured in the same run, not assumed.
+   (:func:`~callwright.clock.observe_compute`); the VAD, which runs on the event loop, is timed by a
+   wrapper around the engine, and the caller's synthesis and rendering, which voice mode runs
+   outside ``offload``, by wrappers around their functions (:func:`timed_caller`). The peer is
+   real-time calling (what commercial call simulators and Pipecat's evals do: a call takes its own
+   length): three of the same cases are dialled in real time over Callwright's native protocol,
+   against ``callwright run`` in a process of its own, so the ratio and the verdicts are measured in
+   the same run, not assumed.
 2. **Hearing.** For both example agents, a few one-turn tasks per caller, over a grid of voices ×
    line (wideband, phone) × noise (quiet, café babble at 10 dB, traffic at 5 dB): WER of what the
    agent's recogniser wrote (mean and p90 over the turns) and task success (the case passed).
@@ -29,7 +31,8 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from callwright.clock import observe_compute
 from callwright.engines.base import Pcm, VadStream, VoiceActivityDetector
 from callwright.server import build_engines, warm
 from callwright.settings import Settings
+from callwright.simulate import utterance, voicecall
 from callwright.simulate.realtime import run_realtime
 from callwright.simulate.scenario import Case, ScenarioSuite, cases, load_scenarios
 from callwright.simulate.voicecall import VoiceResult, run_voice
@@ -93,8 +97,12 @@ PARTS = (  # (module prefix, what it is), first match wins
     ("callwright.agent.emotion", "agent: emotion"),
     ("callwright.agent.spec_agent", "agent: emotion"),
     ("callwright.jobs", "agent: background jobs (store)"),
-    ("callwright.simulate.utterance", "caller: synthesis (its voice)"),
-    ("callwright.simulate.voicecall", "caller: rendering (room, noise, line)"),
+)
+CALLER_WORK = (  # (module, function, what it is): the caller's side, which voice mode runs outside offload
+    (utterance, "backchannel", "caller: synthesis (its voice)"),
+    (voicecall, "speak", "caller: synthesis (its voice)"),
+    (voicecall, "_through_line", "caller: rendering (room, noise, echo, line)"),
+    (voicecall, "_background", "caller: rendering (room, noise, echo, line)"),
 )
 
 
@@ -106,6 +114,33 @@ def part(func: Callable[..., Any]) -> str:
     module = type(owner).__module__ if owner is not None else getattr(func, "__module__", "") or ""
     name = f"{module}.{getattr(func, '__qualname__', repr(func))}"
     return next((what for prefix, what in PARTS if name.startswith(prefix)), name)
+
+
+@contextmanager
+def timed_caller(ledger: Ledger) -> Iterator[None]:
+    """The caller's synthesis and rendering timed into ``ledger``. Voice mode runs them in a thread of
+    their own under ``clock.held`` (the caller's compute is not the agent's, so it is not charged),
+    not through ``offload``, so :func:`~callwright.clock.observe_compute` does not see them: their
+    functions are wrapped where voice mode looks them up, for the block, and put back after."""
+    originals = [(module, name, getattr(module, name)) for module, name, _ in CALLER_WORK]
+
+    def timed(func: Callable[..., Any], what: str) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()  # wall time: the caller's compute is the measurement
+            try:
+                return func(*args, **kwargs)
+            finally:
+                ledger.add(what, time.perf_counter() - began)
+
+        return run
+
+    for (module, name, func), (_, _, what) in zip(originals, CALLER_WORK, strict=True):
+        setattr(module, name, timed(func, what))
+    try:
+        yield
+    finally:
+        for module, name, func in originals:
+            setattr(module, name, func)
 
 
 class TimedVad:
@@ -151,7 +186,7 @@ async def speed(count: int, realtime: int) -> dict[str, Any]:
     timed = Engines(stt=engines.stt, tts=engines.tts, vad=TimedVad(engines.vad, ledger),
                     stt_fallback=engines.stt_fallback, tts_fallback=engines.tts_fallback, policy=engines.policy)
     fast: list[VoiceResult] = []
-    with observe_compute(ledger.offloaded):
+    with observe_compute(ledger.offloaded), timed_caller(ledger):
         for number, case in enumerate(chosen, start=1):
             fast.append(await run_voice(case, app, timed))
             log(f"fast {number}/{len(chosen)} {'pass' if fast[-1].passed else 'FAIL'} {fast[-1].real_s:.1f} s for "

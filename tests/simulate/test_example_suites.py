@@ -68,8 +68,9 @@ def test_a_suite_covers_every_accent_mood_place_and_line(path: Path) -> None:
     assert driver and all(c.scenario.environment is not None and c.scenario.environment.channel.kind == "phone" for c in driver)
     languages = [c for c in drawn if c.scenario.persona is not None and c.scenario.persona.language != "en"]
     assert languages and all(c.scenario.note for c in languages)  # what an English-only agent should do, said
-    echo = [c for c in drawn if "speakerphone" in c.scenario.tags]
-    assert echo and all("echo" in c.scenario.note.lower() for c in echo)  # echo of the agent's voice is not rendered yet: said
+    speakerphone = [c for c in drawn if "speakerphone" in c.scenario.tags]
+    assert speakerphone and all(c.scenario.environment is not None and c.scenario.environment.echo is not None
+                                and c.scenario.environment.room is not None for c in speakerphone)  # the agent's voice comes back
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.stem)
