@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_CPP := $(VENV)/.llama-cpp-$(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test install lint typecheck bench bench-simulate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -57,6 +57,11 @@ lint: $(STAMP)
 # Callwright vs Pipecat side by side (benchmarks/RESULTS.md); `make bench BENCH_ARGS=--quick` for the short pass.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The simulator's fast voice mode against real time, and the example agents' hearing table
+# (benchmarks/RESULTS.md; about 15 min); `make bench-simulate BENCH_ARGS=--quick` for the short pass.
+bench-simulate: $(STAMP) $(SOUNDS)
+	$(BIN)/python benchmarks/simulate.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .callwright .pytest_cache

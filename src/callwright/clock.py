@@ -336,6 +336,39 @@ def use_clock(clock: Clock) -> Iterator[None]:
         _current.reset(token)
 
 
+Observer = Callable[[Callable[..., Any], float], None]
+_observer: ContextVar[Observer | None] = ContextVar("callwright_compute_observer", default=None)
+
+
+@contextmanager
+def observe_compute(record: Observer) -> Iterator[None]:
+    """Call ``record(func, seconds)`` for every :func:`offload` made inside the block (and in the tasks
+    started there), on any clock: ``func`` ran for ``seconds`` of real time in its worker thread, not
+    counting a wait for the engine's previous inference. For a benchmark that says where a call's time
+    goes (``benchmarks/simulate.py``); ``record`` runs in the worker thread. Nothing else changes."""
+    token = _observer.set(record)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
+def _observed(via: Via[T] | None, record: Observer) -> Via[T]:
+    """``via`` (or a plain call) with ``func`` itself timed for ``record``."""
+
+    def run(func: Callable[..., T], args: tuple[Any, ...]) -> T:
+        def timed(*given: Any) -> T:
+            began = time.perf_counter()  # wall time: what the compute cost is the measurement
+            try:
+                return func(*given)
+            finally:
+                record(func, time.perf_counter() - began)
+
+        return via(timed, args) if via is not None else timed(*args)
+
+    return run
+
+
 async def offload(
     func: Callable[[*Ts], T], *args: *Ts, abandon_on_cancel: bool = False, via: Via[T] | None = None
 ) -> T:
@@ -351,14 +384,25 @@ async def offload(
     in a real call), and stops waiting when it ends; its cost is charged to no one. ``via(func,
     args)``, when given, is what runs in the thread instead of ``func(*args)``, and must call it: a
     queue in front of the work (:class:`~callwright.engines.inference.InferenceThread`). A cost model
-    still sees ``func``.
+    still sees ``func``. Inside :func:`observe_compute`, ``func``'s own real time is reported too.
     """
+    record = _observer.get()
+    if record is not None:
+        via = _observed(via, record)
     clock = _current.get()
     if isinstance(clock, SteppedClock) and clock.charges_compute:
         return await clock._offload(func, args, via, abandon_on_cancel)
     if via is not None:
         return await anyio.to_thread.run_sync(via, func, args, abandon_on_cancel=abandon_on_cancel)
     return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=abandon_on_cancel)
+
+
+async def aside(func: Callable[[*Ts], T], *args: *Ts) -> T:
+    """``func(*args)`` in a worker thread, as work that is no part of the call: on a charging
+    :class:`SteppedClock` time waits for it (:func:`held`) and nothing is charged, so a simulated
+    caller's own voice and line cost the call no time; elsewhere a plain worker thread."""
+    async with held():
+        return await anyio.to_thread.run_sync(func, *args)
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ import pytest
 
 from callwright import events as ev
 from callwright.agent.base import Agent, Context, Say, Turn
-from callwright.clock import Compute, MonotonicClock, SteppedClock, current_clock, offload, use_clock
+from callwright.clock import Compute, MonotonicClock, SteppedClock, current_clock, observe_compute, offload, use_clock
 from callwright.engines.base import Pcm, Transcription
 from callwright.engines.fakes import EnergyVad, FakeStt, FakeTts, spin
 from callwright.engines.inference import InferenceThread
@@ -170,6 +170,32 @@ async def test_a_cost_model_sees_what_ran_and_for_how_long() -> None:
     assert await clock.run(two) == 0.625
     assert [(c.func, c.args) for c in seen] == [(spin, (0.005,)), (sorted, ([3, 1, 2],))]
     assert seen[0].seconds >= 0.005
+
+
+async def test_an_observer_times_each_offload_itself_on_any_clock_and_changes_nothing() -> None:
+    seen: list[tuple[object, float]] = []
+    charged: list[Compute] = []
+    engine = InferenceThread()
+
+    def model(compute: Compute) -> float:
+        charged.append(compute)
+        return 0.25
+
+    clock = SteppedClock(charge_compute=model)
+
+    async def on_the_call() -> float:
+        await offload(spin, 0.02)
+        assert await engine.run(sorted, [2, 1]) == [1, 2]  # through an engine's queue (its own ``via``)
+        return clock.now()
+
+    with observe_compute(lambda func, seconds: seen.append((func, seconds))):
+        assert await clock.run(on_the_call) == 0.5  # the cost model still decides what is charged
+        assert await offload(spin, 0.01) is None  # off any call: the real clock
+    assert [func for func, _ in seen] == [spin, sorted, spin]
+    assert seen[0][1] >= 0.02 and seen[2][1] >= 0.01
+    assert [c.func for c in charged] == [spin, sorted]  # the cost model sees the work, not the timer around it
+    await offload(spin, 0.001)
+    assert len(seen) == 3  # outside the block nothing is recorded
 
 
 async def test_measured_compute_costs_at_least_what_it_took() -> None:

@@ -38,7 +38,7 @@ import numpy as np
 from .. import events as ev
 from ..audio.pcm import Pcm
 from ..audio.resample import resample
-from ..clock import SteppedClock, held
+from ..clock import SteppedClock, aside
 from ..testing.conversations import SAFETY_CHECKS, Failure, Transcript, end_problems, turn_problems
 from ..transport.memory import MemoryIO
 from .acoustics import render
@@ -202,7 +202,7 @@ async def run_voice(
                 public_url="http://127.0.0.1:8000", data_dir=Path(tmp),
             )
             io = StampedIO(input_rate=RATE, output_rate=RATE, clock=clock)
-            line = await _caller_work(_background, scenario, case.seed)
+            line = await aside(_background, scenario, case.seed)
             async with LocalCall(own.agent(), engines, clock=clock, caller=scenario.phone, io=io) as call:
                 io.on_mark = call.call.mark_played  # the caller's phone plays what it gets at once
                 side = _CallerSide(case, call, io, line, result, timeout, caller or ScriptedCaller(scenario))
@@ -367,8 +367,8 @@ class _CallerSide:
         """``text`` in the persona's voice through the case's line: the audio, its voiced length, the words meant."""
         self.number += 1
         seed = self.case.seed + self.number
-        utterance = await _caller_work(partial(speak, text, self.voice, seed=seed))
-        pcm, voiced = await _caller_work(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
+        utterance = await aside(partial(speak, text, self.voice, seed=seed))
+        pcm, voiced = await aside(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
         return pcm, voiced, utterance.text
 
     async def _backchannel(self, kind: Any) -> tuple[Pcm, float, str]:
@@ -376,8 +376,8 @@ class _CallerSide:
 
         self.number += 1
         seed = self.case.seed + self.number
-        utterance = await _caller_work(partial(backchannel, kind, self.voice, seed=seed))
-        pcm, voiced = await _caller_work(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
+        utterance = await aside(partial(backchannel, kind, self.voice, seed=seed))
+        pcm, voiced = await aside(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
         return pcm, voiced, utterance.text
 
     async def say(self, kind: Literal["turn", "backchannel", "interrupt"], pcm: Pcm, voiced_s: float, meant: str) -> CallerSound:
@@ -520,12 +520,6 @@ class _CallerSide:
             begun = any(previous is not None and previous < s.at < start for s in self.sounds)
             if previous is not None and not begun and start - previous > DEAD_AIR_S:
                 result.dead_air.append(round(start - previous, 3))
-
-
-async def _caller_work(func: Any, *args: Any) -> Any:
-    """The caller's own compute (its voice, its line): time waits for it and charges nothing to the call."""
-    async with held():
-        return await anyio.to_thread.run_sync(func, *args)
 
 
 class _EchoPath:
