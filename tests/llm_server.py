@@ -83,7 +83,7 @@ def running_llm_server(
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, str(Path(__file__).with_name("llm_server_main.py")),  # llama_cpp.server, completions capped
         "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--n_threads", str(n_threads), "--n_ctx", str(N_CTX),
         "--chat_format", "chatml-function-calling", "--model_alias", MODEL_ALIAS,

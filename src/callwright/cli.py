@@ -298,7 +298,7 @@ def simulate(
     The LLM judge's verdicts are reported, not counted.
     """
     from .simulate import baseline as baselines
-    from .simulate import report
+    from .simulate import report, tally
     from .simulate.callers import Caller, LlmCaller, ScriptedCaller
     from .simulate.chat import Chat
     from .simulate.progress import Progress
@@ -329,7 +329,7 @@ def simulate(
     recordings = Path(report_dir) / "calls" if report_dir else None
 
     def wav(number: int, case: Any) -> Path | None:
-        return recordings / f"{report.call_stem(number, case)}.wav" if recordings is not None else None
+        return recordings / f"{tally.call_stem(number, case)}.wav" if recordings is not None else None
 
     progress = Progress(len(chosen), sys.stderr)
     made: dict[int, Caller] = {}  # each case's caller (by the case's id), for its notes
@@ -361,16 +361,26 @@ def simulate(
         done: list[CaseResult | None] = [None] * len(chosen)
         limiter = anyio.CapacityLimiter(concurrency)  # 1 by default: the agent's answers are timed as it gives them alone
 
+        failed: list[CallwrightError] = []
+
         async def dial(number: int, case: Case) -> None:
             async with limiter:
-                done[number - 1] = result = await run_realtime(
-                    case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token, caller=callers(case),
-                )
+                if failed:
+                    return  # the target could not be dialled: no use trying the rest
+                try:
+                    done[number - 1] = result = await run_realtime(
+                        case, target, protocol=protocol, stt=stt, recording=wav(number, case), token=token, caller=callers(case),
+                    )
+                except CallwrightError as exc:
+                    failed.append(exc)
+                    return
                 progress.done(result)
 
         async with anyio.create_task_group() as calls:
             for number, case in enumerate(chosen, start=1):
                 calls.start_soon(dial, number, case)
+        if failed:
+            raise failed[0]
         return [r for r in done if r is not None]
 
     async def simulated() -> list[CaseResult]:

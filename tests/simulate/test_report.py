@@ -19,7 +19,7 @@ import pytest
 
 from callwright.agent.app import AgentApp
 from callwright.agent.spec import load_definition
-from callwright.simulate import report
+from callwright.simulate import report, tally
 from callwright.simulate.baseline import compare
 from callwright.simulate.progress import Progress
 from callwright.simulate.runner import CaseResult, run_text_cases
@@ -225,14 +225,14 @@ async def test_a_voice_call_page_plays_both_sides_and_each_alone(engines: Any, t
         ],
     }
     (case,) = cases(ScenarioSuite.model_validate({"scenarios": [over_the_agent]}))
-    result = await run_voice(case, app, engines, charge=0.05, recording=tmp_path / "calls" / f"{report.call_stem(1, case)}.wav")
+    result = await run_voice(case, app, engines, charge=0.05, recording=tmp_path / "calls" / f"{tally.call_stem(1, case)}.wav")
     assert [(f.turn, f.check) for f in result.transcript.failures] == [(1, "says")], result.transcript.render()
     report.write([result], tmp_path, "voice")
     async with _browser() as (page, requests):
         await page.goto((tmp_path / "index.html").as_uri())
         assert "mean WER over 2 spoken turns" in await page.locator(".cards").inner_text()
         assert await page.locator("#latency svg rect.bin").count() == 20
-        await page.goto((tmp_path / "calls" / f"{report.call_stem(1, case)}.html").as_uri())
+        await page.goto((tmp_path / "calls" / f"{tally.call_stem(1, case)}.html").as_uri())
         audio = page.locator("audio#audio")
         for side in ("both sides", "the caller alone", "the agent alone"):
             await page.get_by_label(side).check()

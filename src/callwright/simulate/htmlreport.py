@@ -34,9 +34,9 @@ from typing import Any
 from .baseline import Comparison
 from .charts import Bar, bars, histogram, lines
 from .judge import percentile
-from .report import by_case, by_dimension, call_stem, label, runs_per_case, verdict
 from .runner import CaseResult
 from .stats import wilson
+from .tally import by_case, by_dimension, call_stem, label, runs_per_case, verdict
 from .timeline import Moment
 
 ENVELOPE_S = 0.05  # the recording's loudness is drawn per 50 ms
