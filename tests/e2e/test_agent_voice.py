@@ -180,6 +180,10 @@ async def test_a_value_heard_with_low_confidence_is_read_back_and_kept_on_yes(or
         wants = await line.say("can I buy two loaves of sourdough bread")
         assert line.of(ev.FormField, since=wants.start, field="address", status="asked"), line.story()
         address = await line.say("twelve Maple Street")
+        if "didn't catch" in " ".join(line.texts(address.turn)):
+            # the recogniser lost the number ("Dwell maple-street", seen once in CI) and the agent asked
+            # again, rightly: the caller says it again, as a person would
+            address = await line.say("twelve Maple Street")
         readback = line.texts(address.turn)
         yes = await line.say("yes it is")
         await line.hang_up()
