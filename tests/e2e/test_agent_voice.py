@@ -431,6 +431,9 @@ async def twilio_call(served: Served, caller: str, says: str, *, handed_over: bo
         with anyio.fail_after(TURN_TIMEOUT):
             while not any(name.startswith("0:") for name in peer.log.marks_echoed):
                 await peer.silence(0.1)
+            # the whole greeting has played, not only its first sentence: half a second of silence
+            while not peer.closed.is_set() and any(frame.any() for frame in peer.log.played[-25:]):
+                await peer.silence(0.1)
         await peer.silence(0.3)
         played_before = len(peer.log.played)
         await peer.speak(caller_says(says, 8000))
