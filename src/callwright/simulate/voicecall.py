@@ -365,18 +365,18 @@ class _CallerSide:
     # ------------------------------------------------------------ speaking
     async def _spoken(self, text: str) -> tuple[Pcm, float, str]:
         """``text`` in the persona's voice through the case's line: the audio, its voiced length, the words meant."""
-        self.number += 1
-        seed = self.case.seed + self.number
-        utterance = await aside(partial(speak, text, self.voice, seed=seed))
-        pcm, voiced = await aside(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
-        return pcm, voiced, utterance.text
+        return await self._voiced(partial(speak, text))
 
     async def _backchannel(self, kind: Any) -> tuple[Pcm, float, str]:
         from .utterance import backchannel
 
+        return await self._voiced(partial(backchannel, kind))
+
+    async def _voiced(self, say: Any) -> tuple[Pcm, float, str]:
+        """``say(voice, seed=...)`` (an utterance) with the next seed, through the case's line."""
         self.number += 1
         seed = self.case.seed + self.number
-        utterance = await aside(partial(backchannel, kind, self.voice, seed=seed))
+        utterance = await aside(partial(say, self.voice, seed=seed))
         pcm, voiced = await aside(_through_line, utterance.pcm, utterance.sample_rate, self.scenario, seed)
         return pcm, voiced, utterance.text
 
